@@ -1,8 +1,8 @@
 // Shortest augmenting path solver for rectangular assignment (Jonker-Volgenant family, in the form given by
 // Crouse, "On implementing 2D rectangular assignment algorithms", IEEE TAES 2016). Rows are assigned one at
 // a time; each step runs a Dijkstra search over reduced costs c(i,j) - u(i) - v(j) >= 0 from the new row to
-// the nearest free column, then updates the duals and flips the path. Ties prefer a free column, then the
-// column found last in the scan, which reproduces scipy's choices on tied inputs.
+// the nearest free column, then updates the duals and flips the path. On tied path costs a free column is
+// preferred, then the first found; on tied inputs the optimum equals scipy's, the assignment may differ.
 #include "coordexp/matching/linear_assignment.hpp"
 
 #include <algorithm>
@@ -25,39 +25,62 @@ void solve_wide(const double* c, int64_t rows, int64_t cols, std::vector<int64_t
   std::vector<int64_t> path(cols, -1);                 // predecessor row of each column on the path
   std::vector<int64_t> row_for_col(cols, -1);
   std::vector<int64_t> remaining(cols);                // columns not yet reached this step
-  std::vector<char> row_seen(rows), col_seen(cols);
-  std::vector<int64_t> seen_rows;
+  std::vector<int64_t> seen_rows, seen_cols;
   col_for_row.assign(rows, -1);
 
+  if (rows == cols) {
+    // Column reduction (Jonker-Volgenant's initialisation, square problems only: with free columns left
+    // over at the end, optimality needs their duals at 0). v_j = min_i c_ij keeps u + v <= c feasible, and
+    // each column's minimum row, if still free, is assigned at once with a tight reduced cost. Most rows of a
+    // random matrix are settled here, so far fewer shortest-path searches run.
+    std::vector<int64_t> argmin(cols, 0);
+    std::fill(v.begin(), v.end(), kInf);
+    for (int64_t i = 0; i < rows; ++i) {
+      const double* ci = c + i * cols;
+      for (int64_t j = 0; j < cols; ++j) {
+        const bool lower = ci[j] < v[j];
+        v[j] = lower ? ci[j] : v[j];
+        argmin[j] = lower ? i : argmin[j];
+      }
+    }
+    for (int64_t j = cols - 1; j >= 0; --j) {
+      if (v[j] == kInf) v[j] = 0;  // a column with no finite entry: infeasible, found by the search below
+      else if (col_for_row[argmin[j]] == -1) {
+        col_for_row[argmin[j]] = j;
+        row_for_col[j] = argmin[j];
+      }
+    }
+  }
+
   for (int64_t cur_row = 0; cur_row < rows; ++cur_row) {
+    if (col_for_row[cur_row] != -1) continue;  // settled by column reduction
     std::fill(path_cost.begin(), path_cost.end(), kInf);
-    std::fill(row_seen.begin(), row_seen.end(), 0);
-    std::fill(col_seen.begin(), col_seen.end(), 0);
     seen_rows.clear();
-    // Columns are scanned in reverse order and removed by swap-with-last, as in the reference.
-    for (int64_t k = 0; k < cols; ++k) remaining[k] = cols - k - 1;
+    seen_cols.clear();
+    for (int64_t k = 0; k < cols; ++k) remaining[k] = k;
     int64_t num_remaining = cols;
     double min_val = 0;
     int64_t i = cur_row;
     int64_t sink = -1;
     while (sink == -1) {
-      row_seen[i] = 1;
       seen_rows.push_back(i);
       const double* ci = c + i * cols;
       const double base = min_val - u[i];
       int64_t best = -1;
       double lowest = kInf;
+      // Relax every unreached column from row i and keep the nearest; written without branches (cmov)
+      // because the comparisons are unpredictable. Ties prefer a free column: reaching one ends the search.
       for (int64_t k = 0; k < num_remaining; ++k) {
         const int64_t j = remaining[k];
         const double r = base + ci[j] - v[j];
-        if (r < path_cost[j]) {
-          path[j] = i;
-          path_cost[j] = r;
-        }
-        if (path_cost[j] < lowest || (path_cost[j] == lowest && row_for_col[j] == -1)) {
-          lowest = path_cost[j];
-          best = k;
-        }
+        const double old = path_cost[j];
+        const bool better = r < old;
+        const double pc = better ? r : old;
+        path_cost[j] = pc;
+        path[j] = better ? i : path[j];
+        const bool take = (pc < lowest) | ((pc == lowest) & (row_for_col[j] == -1));
+        lowest = take ? pc : lowest;
+        best = take ? k : best;
       }
       min_val = lowest;
       if (min_val == kInf) {
@@ -68,15 +91,14 @@ void solve_wide(const double* c, int64_t rows, int64_t cols, std::vector<int64_t
       const int64_t j = remaining[best];
       if (row_for_col[j] == -1) sink = j;
       else i = row_for_col[j];
-      col_seen[j] = 1;
+      seen_cols.push_back(j);
       remaining[best] = remaining[--num_remaining];
     }
     // Dual update keeps reduced costs non-negative and tight along the shortest-path tree.
     u[cur_row] += min_val;
     for (int64_t r : seen_rows)
       if (r != cur_row) u[r] += min_val - path_cost[col_for_row[r]];
-    for (int64_t j = 0; j < cols; ++j)
-      if (col_seen[j]) v[j] -= min_val - path_cost[j];
+    for (int64_t j : seen_cols) v[j] -= min_val - path_cost[j];
     // Augment: flip the assignment along the path back to cur_row.
     int64_t j = sink;
     while (true) {
