@@ -13,6 +13,7 @@
 
 #include "coordexp/eval/coco_eval.hpp"
 #include "coordexp/eval/coco_summary.hpp"
+#include "coordexp/util/error.hpp"
 
 namespace coordexp::test {
 

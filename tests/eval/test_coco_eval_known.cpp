@@ -2,6 +2,8 @@
 // pins one pycocotools behaviour (stable ties, image order, crowd, id 0, maxDets, area bounds, ...).
 #include <gtest/gtest.h>
 
+#include <cfloat>
+
 #include "eval_test_util.hpp"
 
 namespace coordexp {
@@ -40,16 +42,17 @@ TEST(CocoEvalKnown, IouOf077MatchesSixOfTenThresholds) {
 }
 
 TEST(CocoEvalKnown, CrowdRegionAbsorbsManyDetectionsWhichAreIgnored) {
-  // d2, d3 lie inside the crowd region (IoU = intersection / detection area = 1) and are ignored;
-  // the miss d4 comes last, so precision stays 1 up to full recall.
+  // d1, d2 lie inside the crowd region (IoU = intersection / detection area = 1 although their IoU is
+  // tiny) and outrank the hit d3: they are ignored, so the hit has precision 1. The miss d4 comes last.
   auto r = CaseBuilder().image(1).category(1).box(1, 1, 1, {0, 0, 10, 10}).box(2, 1, 1, {50, 50, 100, 100}, -1, true)
-               .det(1, 1, {0, 0, 10, 10}, .9).det(1, 1, {60, 60, 10, 10}, .8).det(1, 1, {70, 70, 10, 10}, .7)
+               .det(1, 1, {60, 60, 10, 10}, .95).det(1, 1, {70, 70, 10, 10}, .94).det(1, 1, {0, 0, 10, 10}, .9)
                .det(1, 1, {300, 300, 10, 10}, .6).run();
-  expect_stats(r.summary.stats, {1, 1, 1, 1, -1, -1, 1, 1, 1, 1, -1, -1});
-  // Without the crowd flag both become false positives ranked before... nothing: AP stays 1 but
-  // medium/large now have a regular GT (area 10000 is large) that is found by no detection.
+  expect_stats(r.summary.stats, {1, 1, 1, 1, -1, -1, 0, 1, 1, 1, -1, -1});
+  // The same boxes without the crowd flag: two false positives first -> precision 1/3 at the hit, and
+  // the large box (area 10000) is never found.
   auto plain = CaseBuilder().image(1).category(1).box(1, 1, 1, {0, 0, 10, 10}).box(2, 1, 1, {50, 50, 100, 100})
-                   .det(1, 1, {0, 0, 10, 10}, .9).det(1, 1, {60, 60, 10, 10}, .8).run();
+                   .det(1, 1, {60, 60, 10, 10}, .95).det(1, 1, {70, 70, 10, 10}, .94).det(1, 1, {0, 0, 10, 10}, .9).run();
+  EXPECT_NEAR(plain.summary.stats[APs], 1.0 / (3.0 + DBL_EPSILON), kTol);
   EXPECT_NEAR(plain.summary.stats[APl], 0.0, kTol);
   EXPECT_NEAR(plain.summary.stats[AR100], 0.5, kTol);
 }
