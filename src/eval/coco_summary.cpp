@@ -113,7 +113,7 @@ std::string format_per_category_table(const CocoSummary& summary) {
 }
 
 std::string coco_summary_to_json(const CocoSummary& summary, bool include_per_category) {
-  nlohmann::json j;
+  nlohmann::ordered_json j;  // "stats" first, as users read it
   j["stats"] = summary.stats;
   j["stat_names"] = std::vector<std::string>(std::begin(kStatNames), std::end(kStatNames));
   const auto& c = summary.counts;
@@ -127,7 +127,7 @@ std::string coco_summary_to_json(const CocoSummary& summary, bool include_per_ca
                  {"dt_skipped_unknown_image", c.dt_skipped_unknown_image},
                  {"dt_without_category", c.dt_without_category}};
   if (include_per_category) {
-    nlohmann::json list = nlohmann::json::array();
+    nlohmann::ordered_json list = nlohmann::ordered_json::array();
     for (const auto& cat : summary.per_category)
       list.push_back({{"category_id", cat.category_id}, {"name", cat.name}, {"AP", cat.ap}, {"AP50", cat.ap50},
                       {"AP75", cat.ap75}});
