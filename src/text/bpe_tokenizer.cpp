@@ -1,0 +1,675 @@
+// Byte-level BPE from tokenizer.json (see bpe_tokenizer.hpp). Sections: Unicode helpers (ICU), the
+// pre-tokenizer scanners (Qwen2 and GPT-2 regexes written out by hand), loading and validation,
+// encoding (added tokens -> normalise -> split -> bytes -> merges), decoding, extension and saving.
+#include "coordexp/text/bpe_tokenizer.hpp"
+
+#include <unicode/bytestream.h>
+#include <unicode/normalizer2.h>
+#include <unicode/uchar.h>
+#include <unicode/utf8.h>
+
+#include <algorithm>
+#include <array>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <sstream>
+
+#include "coordexp/util/error.hpp"
+
+namespace coordexp {
+
+namespace {
+
+using nlohmann::json;
+
+// ------------------------------------------------------------------------------------ Unicode helpers
+
+bool is_letter(UChar32 c) { return c < 0x80 ? ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') : (U_GET_GC_MASK(c) & U_GC_L_MASK) != 0; }
+bool is_number(UChar32 c) { return c < 0x80 ? (c >= '0' && c <= '9') : (U_GET_GC_MASK(c) & U_GC_N_MASK) != 0; }
+// Regex \s: the White_Space property (what Oniguruma's Unicode \s matches).
+bool is_space(UChar32 c) { return c < 0x80 ? (c == ' ' || (c >= 0x09 && c <= 0x0d)) : u_isUWhiteSpace(c) != 0; }
+bool is_newline(UChar32 c) { return c == '\r' || c == '\n'; }
+bool is_other(UChar32 c) { return !is_space(c) && !is_letter(c) && !is_number(c); }  // [^\s\p{L}\p{N}]
+
+// Code points of `text` with their byte offsets; offsets has one extra entry, text.size().
+struct CodePoints {
+  std::vector<UChar32> cp;
+  std::vector<size_t> offset;
+};
+
+CodePoints decode_utf8(std::string_view text) {
+  CodePoints out;
+  out.cp.reserve(text.size());
+  out.offset.reserve(text.size() + 1);
+  int32_t i = 0;
+  const int32_t n = static_cast<int32_t>(text.size());
+  while (i < n) {
+    out.offset.push_back(static_cast<size_t>(i));
+    UChar32 c;
+    U8_NEXT(reinterpret_cast<const uint8_t*>(text.data()), i, n, c);
+    if (c < 0)
+      throw_input_error("text to encode, byte " + std::to_string(out.offset.back()), "valid UTF-8", "an invalid sequence");
+    out.cp.push_back(c);
+  }
+  out.offset.push_back(text.size());
+  return out;
+}
+
+void append_utf8(std::string& out, UChar32 c) {
+  char buf[4];
+  int32_t len = 0;
+  UBool error = false;  // cannot happen: c comes from a valid table
+  U8_APPEND(reinterpret_cast<uint8_t*>(buf), len, 4, c, error);
+  (void)error;
+  out.append(buf, static_cast<size_t>(len));
+}
+
+std::string nfc(std::string_view text) {
+  UErrorCode status = U_ZERO_ERROR;
+  const icu::Normalizer2* norm = icu::Normalizer2::getNFCInstance(status);
+  if (U_FAILURE(status)) throw std::runtime_error(std::string("ICU NFC unavailable: ") + u_errorName(status));
+  const icu::StringPiece piece(text.data(), static_cast<int32_t>(text.size()));
+  if (norm->isNormalizedUTF8(piece, status) && U_SUCCESS(status)) return std::string(text);
+  status = U_ZERO_ERROR;
+  std::string out;
+  icu::StringByteSink<std::string> sink(&out);
+  norm->normalizeUTF8(0, piece, sink, nullptr, status);
+  if (U_FAILURE(status)) throw std::runtime_error(std::string("ICU NFC failed: ") + u_errorName(status));
+  return out;
+}
+
+// GPT-2's byte -> printable character table: bytes that are printable Latin-1 map to themselves, the
+// other 68 to U+0100.. in byte order, so every byte string becomes a visible, whitespace-free string.
+struct ByteTable {
+  std::array<std::string, 256> to_char;        // UTF-8 of the character for each byte
+  std::unordered_map<UChar32, uint8_t> to_byte;  // the inverse
+  ByteTable() {
+    int next = 0;
+    for (int b = 0; b < 256; ++b) {
+      const bool printable = (b >= '!' && b <= '~') || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
+      const UChar32 c = printable ? b : 256 + next++;
+      append_utf8(to_char[b], c);
+      to_byte[c] = static_cast<uint8_t>(b);
+    }
+  }
+};
+
+const ByteTable& byte_table() {
+  static const ByteTable table;
+  return table;
+}
+
+// ---------------------------------------------------------------------------- pre-tokenizer scanners
+// Each returns the end (in code points) of the match starting at i, trying the regex's alternatives in
+// order as a backtracking engine would. Both regexes match every code point, so the end is always > i.
+
+// (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+const char* const kQwen2Pattern =
+    R"re((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)re";
+// 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+   (ByteLevel use_regex)
+const char* const kGpt2Pattern = R"re('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)re";
+
+enum class SplitRegex { kNone, kQwen2, kGpt2 };
+
+UChar32 fold_case(UChar32 c) {
+  if (c >= 'A' && c <= 'Z') return c + 32;
+  if (c == 0x017f) return 's';  // LATIN SMALL LETTER LONG S case-folds to 's'
+  return c;
+}
+
+// Length of a contraction at i ('s 't 're 've 'm 'll 'd), 0 if none.
+size_t contraction(const std::vector<UChar32>& cp, size_t i, bool ignore_case) {
+  const size_t n = cp.size();
+  if (cp[i] != '\'' || i + 1 >= n) return 0;
+  auto at = [&](size_t k) { return ignore_case ? fold_case(cp[k]) : cp[k]; };
+  const UChar32 a = at(i + 1);
+  if (a == 's' || a == 't' || a == 'm' || a == 'd') return 2;
+  if (i + 2 < n) {
+    const UChar32 b = at(i + 2);
+    if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l')) return 3;
+  }
+  return 0;
+}
+
+template <typename Pred>
+size_t run_end(const std::vector<UChar32>& cp, size_t i, Pred pred) {
+  while (i < cp.size() && pred(cp[i])) ++i;
+  return i;
+}
+
+// \s+(?!\S) then \s+, for a whitespace run starting at i.
+size_t whitespace_tail(const std::vector<UChar32>& cp, size_t i) {
+  const size_t e = run_end(cp, i, is_space);
+  if (e == cp.size() || e - i == 1) return e;  // at the end, or \s+ fallback for a single space
+  return e - 1;                                // leave one space to prefix the next word
+}
+
+size_t match_qwen2(const std::vector<UChar32>& cp, size_t i) {
+  const size_t n = cp.size();
+  if (size_t len = contraction(cp, i, /*ignore_case=*/true)) return i + len;
+  // [^\r\n\p{L}\p{N}]?\p{L}+
+  if (is_letter(cp[i])) return run_end(cp, i, is_letter);
+  if (!is_number(cp[i]) && !is_newline(cp[i]) && i + 1 < n && is_letter(cp[i + 1])) return run_end(cp, i + 1, is_letter);
+  if (is_number(cp[i])) return i + 1;  // \p{N}: digits one at a time
+  // ` ?[^\s\p{L}\p{N}]+[\r\n]*`
+  size_t j = (cp[i] == ' ' && i + 1 < n && is_other(cp[i + 1])) ? i + 1 : i;
+  if (is_other(cp[j])) return run_end(cp, run_end(cp, j, is_other), is_newline);
+  // \s*[\r\n]+ : up to and including the last newline of the whitespace run
+  const size_t e = run_end(cp, i, is_space);
+  for (size_t k = e; k > i; --k)
+    if (is_newline(cp[k - 1])) return k;
+  return whitespace_tail(cp, i);
+}
+
+size_t match_gpt2(const std::vector<UChar32>& cp, size_t i) {
+  const size_t n = cp.size();
+  if (size_t len = contraction(cp, i, /*ignore_case=*/false)) return i + len;
+  const size_t j = (cp[i] == ' ' && i + 1 < n) ? i + 1 : i;  // the optional leading space
+  for (auto cls : {is_letter, is_number, is_other}) {
+    if (j != i && cls(cp[j])) return run_end(cp, j, cls);
+    if (cls(cp[i])) return run_end(cp, i, cls);
+  }
+  return whitespace_tail(cp, i);
+}
+
+// ------------------------------------------------------------------------------------ JSON helpers
+
+std::string in_quotes(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+const json* field(const json& obj, const char* key) {
+  return obj.contains(key) && !obj[key].is_null() ? &obj[key] : nullptr;
+}
+
+std::string type_of(const json& obj, const std::string& where) {
+  const json* t = obj.is_object() ? field(obj, "type") : nullptr;
+  if (!t || !t->is_string()) throw_input_error(where + ".type", "a string", t ? t->dump() : "none");
+  return t->get<std::string>();
+}
+
+bool flag(const json& obj, const char* key, const std::string& where) {
+  const json* v = field(obj, key);
+  if (!v) return false;
+  if (!v->is_boolean()) throw_input_error(where + "." + key, "true or false", v->dump());
+  return v->get<bool>();
+}
+
+// A JSON id in [0, 2^31): parsed text stores these as unsigned, documents built in C++ as signed.
+bool is_token_id(const json& v) {
+  return v.is_number_integer() && v.get<int64_t>() >= 0 && v.get<int64_t>() <= std::numeric_limits<int32_t>::max();
+}
+
+uint64_t pair_key(TokenId a, TokenId b) { return (static_cast<uint64_t>(a) << 32) | static_cast<uint64_t>(b); }
+
+struct Merge {
+  int32_t rank;
+  TokenId merged;
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------- state
+
+// All loaded state; BpeTokenizer::Impl is this, named so the loaders below can see it.
+struct TokenizerState {
+  json doc;  // the document as read, for saving
+  std::unordered_map<std::string, TokenId> vocab;
+  std::unordered_map<TokenId, std::string> vocab_by_id;
+  std::unordered_map<uint64_t, Merge> merges;
+  std::optional<TokenId> unk;
+  bool ignore_merges = false;
+  bool nfc = false;
+  SplitRegex split = SplitRegex::kNone;
+  bool add_prefix_space = false;
+  bool prefix_each_split = false;  // ByteLevel after a Split prefixes every piece, not just the text
+  std::vector<AddedToken> added;
+  std::unordered_map<std::string, size_t> added_by_content;
+  std::unordered_map<TokenId, size_t> added_by_id;
+  // Byte trie over added-token contents for leftmost-longest matching.
+  struct TrieNode {
+    std::map<uint8_t, int32_t> next;
+    int32_t token = -1;  // index into `added`
+  };
+  std::vector<TrieNode> trie = std::vector<TrieNode>(1);
+
+  void index_added(size_t k) {
+    const AddedToken& t = added[k];
+    added_by_content[t.content] = k;
+    added_by_id[t.id] = k;
+    int32_t node = 0;
+    for (unsigned char c : t.content) {
+      auto it = trie[node].next.find(c);
+      if (it == trie[node].next.end()) {
+        trie.emplace_back();
+        it = trie[node].next.emplace(c, static_cast<int32_t>(trie.size() - 1)).first;
+      }
+      node = it->second;
+    }
+    trie[node].token = static_cast<int32_t>(k);
+  }
+
+  void encode_piece(std::string_view piece, std::vector<TokenId>& out) const;
+  std::vector<std::string> split_plain(std::string_view text) const;  // normalise + pre-tokenize
+  void encode_plain(std::string_view text, std::vector<TokenId>& out) const;
+};
+
+struct BpeTokenizer::Impl : TokenizerState {};
+
+// ---------------------------------------------------------------------------------------------- loading
+
+namespace {
+
+void load_model(const json& doc, const std::string& source, TokenizerState& s);  // below
+
+void load_normalizer(const json& doc, const std::string& source, TokenizerState& s) {
+  const json* norm = field(doc, "normalizer");
+  if (!norm) return;
+  const std::string type = type_of(*norm, source + ": normalizer");
+  if (type != "NFC")
+    throw_input_error(source + ": normalizer.type", "\"NFC\" or a null normalizer", in_quotes(type),
+                      "only the normalizers of byte-level BPE tokenizers (Qwen2, GPT-2) are supported");
+  s.nfc = true;
+}
+
+void load_pre_tokenizer(const json& doc, const std::string& source, TokenizerState& s) {
+  const std::string where = source + ": pre_tokenizer";
+  const json* pre = field(doc, "pre_tokenizer");
+  if (!pre) throw_input_error(where, "a ByteLevel pre-tokenizer (byte-level BPE)", "null");
+  std::vector<std::pair<const json*, std::string>> steps;
+  if (type_of(*pre, where) == "Sequence") {
+    const json* list = field(*pre, "pretokenizers");
+    if (!list || !list->is_array()) throw_input_error(where + ".pretokenizers", "an array", list ? list->dump() : "none");
+    for (size_t k = 0; k < list->size(); ++k) steps.emplace_back(&(*list)[k], where + ".pretokenizers[" + std::to_string(k) + "]");
+  } else {
+    steps.emplace_back(pre, where);
+  }
+  bool byte_level = false;
+  for (const auto& [step, at] : steps) {
+    const std::string type = type_of(*step, at);
+    if (byte_level) throw_input_error(at, "nothing after the ByteLevel step", in_quotes(type));
+    if (type == "Split") {
+      const json* pattern = field(*step, "pattern");
+      const json* regex = pattern && pattern->is_object() ? field(*pattern, "Regex") : nullptr;
+      if (!regex || !regex->is_string()) throw_input_error(at + ".pattern", "{\"Regex\": ...}", pattern ? pattern->dump() : "none");
+      if (regex->get<std::string>() == kQwen2Pattern) s.split = SplitRegex::kQwen2;
+      else if (regex->get<std::string>() == kGpt2Pattern) s.split = SplitRegex::kGpt2;
+      else
+        throw_input_error(at + ".pattern.Regex", "the Qwen2 or GPT-2 pre-tokenizer regex", regex->dump(),
+                          "other regexes are not implemented");
+      const json* behavior = field(*step, "behavior");
+      if (!behavior || *behavior != "Isolated") throw_input_error(at + ".behavior", "\"Isolated\"", behavior ? behavior->dump() : "none");
+      if (flag(*step, "invert", at)) throw_input_error(at + ".invert", "false", "true");
+      s.prefix_each_split = true;
+    } else if (type == "ByteLevel") {
+      byte_level = true;
+      s.add_prefix_space = flag(*step, "add_prefix_space", at);
+      const json* use_regex = field(*step, "use_regex");  // defaults to true in Hugging Face tokenizers
+      if (!use_regex || (use_regex->is_boolean() && use_regex->get<bool>())) {
+        if (s.split != SplitRegex::kNone) throw_input_error(at + ".use_regex", "false after a Split", "true");
+        s.split = SplitRegex::kGpt2;
+      }
+    } else {
+      throw_input_error(at + ".type", "\"Sequence\", \"Split\" or \"ByteLevel\"", in_quotes(type));
+    }
+  }
+  if (!byte_level) throw_input_error(where, "a ByteLevel step (byte-level BPE)", "none");
+}
+
+void load_decoder_and_post(const json& doc, const std::string& source) {
+  if (const json* dec = field(doc, "decoder")) {
+    const std::string type = type_of(*dec, source + ": decoder");
+    if (type != "ByteLevel") throw_input_error(source + ": decoder.type", "\"ByteLevel\"", in_quotes(type));
+  }
+  // ByteLevel post-processing only adjusts offsets; templates that insert BOS/EOS are not implemented.
+  if (const json* post = field(doc, "post_processor")) {
+    const std::string type = type_of(*post, source + ": post_processor");
+    if (type != "ByteLevel")
+      throw_input_error(source + ": post_processor.type", "\"ByteLevel\" or null", in_quotes(type),
+                        "add BOS/EOS around encode() yourself");
+  }
+}
+
+void load_added_tokens(const json& doc, const std::string& source, TokenizerState& s) {
+  const json* list = field(doc, "added_tokens");
+  if (!list) return;
+  if (!list->is_array()) throw_input_error(source + ": added_tokens", "an array", list->type_name());
+  for (size_t k = 0; k < list->size(); ++k) {
+    const json& e = (*list)[k];
+    const std::string at = source + ": added_tokens[" + std::to_string(k) + "]";
+    if (!e.is_object()) throw_input_error(at, "an object", e.type_name());
+    const json* id = field(e, "id");
+    const json* content = field(e, "content");
+    if (!id || !is_token_id(*id))
+      throw_input_error(at + ".id", "an id in [0, 2^31)", id ? id->dump() : "none");
+    if (!content || !content->is_string() || content->get<std::string>().empty())
+      throw_input_error(at + ".content", "a non-empty string", content ? content->dump() : "none");
+    AddedToken t{id->get<TokenId>(), content->get<std::string>(), flag(e, "special", at), flag(e, "lstrip", at),
+                 flag(e, "rstrip", at), flag(e, "single_word", at), flag(e, "normalized", at)};
+    if (s.added_by_content.count(t.content) || s.added_by_id.count(t.id))
+      throw_input_error(at, "a token whose id and content are not already added", "a duplicate: " + e.dump());
+    const auto in_vocab = s.vocab_by_id.find(t.id);
+    if (in_vocab != s.vocab_by_id.end() && in_vocab->second != t.content)
+      throw_input_error(at + ".id", "an id free in model.vocab or holding the same content",
+                        std::to_string(t.id) + " = " + in_quotes(in_vocab->second) + " in model.vocab");
+    s.added.push_back(std::move(t));
+    s.index_added(s.added.size() - 1);
+  }
+}
+
+void load_model(const json& doc, const std::string& source, TokenizerState& s) {
+  const std::string where = source + ": model";
+  const json* model = field(doc, "model");
+  if (!model || !model->is_object()) throw_input_error(where, "an object with the BPE model", model ? model->type_name() : "none");
+  if (const json* type = field(*model, "type"); type && *type != "BPE")
+    throw_input_error(where + ".type", "\"BPE\"", type->dump(), "only byte-level BPE tokenizers are supported");
+  if (const json* dropout = field(*model, "dropout"); dropout && !(dropout->is_number() && dropout->get<double>() == 0.0))
+    throw_input_error(where + ".dropout", "null (BPE dropout is a training-time augmentation)", dropout->dump());
+  for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"})
+    if (const json* v = field(*model, key); v && *v != "")
+      throw_input_error(where + "." + key, "null or \"\" (byte-level BPE has none)", v->dump());
+  if (flag(*model, "byte_fallback", where)) throw_input_error(where + ".byte_fallback", "false", "true");
+  s.ignore_merges = flag(*model, "ignore_merges", where);
+
+  const json* vocab = field(*model, "vocab");
+  if (!vocab || !vocab->is_object()) throw_input_error(where + ".vocab", "an object {token: id}", vocab ? vocab->type_name() : "none");
+  s.vocab.reserve(vocab->size());
+  for (const auto& [token, id] : vocab->items()) {
+    if (!is_token_id(id))
+      throw_input_error(where + ".vocab." + token, "an id in [0, 2^31)", id.dump());
+    if (!s.vocab_by_id.emplace(id.get<TokenId>(), token).second)
+      throw_input_error(where + ".vocab." + token, "a unique id", id.dump() + ", also held by " + in_quotes(s.vocab_by_id[id.get<TokenId>()]));
+    s.vocab.emplace(token, id.get<TokenId>());
+  }
+  if (const json* unk = field(*model, "unk_token")) {
+    if (!unk->is_string() || !s.vocab.count(unk->get<std::string>()))
+      throw_input_error(where + ".unk_token", "null or a token of model.vocab", unk->dump());
+    s.unk = s.vocab.at(unk->get<std::string>());
+  }
+
+  const json* merges = field(*model, "merges");
+  if (!merges || !merges->is_array()) throw_input_error(where + ".merges", "an array", merges ? merges->type_name() : "none");
+  s.merges.reserve(merges->size());
+  for (size_t k = 0; k < merges->size(); ++k) {
+    const json& m = (*merges)[k];
+    const std::string at = where + ".merges[" + std::to_string(k) + "]";
+    std::string a, b;
+    if (m.is_string()) {  // "a b" (tokenizers < 0.20)
+      const std::string text = m.get<std::string>();
+      const size_t space = text.find(' ');
+      if (space == std::string::npos || text.find(' ', space + 1) != std::string::npos)
+        throw_input_error(at, "\"left right\" (two tokens, one space)", m.dump());
+      a = text.substr(0, space);
+      b = text.substr(space + 1);
+    } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {  // ["a", "b"]
+      a = m[0].get<std::string>();
+      b = m[1].get<std::string>();
+    } else {
+      throw_input_error(at, "\"left right\" or [\"left\", \"right\"]", m.dump());
+    }
+    const auto ia = s.vocab.find(a), ib = s.vocab.find(b), iab = s.vocab.find(a + b);
+    if (ia == s.vocab.end() || ib == s.vocab.end() || iab == s.vocab.end())
+      throw_input_error(at, "a merge whose parts and result are in model.vocab", m.dump(),
+                        "missing " + in_quotes(ia == s.vocab.end() ? a : ib == s.vocab.end() ? b : a + b));
+    // A repeated pair keeps its first (best) rank, as Hugging Face does.
+    s.merges.emplace(pair_key(ia->second, ib->second), Merge{static_cast<int32_t>(k), iab->second});
+  }
+}
+
+}  // namespace
+
+BpeTokenizer::BpeTokenizer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+BpeTokenizer::BpeTokenizer(BpeTokenizer&&) noexcept = default;
+BpeTokenizer& BpeTokenizer::operator=(BpeTokenizer&&) noexcept = default;
+BpeTokenizer::~BpeTokenizer() = default;
+
+BpeTokenizer BpeTokenizer::from_json(const json& doc, const std::string& source) {
+  if (!doc.is_object()) throw_input_error(source, "a JSON object (tokenizer.json)", doc.type_name());
+  auto s = std::make_unique<Impl>();
+  load_model(doc, source, *s);
+  load_normalizer(doc, source, *s);
+  load_pre_tokenizer(doc, source, *s);
+  load_decoder_and_post(doc, source);
+  load_added_tokens(doc, source, *s);
+  // Every byte must be encodable: byte-level BPE needs all 256 byte characters (or an unk token).
+  if (!s->unk)
+    for (int b = 0; b < 256; ++b)
+      if (!s->vocab.count(byte_table().to_char[b]))
+        throw_input_error(source + ": model.vocab", "all 256 byte-level characters (or an unk_token)",
+                          "no entry for byte " + std::to_string(b) + " (" + in_quotes(byte_table().to_char[b]) + ")");
+  s->doc = doc;
+  return BpeTokenizer(std::move(s));
+}
+
+BpeTokenizer BpeTokenizer::from_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw_input_error(path.string(), "a readable tokenizer.json", "cannot open it");
+  std::stringstream buf;
+  buf << in.rdbuf();
+  json doc;
+  try {
+    doc = json::parse(buf.str());
+  } catch (const json::exception& e) {
+    throw_input_error(path.string(), "valid JSON", e.what());
+  }
+  return from_json(doc, path.string());
+}
+
+// --------------------------------------------------------------------------------------------- encoding
+
+void TokenizerState::encode_piece(std::string_view piece, std::vector<TokenId>& out) const {
+  const ByteTable& table = byte_table();
+  std::string mapped;
+  for (unsigned char c : piece) mapped += table.to_char[c];
+  if (ignore_merges) {
+    if (auto it = vocab.find(mapped); it != vocab.end()) {
+      out.push_back(it->second);
+      return;
+    }
+  }
+  std::vector<TokenId> symbols;
+  symbols.reserve(piece.size());
+  for (unsigned char c : piece) {
+    const auto it = vocab.find(table.to_char[c]);
+    if (it != vocab.end()) symbols.push_back(it->second);
+    else if (unk) symbols.push_back(*unk);  // as Hugging Face: unknown characters become unk, or vanish
+  }
+  // Repeatedly merge the adjacent pair of lowest rank (leftmost on ties). Pieces are words: short.
+  while (symbols.size() > 1) {
+    int32_t best_rank = std::numeric_limits<int32_t>::max();
+    size_t best = 0;
+    TokenId merged = -1;
+    for (size_t k = 0; k + 1 < symbols.size(); ++k) {
+      const auto it = merges.find(pair_key(symbols[k], symbols[k + 1]));
+      if (it != merges.end() && it->second.rank < best_rank) {
+        best_rank = it->second.rank;
+        best = k;
+        merged = it->second.merged;
+      }
+    }
+    if (merged < 0) break;
+    symbols[best] = merged;
+    symbols.erase(symbols.begin() + static_cast<std::ptrdiff_t>(best) + 1);
+  }
+  out.insert(out.end(), symbols.begin(), symbols.end());
+}
+
+std::vector<std::string> TokenizerState::split_plain(std::string_view raw) const {
+  std::string text = nfc ? coordexp::nfc(raw) : std::string(raw);
+  if (add_prefix_space && !prefix_each_split && !text.empty() && text[0] != ' ') text.insert(0, " ");
+  std::vector<std::string> pieces;
+  if (split == SplitRegex::kNone) {
+    if (!text.empty()) pieces.push_back(std::move(text));
+    return pieces;
+  }
+  const CodePoints cps = decode_utf8(text);
+  for (size_t i = 0; i < cps.cp.size();) {
+    const size_t end = split == SplitRegex::kQwen2 ? match_qwen2(cps.cp, i) : match_gpt2(cps.cp, i);
+    std::string piece = text.substr(cps.offset[i], cps.offset[end] - cps.offset[i]);
+    if (add_prefix_space && prefix_each_split && piece[0] != ' ') piece.insert(0, " ");
+    pieces.push_back(std::move(piece));
+    i = end;
+  }
+  return pieces;
+}
+
+void TokenizerState::encode_plain(std::string_view raw, std::vector<TokenId>& out) const {
+  if (raw.empty()) return;
+  for (const std::string& piece : split_plain(raw)) encode_piece(piece, out);
+}
+
+std::vector<std::string> BpeTokenizer::pre_tokenize(std::string_view text) const {
+  decode_utf8(text);  // validates
+  return impl_->split_plain(text);
+}
+
+std::vector<TokenId> BpeTokenizer::encode(std::string_view text) const {
+  const Impl& s = *impl_;
+  decode_utf8(text);  // validates the input (NFC and the scanners assume UTF-8)
+  std::vector<TokenId> out;
+  size_t plain_begin = 0, i = 0;
+  while (i < text.size()) {
+    // Longest added token starting at i.
+    int32_t node = 0, found = -1;
+    size_t found_end = i;
+    for (size_t k = i; k < text.size(); ++k) {
+      const auto it = s.trie[node].next.find(static_cast<uint8_t>(text[k]));
+      if (it == s.trie[node].next.end()) break;
+      node = it->second;
+      if (s.trie[node].token >= 0) {
+        found = s.trie[node].token;
+        found_end = k + 1;
+      }
+    }
+    if (found >= 0) {
+      const AddedToken& t = s.added[static_cast<size_t>(found)];
+      auto word_char = [&](size_t pos) {
+        const unsigned char c = static_cast<unsigned char>(text[pos]);
+        return std::isalnum(c) || c == '_' || c >= 0x80;
+      };
+      if (t.single_word && ((i > 0 && word_char(i - 1)) || (found_end < text.size() && word_char(found_end)))) {
+        found = -1;
+      }
+    }
+    if (found < 0) {
+      ++i;
+      continue;
+    }
+    const AddedToken& t = s.added[static_cast<size_t>(found)];
+    size_t left = i, right = found_end;
+    if (t.lstrip)
+      while (left > plain_begin && std::isspace(static_cast<unsigned char>(text[left - 1]))) --left;
+    if (t.rstrip)
+      while (right < text.size() && std::isspace(static_cast<unsigned char>(text[right]))) ++right;
+    s.encode_plain(text.substr(plain_begin, left - plain_begin), out);
+    out.push_back(t.id);
+    plain_begin = i = right;
+  }
+  s.encode_plain(text.substr(plain_begin), out);
+  return out;
+}
+
+// --------------------------------------------------------------------------------------------- decoding
+
+std::string BpeTokenizer::decode(std::span<const TokenId> ids, bool skip_special_tokens) const {
+  const Impl& s = *impl_;
+  const ByteTable& table = byte_table();
+  std::string out;
+  for (TokenId id : ids) {
+    const std::string* token = nullptr;
+    if (auto a = s.added_by_id.find(id); a != s.added_by_id.end()) {
+      if (skip_special_tokens && s.added[a->second].special) continue;
+      token = &s.added[a->second].content;
+    } else if (auto v = s.vocab_by_id.find(id); v != s.vocab_by_id.end()) {
+      token = &v->second;
+    } else {
+      throw_input_error("token id " + std::to_string(id), "an id of the tokenizer (< " + std::to_string(vocab_size()) + ")",
+                        "an unknown id");
+    }
+    // ByteLevel decoding: each character back to its byte; a token with a character outside the table
+    // (an added token such as "<| x |>") is emitted as its UTF-8 text, as Hugging Face does.
+    std::string bytes;
+    bool all_mapped = true;
+    for (UChar32 c : decode_utf8(*token).cp) {
+      const auto it = table.to_byte.find(c);
+      if (it == table.to_byte.end()) {
+        all_mapped = false;
+        break;
+      }
+      bytes.push_back(static_cast<char>(it->second));
+    }
+    out += all_mapped ? bytes : *token;
+  }
+  return out;
+}
+
+std::optional<TokenId> BpeTokenizer::token_to_id(std::string_view token) const {
+  const std::string key(token);
+  if (auto a = impl_->added_by_content.find(key); a != impl_->added_by_content.end()) return impl_->added[a->second].id;
+  if (auto v = impl_->vocab.find(key); v != impl_->vocab.end()) return v->second;
+  return std::nullopt;
+}
+
+std::string BpeTokenizer::id_to_token(TokenId id) const {
+  if (auto a = impl_->added_by_id.find(id); a != impl_->added_by_id.end()) return impl_->added[a->second].content;
+  if (auto v = impl_->vocab_by_id.find(id); v != impl_->vocab_by_id.end()) return v->second;
+  throw_input_error("token id " + std::to_string(id), "an id of the tokenizer", "an unknown id");
+}
+
+TokenId BpeTokenizer::vocab_size() const {
+  TokenId max_id = -1;
+  for (const auto& [id, token] : impl_->vocab_by_id) max_id = std::max(max_id, id);
+  for (const auto& t : impl_->added) max_id = std::max(max_id, t.id);
+  return max_id + 1;
+}
+
+const std::vector<AddedToken>& BpeTokenizer::added_tokens() const { return impl_->added; }
+
+// ------------------------------------------------------------------------------------ extension, saving
+
+TokenId BpeTokenizer::add_special_token(const std::string& content) {
+  COORDEXP_CHECK_ARG(!content.empty(), "content", "a non-empty token", "\"\"");
+  if (auto id = token_to_id(content)) return *id;
+  AddedToken t;
+  t.id = vocab_size();
+  t.content = content;
+  impl_->added.push_back(t);
+  impl_->index_added(impl_->added.size() - 1);
+  return t.id;
+}
+
+json BpeTokenizer::to_json() const {
+  json doc = impl_->doc;
+  json list = json::array();
+  for (const AddedToken& t : impl_->added)
+    list.push_back({{"id", t.id}, {"content", t.content}, {"single_word", t.single_word}, {"lstrip", t.lstrip},
+                    {"rstrip", t.rstrip}, {"normalized", t.normalized}, {"special", t.special}});
+  doc["added_tokens"] = list;
+  return doc;
+}
+
+void BpeTokenizer::save(const std::filesystem::path& path) const {
+  const std::filesystem::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << to_json().dump(2) << "\n";
+    if (!out) throw_input_error(path.string(), "a writable file", "an I/O error");
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+CoordTokenIds add_coordinate_tokens(BpeTokenizer& tokenizer, int num_bins) {
+  COORDEXP_CHECK_ARG(num_bins >= 2, "num_bins", ">= 2", std::to_string(num_bins));
+  const TokenId first = tokenizer.add_special_token(CoordVocab::token_text(0));
+  for (int k = 1; k < num_bins; ++k) {
+    const TokenId id = tokenizer.add_special_token(CoordVocab::token_text(k));
+    if (id != first + k)
+      throw_input_error("tokenizer: " + CoordVocab::token_text(k),
+                        "id " + std::to_string(first + k) + " (coordinate tokens must be contiguous)", std::to_string(id),
+                        "the tokenizer already holds some coordinate tokens out of order");
+  }
+  const TokenId obj_start = tokenizer.add_special_token("<obj_start>");
+  const TokenId obj_end = tokenizer.add_special_token("<obj_end>");
+  return CoordTokenIds{CoordVocab(num_bins, first), obj_start, obj_end};
+}
+
+}  // namespace coordexp
