@@ -1,0 +1,151 @@
+// Bad results input: every problem is an InputError naming the file, the entry index and the field, or a
+// documented skip with a count. Never a crash.
+#include <gtest/gtest.h>
+
+#include "eval_test_util.hpp"
+
+namespace coordexp {
+namespace {
+
+// Returns the InputError message, or "" when nothing was thrown.
+std::string error_of(const std::string& text, const ResultsLoadOptions& options = {}) {
+  try {
+    parse_detection_results(text, "dt.json", options);
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(ResultsInput, ReadsAListAndAssignsFileIndices) {
+  auto r = parse_detection_results(
+      R"([{"image_id": 3, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 0.5},
+          {"image_id": 9007199254740993, "category_id": 2, "bbox": [1.5, 2, 3, 4], "score": 1, "description": "red star"}])",
+      "dt.json");
+  ASSERT_EQ(r.detections.size(), 2u);
+  EXPECT_EQ(r.detections[1].image_id, 9007199254740993LL);  // 64-bit ids survive exactly
+  EXPECT_EQ(r.detections[1].index, 1);
+  EXPECT_EQ(r.detections[1].description, "red star");
+  EXPECT_EQ(r.detections[0].bbox, (BoxXYWH{1, 2, 3, 4}));
+}
+
+TEST(ResultsInput, MalformedJsonNamesTheFile) {
+  const auto msg = error_of(R"([{"image_id": 1, "category_id": 1,)");
+  EXPECT_NE(msg.find("dt.json"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("malformed JSON"), std::string::npos) << msg;
+}
+
+TEST(ResultsInput, NotAListIsAnError) {
+  EXPECT_NE(error_of(R"({"image_id": 1})").find("a JSON list of detections"), std::string::npos);
+}
+
+TEST(ResultsInput, MissingFieldsNameIndexAndField) {
+  EXPECT_NE(error_of(R"([{"image_id": 1, "category_id": 1, "bbox": [0,0,1,1], "score": 1},
+                         {"category_id": 1, "bbox": [0,0,1,1], "score": 1}])").find("dt.json: [1].image_id"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"([{"image_id": 1, "bbox": [0,0,1,1], "score": 1}])").find("[0].category_id"), std::string::npos);
+  EXPECT_NE(error_of(R"([{"image_id": 1, "category_id": 1, "score": 1}])").find("[0].bbox"), std::string::npos);
+  EXPECT_NE(error_of(R"([{"image_id": 1, "category_id": 1, "bbox": [0,0,1,1]}])").find("[0].score"), std::string::npos);
+}
+
+TEST(ResultsInput, WrongTypesAreErrors) {
+  EXPECT_NE(error_of(R"([{"image_id": "1", "category_id": 1, "bbox": [0,0,1,1], "score": 1}])").find("found a string"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"([{"image_id": 1.5, "category_id": 1, "bbox": [0,0,1,1], "score": 1}])").find("[0].image_id"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"([{"image_id": 1, "category_id": 1, "bbox": [0,0,1], "score": 1}])").find("3 values"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"([{"image_id": 1, "category_id": 1, "bbox": [0,0,1,"a"], "score": 1}])").find("[0].bbox"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"([{"image_id": 1, "category_id": 1, "bbox": [0,0,1,1], "score": null}])").find("[0].score"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"([7])").find("dt.json: [0]"), std::string::npos);
+}
+
+TEST(ResultsInput, NonFiniteScoresNameTheEntry) {
+  const auto nan = error_of(R"([{"image_id": 1, "category_id": 1, "bbox": [0,0,1,1], "score": 1},
+                                {"image_id": 1, "category_id": 1, "bbox": [0,0,1,1], "score": NaN}])");
+  EXPECT_NE(nan.find("dt.json: [1].score"), std::string::npos) << nan;
+  const auto inf = error_of(R"([{"image_id": 1, "category_id": 1, "bbox": [0,0,1,1], "score": -Infinity}])");
+  EXPECT_NE(inf.find("[0].score"), std::string::npos) << inf;
+  const auto big = error_of(R"([{"image_id": 1, "category_id": 1, "bbox": [0,0,1,1], "score": 1e999}])");
+  EXPECT_NE(big.find("dt.json"), std::string::npos) << big;
+}
+
+TEST(ResultsInput, NegativeWidthIsAnErrorOrACountedSkip) {
+  const std::string text = R"([{"image_id": 1, "category_id": 1, "bbox": [0,0,-1,1], "score": 1},
+                               {"image_id": 1, "category_id": 1, "bbox": [0,0,1,1], "score": 1}])";
+  EXPECT_NE(error_of(text).find("[0].bbox: expected non-negative width and height"), std::string::npos);
+  ResultsLoadOptions skip;
+  skip.invalid_box = InvalidBoxPolicy::kInvalidBoxSkip;
+  auto r = parse_detection_results(text, "dt.json", skip);
+  EXPECT_EQ(r.detections.size(), 1u);
+  EXPECT_EQ(r.skipped_invalid_box, 1);
+  EXPECT_EQ(r.detections[0].index, 1);  // detection ids stay those of the file
+  ResultsLoadOptions keep;
+  keep.invalid_box = InvalidBoxPolicy::kInvalidBoxKeep;
+  EXPECT_EQ(parse_detection_results(text, "dt.json", keep).detections.size(), 2u);
+}
+
+TEST(ResultsInput, KeptNegativeBoxIsIgnoredLikePycocotools) {
+  // IoU 0 with everything and area w*h < 0 lies outside every area range: it is ignored, never a FP.
+  test::CaseBuilder c;
+  c.image(1).category(1).box(1, 1, 1, {0, 0, 10, 10}).det(1, 1, {0, 0, -10, 10}, .99).det(1, 1, {0, 0, 10, 10}, .5);
+  ResultsLoadOptions keep;
+  keep.invalid_box = InvalidBoxPolicy::kInvalidBoxKeep;
+  const auto g = parse_coco_dataset(c.gt.dump(), "gt.json");
+  CocoEvaluator ev(g, parse_detection_results(c.dt.dump(), "dt.json", keep));
+  ev.accumulate();
+  EXPECT_NEAR(summarize_coco(ev, g).stats[0], 1.0, 1e-12);
+}
+
+TEST(ResultsInput, UnknownImageIsAnErrorOrACountedSkip) {
+  test::CaseBuilder c;
+  c.image(1).category(1).box(1, 1, 1, {0, 0, 10, 10}).det(1, 1, {0, 0, 10, 10}, .9).det(42, 1, {0, 0, 10, 10}, .9);
+  const auto g = parse_coco_dataset(c.gt.dump(), "gt.json");
+  const auto d = parse_detection_results(c.dt.dump(), "dt.json");
+  try {
+    CocoEvaluator ev(g, d);
+    FAIL() << "expected an InputError";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("dt.json: [1].image_id"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("42"), std::string::npos) << e.what();
+  }
+  CocoEvalOptions skip;
+  skip.unknown_image = UnknownImagePolicy::kUnknownImageSkip;
+  CocoEvaluator ev(g, d, skip);
+  ev.accumulate();
+  EXPECT_EQ(ev.counts().dt_skipped_unknown_image, 1);
+  EXPECT_NEAR(summarize_coco(ev, g).stats[0], 1.0, 1e-12);
+}
+
+TEST(ResultsInput, DescriptionOnlyEntriesNeedTheOption) {
+  const std::string text = R"([{"image_id": 1, "description": "red star", "bbox": [0,0,1,1]}])";
+  EXPECT_NE(error_of(text).find("[0].category_id"), std::string::npos);
+  ResultsLoadOptions relaxed;
+  relaxed.require_category = false;
+  relaxed.require_score = false;
+  auto r = parse_detection_results(text, "dt.json", relaxed);
+  ASSERT_EQ(r.detections.size(), 1u);
+  EXPECT_FALSE(r.detections[0].has_category);
+  EXPECT_EQ(r.detections[0].score, 1.0);
+}
+
+TEST(ResultsInput, MissingFileIsAnInputError) {
+  EXPECT_THROW(load_detection_results("/nonexistent/dt.json"), InputError);
+}
+
+TEST(ResultsInput, RoundTripsThroughJson) {
+  std::vector<Detection> dets(2);
+  dets[0] = {5, 2, true, {0.1, 0.2, 3.3, 4.4}, 0.123456789012345, "", 0};
+  dets[1] = {(int64_t(1) << 50) + 1, 7, true, {1, 2, 3, 4}, 1e-300, "blue square", 1};
+  auto back = parse_detection_results(detection_results_to_json(dets), "mem");
+  ASSERT_EQ(back.detections.size(), 2u);
+  EXPECT_EQ(back.detections[0].score, dets[0].score);
+  EXPECT_EQ(back.detections[1].image_id, dets[1].image_id);
+  EXPECT_EQ(back.detections[0].bbox, dets[0].bbox);
+  EXPECT_EQ(back.detections[1].description, "blue square");
+}
+
+}  // namespace
+}  // namespace coordexp
