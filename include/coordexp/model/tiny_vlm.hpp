@@ -1,0 +1,32 @@
+// The tiny built-in V-LLM: a ViT patch encoder -> MLP projector -> decoder-only LM (RMSNorm, RoPE,
+// SwiGLU, causal attention over [image tokens, prompt, answer]) with an untied LM head. Small enough to
+// train from scratch on 2 CPU cores; the same VisionLanguageModel interface as the Qwen2-VL family.
+#pragma once
+
+#include <string>
+
+#include "coordexp/model/vlm.hpp"
+
+namespace coordexp {
+
+struct TinyVlmConfig {
+  int64_t image_size = 128;     // images are resized to image_size x image_size
+  int64_t patch_size = 16;      // ViT patch side in pixels: (128/16)^2 = 64 image tokens
+  int64_t vision_width = 128;   // ViT width
+  int64_t vision_layers = 2;    // ViT blocks
+  int64_t vision_heads = 4;     // ViT attention heads
+  int64_t width = 192;          // decoder width D
+  int64_t layers = 4;           // decoder blocks
+  int64_t heads = 6;            // decoder attention heads
+  int64_t ffn_width = 512;      // SwiGLU hidden width
+  int64_t vocab_size = 0;       // V, set from the tokenizer
+  double rope_theta = 10000.0;  // RoPE base
+  double norm_eps = 1e-6;       // RMSNorm epsilon
+};
+
+class TinyVlmImpl;  // defined in tiny_vlm.cpp
+
+// Builds the model; the returned module owns all parameters.
+std::shared_ptr<VisionLanguageModel> build_tiny_vlm(const TinyVlmConfig& config);
+
+}  // namespace coordexp

@@ -1,0 +1,41 @@
+// The interface every V-LLM family implements (the tiny built-in model, Qwen2-VL): encode images, run the
+// decoder with teacher forcing, decode incrementally with a KV cache, and expose the LM-head rows that
+// CoordExp needs. Shape letters: B batch, I image tokens, T text tokens, D width, V vocabulary.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <vector>
+
+namespace coordexp {
+
+// Keys and values of every layer for the positions decoded so far: [B, H, T_cache, head_dim] each.
+struct KvCache {
+  std::vector<torch::Tensor> keys, values;
+  int64_t length = 0;  // positions cached (image + text)
+};
+
+class VisionLanguageModel : public torch::nn::Module {
+ public:
+  // images [B, 3, S, S] normalised -> image token embeddings in the decoder's width [B, I, D].
+  virtual torch::Tensor encode_images(const torch::Tensor& images) = 0;
+  // Teacher forcing over [image tokens, text tokens]: returns final-normed hidden states of the text
+  // positions [B, T, D]; hidden[b, t] predicts tokens[b, t + 1].
+  virtual torch::Tensor forward_text(const torch::Tensor& image_embeds, const torch::Tensor& tokens) = 0;
+  // Incremental decoding: prefill with the image and a prompt [B, T_p], then one token per step [B].
+  // Each returns the final-normed hidden state of the last position [B, D].
+  virtual torch::Tensor prefill(const torch::Tensor& image_embeds, const torch::Tensor& prompt, KvCache& cache) = 0;
+  virtual torch::Tensor decode_step(const torch::Tensor& tokens, KvCache& cache) = 0;
+  virtual torch::Tensor lm_head_weight() = 0;   // [V, D]
+  virtual torch::Tensor lm_head_bias() { return {}; }  // [V] or undefined
+  virtual torch::Tensor input_embedding() = 0;  // [V, D]
+  virtual int64_t vocab_size() const = 0;
+
+  torch::Tensor logits(const torch::Tensor& hidden) {  // [..., D] -> [..., V]
+    auto z = torch::matmul(hidden, lm_head_weight().t());
+    auto b = lm_head_bias();
+    return b.defined() ? z + b : z;
+  }
+};
+
+}  // namespace coordexp

@@ -1,0 +1,207 @@
+// Grammar-constrained batched decoding (see generator.hpp). Each sequence carries a grammar state; the
+// allowed-token mask of that state is added to the logits before choosing, so invalid outputs cannot occur.
+#include "coordexp/infer/generator.hpp"
+
+#include <cmath>
+#include <functional>
+
+#include "coordexp/util/error.hpp"
+
+namespace coordexp {
+
+CoordDecode parse_coord_decode(const std::string& name) {
+  if (name == "expectation") return CoordDecode::kExpectation;
+  if (name == "argmax") return CoordDecode::kArgmax;
+  throw_input_error("coord_decode", "one of expectation, argmax", "\"" + name + "\"");
+}
+
+namespace {
+
+enum class Grammar { kOutside, kAfterStart, kDescription, kCoordinate, kBeforeEnd, kDone };
+
+struct SequenceState {
+  Grammar grammar = Grammar::kOutside;
+  int coord_index = 0;       // coordinates written in the open object
+  int desc_len = 0;
+  std::array<int, 4> bins{};
+  std::array<double, 4> values{};
+  double log_prob_sum = 0;   // of the open object's tokens
+  int token_count = 0;
+  GeneratedObject open;
+  Generation out;
+};
+
+// Decoding loop shared by the cached and the uncached decoder: `next_hidden` returns the last hidden
+// state [B, D] after feeding the tokens chosen at the previous step.
+std::vector<Generation> decode(VisionLanguageModel& model, int64_t B, const GrammarTokens& g,
+                               const GenerationConfig& cfg,
+                               const std::function<torch::Tensor(const torch::Tensor&)>& next_hidden,
+                               torch::Tensor hidden) {
+  COORDEXP_CHECK_ARG(cfg.temperature >= 0 && std::isfinite(cfg.temperature), "temperature", ">= 0",
+                     std::to_string(cfg.temperature));
+  COORDEXP_CHECK_ARG(cfg.repetition_penalty >= 1.0, "repetition_penalty", ">= 1", std::to_string(cfg.repetition_penalty));
+  const int64_t V = model.vocab_size(), K = g.coords.num_bins(), first = g.coords.first_id();
+  const auto opts = torch::TensorOptions().dtype(torch::kFloat).device(hidden.device());
+  const float kNeg = -1e9f;
+  // Additive masks [V] per grammar state.
+  auto only = [&](std::initializer_list<TokenId> ids) {
+    auto m = torch::full({V}, kNeg, opts);
+    for (TokenId id : ids) m[id] = 0;
+    return m;
+  };
+  auto text = torch::where(g.text_mask.to(hidden.device()), torch::zeros({V}, opts), torch::full({V}, kNeg, opts));
+  auto coord = torch::full({V}, kNeg, opts);
+  coord.narrow(0, first, K).zero_();
+  const auto m_outside = only({g.structure.obj_start, g.structure.answer_end});
+  const auto m_end_only = only({g.structure.answer_end});
+  const auto m_before_end = only({g.structure.obj_end});
+  const auto m_desc = torch::maximum(text, coord);
+  auto phi = torch::arange(K, opts) / static_cast<double>(K - 1);
+  torch::manual_seed(cfg.seed);
+
+  std::vector<SequenceState> st(B);
+  std::vector<std::vector<char>> used(B, std::vector<char>(V, 0));
+  for (int64_t step = 0; step < cfg.max_new_tokens; ++step) {
+    bool all_done = true;
+    for (auto& s : st) all_done &= s.grammar == Grammar::kDone;
+    if (all_done) break;
+    auto logits = model.logits(hidden).to(torch::kFloat);  // [B, V]
+    auto mask = torch::zeros({B, V}, opts);
+    for (int64_t b = 0; b < B; ++b) {
+      auto& s = st[b];
+      switch (s.grammar) {
+        case Grammar::kOutside:
+          mask[b] = static_cast<int64_t>(s.out.objects.size()) >= cfg.max_objects ? m_end_only : m_outside;
+          break;
+        case Grammar::kAfterStart: mask[b] = text; break;
+        case Grammar::kDescription: mask[b] = s.desc_len >= cfg.max_description_tokens ? coord : m_desc; break;
+        case Grammar::kCoordinate: {
+          auto m = coord.clone();
+          if (s.coord_index >= 2) m.narrow(0, first, s.bins[s.coord_index - 2]).fill_(kNeg);  // x2 >= x1, y2 >= y1
+          mask[b] = m;
+          break;
+        }
+        case Grammar::kBeforeEnd: mask[b] = m_before_end; break;
+        case Grammar::kDone: mask[b] = only({g.pad}); break;
+      }
+    }
+    if (cfg.repetition_penalty > 1.0) {
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t v = 0; v < V; ++v)
+          if (used[b][v]) {
+            auto z = logits[b][v];
+            logits[b][v] = z.item<float>() > 0 ? z / cfg.repetition_penalty : z * cfg.repetition_penalty;
+          }
+    }
+    auto masked = logits + mask;
+    auto probs = torch::softmax(masked, -1);  // [B, V]
+    torch::Tensor chosen;
+    if (cfg.temperature == 0) {
+      chosen = masked.argmax(-1);
+    } else {
+      auto p = torch::softmax(masked / cfg.temperature, -1);
+      if (cfg.top_p < 1.0) {
+        auto sorted = p.sort(-1, true);
+        auto sp = std::get<0>(sorted), si = std::get<1>(sorted);
+        auto keep = (sp.cumsum(-1) - sp) < cfg.top_p;  // keep the smallest prefix reaching top_p
+        sp = sp * keep;
+        p = torch::zeros_like(p).scatter(-1, si, sp);
+      }
+      chosen = torch::multinomial(p, 1).squeeze(1);
+    }
+    auto chosen_cpu = chosen.cpu();
+    auto probs_cpu = probs.cpu();
+    for (int64_t b = 0; b < B; ++b) {
+      auto& s = st[b];
+      if (s.grammar == Grammar::kDone) continue;
+      const TokenId tok = chosen_cpu[b].item<int64_t>();
+      const double p = std::max(1e-12, static_cast<double>(probs_cpu[b][tok].item<float>()));
+      s.out.tokens.push_back(tok);
+      if (g.text_mask[tok].item<bool>()) used[b][tok] = 1;
+      switch (s.grammar) {
+        case Grammar::kOutside:
+          if (tok == g.structure.answer_end) {
+            s.out.terminated = true;
+            s.grammar = Grammar::kDone;
+          } else {
+            s.open = GeneratedObject{};
+            s.log_prob_sum = std::log(p);
+            s.token_count = 1;
+            s.desc_len = 0;
+            s.grammar = Grammar::kAfterStart;
+          }
+          break;
+        case Grammar::kAfterStart:
+        case Grammar::kDescription:
+          if (g.coords.is_coord(tok)) {
+            s.coord_index = 0;
+            s.grammar = Grammar::kCoordinate;
+            [[fallthrough]];
+          } else {
+            s.open.desc_ids.push_back(tok);
+            s.desc_len += 1;
+            s.log_prob_sum += std::log(p);
+            s.token_count += 1;
+            s.grammar = Grammar::kDescription;
+            break;
+          }
+        case Grammar::kCoordinate: {
+          const int k = g.coords.bin_of(tok);
+          s.bins[s.coord_index] = k;
+          if (cfg.coord_decode == CoordDecode::kArgmax) {
+            s.values[s.coord_index] = g.coords.dequantize(k);
+          } else {
+            auto pk = probs_cpu[b].narrow(0, first, K);
+            s.values[s.coord_index] = (pk * phi.cpu()).sum().item<double>() / std::max(1e-12, pk.sum().item<double>());
+          }
+          s.log_prob_sum += std::log(p);
+          s.token_count += 1;
+          if (++s.coord_index == 4) s.grammar = Grammar::kBeforeEnd;
+          break;
+        }
+        case Grammar::kBeforeEnd: {
+          const auto& v = s.values;
+          s.open.box = legalize_box({v[0], v[1], v[2], v[3]});
+          s.open.score = std::exp(s.log_prob_sum / s.token_count);
+          s.out.objects.push_back(std::move(s.open));
+          s.grammar = Grammar::kOutside;
+          break;
+        }
+        case Grammar::kDone: break;
+      }
+    }
+    hidden = next_hidden(chosen);
+  }
+  std::vector<Generation> out;
+  for (auto& s : st) out.push_back(std::move(s.out));
+  return out;
+}
+
+}  // namespace
+
+std::vector<Generation> generate(VisionLanguageModel& model, const torch::Tensor& images, const torch::Tensor& prompt,
+                                 const GrammarTokens& grammar, const GenerationConfig& config) {
+  torch::NoGradGuard no_grad;
+  KvCache cache;
+  auto img = model.encode_images(images);
+  auto hidden = model.prefill(img, prompt, cache);
+  return decode(model, images.size(0), grammar, config,
+                [&](const torch::Tensor& tokens) { return model.decode_step(tokens, cache); }, hidden);
+}
+
+std::vector<Generation> generate_uncached(VisionLanguageModel& model, const torch::Tensor& images,
+                                          const torch::Tensor& prompt, const GrammarTokens& grammar,
+                                          const GenerationConfig& config) {
+  torch::NoGradGuard no_grad;
+  auto img = model.encode_images(images);
+  torch::Tensor seq = prompt;
+  auto hidden = model.forward_text(img, seq).select(1, seq.size(1) - 1);
+  return decode(model, images.size(0), grammar, config,
+                [&](const torch::Tensor& tokens) {
+                  seq = torch::cat({seq, tokens.unsqueeze(1)}, 1);
+                  return model.forward_text(img, seq).select(1, seq.size(1) - 1);
+                },
+                hidden);
+}
+
+}  // namespace coordexp

@@ -1,0 +1,212 @@
+// The tiny built-in V-LLM (see tiny_vlm.hpp). Attention is prefix-LM: image tokens see each other both
+// ways, text tokens see every earlier position; decoding appends to a per-layer KV cache.
+#include "coordexp/model/tiny_vlm.hpp"
+
+#include <cmath>
+
+#include "coordexp/util/error.hpp"
+
+namespace coordexp {
+namespace {
+
+namespace nn = torch::nn;
+
+struct RmsNormImpl : nn::Module {
+  RmsNormImpl(int64_t dim, double eps) : eps(eps) { weight = register_parameter("weight", torch::ones({dim})); }
+  torch::Tensor forward(const torch::Tensor& x) {
+    return x * torch::rsqrt(x.pow(2).mean(-1, true) + eps) * weight;
+  }
+  torch::Tensor weight;
+  double eps;
+};
+TORCH_MODULE(RmsNorm);
+
+// Rotary embedding of x [B, H, L, hd] at absolute positions [L] (rotate-half convention).
+torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& positions, double theta) {
+  const int64_t hd = x.size(-1), half = hd / 2;
+  auto inv_freq = torch::pow(theta, -torch::arange(0, half, x.options()) * 2.0 / hd);        // [hd/2]
+  auto freqs = positions.to(x.dtype()).unsqueeze(1) * inv_freq.unsqueeze(0);                // [L, hd/2]
+  auto cos = freqs.cos(), sin = freqs.sin();
+  auto x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);
+  return torch::cat({x1 * cos - x2 * sin, x1 * sin + x2 * cos}, -1);
+}
+
+// softmax(q k^T / sqrt(hd) + mask) v for q [B, H, Lq, hd], k/v [B, H, Lk, hd], mask [Lq, Lk] additive or undefined.
+torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                        const torch::Tensor& mask) {
+  auto scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(q.size(-1)));
+  if (mask.defined()) scores = scores + mask;
+  return torch::matmul(torch::softmax(scores, -1), v);
+}
+
+struct DecoderBlockImpl : nn::Module {
+  DecoderBlockImpl(const TinyVlmConfig& c) : heads(c.heads), theta(c.rope_theta) {
+    attn_norm = register_module("attn_norm", RmsNorm(c.width, c.norm_eps));
+    mlp_norm = register_module("mlp_norm", RmsNorm(c.width, c.norm_eps));
+    qkv = register_module("qkv", nn::Linear(nn::LinearOptions(c.width, 3 * c.width).bias(false)));
+    out = register_module("out", nn::Linear(nn::LinearOptions(c.width, c.width).bias(false)));
+    gate_up = register_module("gate_up", nn::Linear(nn::LinearOptions(c.width, 2 * c.ffn_width).bias(false)));
+    down = register_module("down", nn::Linear(nn::LinearOptions(c.ffn_width, c.width).bias(false)));
+  }
+
+  // x [B, L, D] at positions [L]; cache_k/v hold earlier positions (may be undefined) and are replaced by
+  // the concatenation when `cache` is set.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& positions, const torch::Tensor& mask,
+                        torch::Tensor* cache_k, torch::Tensor* cache_v) {
+    const int64_t B = x.size(0), L = x.size(1), D = x.size(2), hd = D / heads;
+    auto h = attn_norm(x);
+    auto parts = qkv(h).view({B, L, 3, heads, hd}).permute({2, 0, 3, 1, 4});  // [3, B, H, L, hd]
+    auto q = apply_rope(parts[0], positions, theta), k = apply_rope(parts[1], positions, theta), v = parts[2];
+    if (cache_k) {
+      if (cache_k->defined()) {
+        k = torch::cat({*cache_k, k}, 2);
+        v = torch::cat({*cache_v, v}, 2);
+      }
+      *cache_k = k;
+      *cache_v = v;
+    }
+    auto a = attention(q, k, v, mask).transpose(1, 2).reshape({B, L, D});
+    auto y = x + out(a);
+    auto gu = gate_up(mlp_norm(y)).chunk(2, -1);
+    return y + down(torch::silu(gu[0]) * gu[1]);
+  }
+
+  int64_t heads;
+  double theta;
+  RmsNorm attn_norm{nullptr}, mlp_norm{nullptr};
+  nn::Linear qkv{nullptr}, out{nullptr}, gate_up{nullptr}, down{nullptr};
+};
+TORCH_MODULE(DecoderBlock);
+
+struct VisionBlockImpl : nn::Module {
+  VisionBlockImpl(int64_t width, int64_t heads) : heads(heads) {
+    norm1 = register_module("norm1", nn::LayerNorm(nn::LayerNormOptions({width})));
+    norm2 = register_module("norm2", nn::LayerNorm(nn::LayerNormOptions({width})));
+    qkv = register_module("qkv", nn::Linear(width, 3 * width));
+    out = register_module("out", nn::Linear(width, width));
+    fc1 = register_module("fc1", nn::Linear(width, 4 * width));
+    fc2 = register_module("fc2", nn::Linear(4 * width, width));
+  }
+  torch::Tensor forward(const torch::Tensor& x) {
+    const int64_t B = x.size(0), N = x.size(1), C = x.size(2), hd = C / heads;
+    auto parts = qkv(norm1(x)).view({B, N, 3, heads, hd}).permute({2, 0, 3, 1, 4});
+    auto a = attention(parts[0], parts[1], parts[2], torch::Tensor()).transpose(1, 2).reshape({B, N, C});
+    auto y = x + out(a);
+    return y + fc2(torch::gelu(fc1(norm2(y))));
+  }
+  int64_t heads;
+  nn::LayerNorm norm1{nullptr}, norm2{nullptr};
+  nn::Linear qkv{nullptr}, out{nullptr}, fc1{nullptr}, fc2{nullptr};
+};
+TORCH_MODULE(VisionBlock);
+
+}  // namespace
+
+class TinyVlmImpl : public VisionLanguageModel {
+ public:
+  explicit TinyVlmImpl(const TinyVlmConfig& c) : config_(c) {
+    COORDEXP_CHECK_ARG(c.vocab_size > 0, "model.vocab_size", "> 0 (set from the tokenizer)", std::to_string(c.vocab_size));
+    COORDEXP_CHECK_ARG(c.image_size % c.patch_size == 0, "model.image_size", "a multiple of patch_size",
+                       std::to_string(c.image_size));
+    COORDEXP_CHECK_ARG(c.width % c.heads == 0 && (c.width / c.heads) % 2 == 0, "model.width",
+                       "divisible by heads into even head widths", std::to_string(c.width));
+    COORDEXP_CHECK_ARG(c.vision_width % c.vision_heads == 0, "model.vision_width", "divisible by vision_heads",
+                       std::to_string(c.vision_width));
+    const int64_t grid = c.image_size / c.patch_size;
+    patch_embed_ = register_module(
+        "patch_embed", nn::Conv2d(nn::Conv2dOptions(3, c.vision_width, c.patch_size).stride(c.patch_size)));
+    vision_pos_ = register_parameter("vision_pos", torch::randn({1, grid * grid, c.vision_width}) * 0.02);
+    for (int64_t i = 0; i < c.vision_layers; ++i)
+      vision_blocks_.push_back(register_module("vision_block" + std::to_string(i), VisionBlock(c.vision_width, c.vision_heads)));
+    vision_norm_ = register_module("vision_norm", nn::LayerNorm(nn::LayerNormOptions({c.vision_width})));
+    proj1_ = register_module("proj1", nn::Linear(c.vision_width, c.width));
+    proj2_ = register_module("proj2", nn::Linear(c.width, c.width));
+    embed_ = register_module("embed", nn::Embedding(c.vocab_size, c.width));
+    for (int64_t i = 0; i < c.layers; ++i)
+      blocks_.push_back(register_module("block" + std::to_string(i), DecoderBlock(c)));
+    final_norm_ = register_module("final_norm", RmsNorm(c.width, c.norm_eps));
+    lm_head_ = register_module("lm_head", nn::Linear(nn::LinearOptions(c.width, c.vocab_size).bias(false)));
+    init_weights();
+  }
+
+  torch::Tensor encode_images(const torch::Tensor& images) override {
+    auto x = patch_embed_(images).flatten(2).transpose(1, 2) + vision_pos_;  // [B, I, Cv]
+    for (auto& b : vision_blocks_) x = b(x);
+    return proj2_(torch::gelu(proj1_(vision_norm_(x))));  // [B, I, D]
+  }
+
+  torch::Tensor forward_text(const torch::Tensor& image_embeds, const torch::Tensor& tokens) override {
+    const int64_t I = image_embeds.size(1), T = tokens.size(1);
+    auto x = torch::cat({image_embeds, embed_(tokens)}, 1);  // [B, I+T, D]
+    auto positions = torch::arange(I + T, torch::TensorOptions().dtype(torch::kLong).device(x.device()));
+    auto mask = prefix_mask(I, I + T, 0, x);
+    for (auto& b : blocks_) x = b(x, positions, mask, nullptr, nullptr);
+    return final_norm_(x.narrow(1, I, T));  // [B, T, D]
+  }
+
+  torch::Tensor prefill(const torch::Tensor& image_embeds, const torch::Tensor& prompt, KvCache& cache) override {
+    const int64_t I = image_embeds.size(1), T = prompt.size(1);
+    auto x = torch::cat({image_embeds, embed_(prompt)}, 1);
+    auto positions = torch::arange(I + T, torch::TensorOptions().dtype(torch::kLong).device(x.device()));
+    cache.keys.assign(blocks_.size(), torch::Tensor());
+    cache.values.assign(blocks_.size(), torch::Tensor());
+    auto mask = prefix_mask(I, I + T, 0, x);
+    for (size_t l = 0; l < blocks_.size(); ++l) x = blocks_[l](x, positions, mask, &cache.keys[l], &cache.values[l]);
+    cache.length = I + T;
+    return final_norm_(x.select(1, I + T - 1));  // [B, D]
+  }
+
+  torch::Tensor decode_step(const torch::Tensor& tokens, KvCache& cache) override {
+    auto x = embed_(tokens.unsqueeze(1));  // [B, 1, D]
+    auto positions = torch::full({1}, cache.length, torch::TensorOptions().dtype(torch::kLong).device(x.device()));
+    for (size_t l = 0; l < blocks_.size(); ++l)
+      x = blocks_[l](x, positions, torch::Tensor(), &cache.keys[l], &cache.values[l]);  // sees every cached position
+    cache.length += 1;
+    return final_norm_(x.select(1, 0));
+  }
+
+  torch::Tensor lm_head_weight() override { return lm_head_->weight; }
+  torch::Tensor input_embedding() override { return embed_->weight; }
+  int64_t vocab_size() const override { return config_.vocab_size; }
+
+ private:
+  // Additive mask [L, L]: position i sees j if j <= i, or if both are image tokens (j, i < I).
+  static torch::Tensor prefix_mask(int64_t I, int64_t L, int64_t, const torch::Tensor& like) {
+    auto idx = torch::arange(L, torch::TensorOptions().dtype(torch::kLong).device(like.device()));
+    auto allowed = (idx.unsqueeze(0) <= idx.unsqueeze(1)) | ((idx.unsqueeze(0) < I) & (idx.unsqueeze(1) < I));
+    return torch::zeros({L, L}, like.options()).masked_fill(allowed.logical_not(), -1e9);
+  }
+
+  void init_weights() {
+    torch::NoGradGuard ng;
+    for (auto& p : named_parameters()) {
+      const auto& name = p.key();
+      auto& t = p.value();
+      if (name.find("norm") != std::string::npos) continue;
+      if (t.dim() >= 2) t.normal_(0, 0.02);
+      else if (name.find("bias") != std::string::npos) t.zero_();
+    }
+    // residual output projections scaled down by depth (GPT-2)
+    for (auto& b : blocks_) {
+      b->out->weight.mul_(1.0 / std::sqrt(2.0 * config_.layers));
+      b->down->weight.mul_(1.0 / std::sqrt(2.0 * config_.layers));
+    }
+  }
+
+  TinyVlmConfig config_;
+  nn::Conv2d patch_embed_{nullptr};
+  torch::Tensor vision_pos_;
+  std::vector<VisionBlock> vision_blocks_;
+  nn::LayerNorm vision_norm_{nullptr};
+  nn::Linear proj1_{nullptr}, proj2_{nullptr};
+  nn::Embedding embed_{nullptr};
+  std::vector<DecoderBlock> blocks_;
+  RmsNorm final_norm_{nullptr};
+  nn::Linear lm_head_{nullptr};
+};
+
+std::shared_ptr<VisionLanguageModel> build_tiny_vlm(const TinyVlmConfig& config) {
+  return std::make_shared<TinyVlmImpl>(config);
+}
+
+}  // namespace coordexp
