@@ -22,8 +22,12 @@ constexpr const char* kFormatName = "coordexp.word_tokenizer";
 // Always in the vocabulary: prompt_ids() writes them.
 const std::vector<std::string> kPromptWords = {"detect", "all", ":", ";"};
 
-bool is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
-bool is_punct(unsigned char c) { return c < 0x80 && std::ispunct(c); }
+bool is_space(unsigned char c) {
+  return c == ' ' || (c >= '\t' && c <= '\r');
+}
+bool is_punct(unsigned char c) {
+  return c < 0x80 && std::ispunct(c);
+}
 
 // The id a "<...>" spelling stands for, given K coordinate bins and the first coordinate id.
 std::optional<TokenId> special_id(std::string_view s, int num_bins, TokenId first_coord) {
@@ -75,14 +79,17 @@ std::vector<std::string> split_pieces(std::string_view text, const IsSpecial& is
   return pieces;
 }
 
-std::string quote_text(const std::string& s) { return "\"" + s + "\""; }
+std::string quote_text(const std::string& s) {
+  return "\"" + s + "\"";
+}
 
 }  // namespace
 
 WordTokenizer::WordTokenizer(std::vector<std::string> sorted_unique_words, int num_coord_bins)
     : words_(std::move(sorted_unique_words)), num_coord_bins_(num_coord_bins) {
   word_ids_.reserve(words_.size());
-  for (size_t i = 0; i < words_.size(); ++i) word_ids_.emplace(words_[i], kNumSpecial + static_cast<TokenId>(i));
+  for (size_t i = 0; i < words_.size(); ++i)
+    word_ids_.emplace(words_[i], kNumSpecial + static_cast<TokenId>(i));
 }
 
 WordTokenizer WordTokenizer::build(const std::vector<std::string>& texts, int num_coord_bins) {
@@ -171,7 +178,8 @@ WordTokenizer WordTokenizer::from_json(std::string_view json, const std::string&
   try {
     doc = nlohmann::json::parse(json);
   } catch (const nlohmann::json::parse_error& e) {
-    throw_input_error(source, "valid JSON", "a parse error at byte " + std::to_string(e.byte) + ": " + e.what());
+    throw_input_error(source, "valid JSON",
+                      "a parse error at byte " + std::to_string(e.byte) + ": " + e.what());
   }
   auto field = [&](const std::string& name) { return source + ": field " + quote_text(name); };
   if (!doc.is_object()) throw_input_error(source, "a JSON object", std::string(doc.type_name()));
@@ -191,7 +199,8 @@ WordTokenizer WordTokenizer::from_json(std::string_view json, const std::string&
   if (!bins.is_number_integer() || bins.get<int64_t>() < 2 || bins.get<int64_t>() > (1 << 24))
     throw_input_error(field("num_coord_bins"), "an integer in [2, 2^24]", bins.dump());
   const auto& words_json = require("words");
-  if (!words_json.is_array()) throw_input_error(field("words"), "an array of strings", words_json.type_name());
+  if (!words_json.is_array())
+    throw_input_error(field("words"), "an array of strings", words_json.type_name());
   std::vector<std::string> words;
   words.reserve(words_json.size());
   auto never_special = [](std::string_view) { return false; };
@@ -203,7 +212,8 @@ WordTokenizer WordTokenizer::from_json(std::string_view json, const std::string&
     if (pieces.size() != 1 || pieces[0] != w)
       throw_input_error(where, "one lower-case word or one punctuation character", quote_text(w));
     if (!words.empty() && !(words.back() < w))
-      throw_input_error(where, "words sorted ascending without repeats", quote_text(w) + " after " + quote_text(words.back()));
+      throw_input_error(where, "words sorted ascending without repeats",
+                        quote_text(w) + " after " + quote_text(words.back()));
     words.push_back(std::move(w));
   }
   for (const std::string& w : kPromptWords)

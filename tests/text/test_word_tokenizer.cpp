@@ -27,8 +27,8 @@ std::string error_of(const std::string& json) {
 
 TEST(WordTokenizer, IdLayoutIsSpecialsThenSortedWordsThenCoords) {
   const WordTokenizer tok = small_tokenizer(10);
-  const std::vector<std::string> expected = {",", ":", ";", "all", "blue", "circle", "detect", "left",
-                                             "of", "red", "small", "square", "star", "the"};
+  const std::vector<std::string> expected = {",",    ":",  ";",   "all",   "blue",   "circle", "detect",
+                                             "left", "of", "red", "small", "square", "star",   "the"};
   EXPECT_EQ(tok.words(), expected);
   EXPECT_EQ(tok.vocab_size(), 6 + 14 + 10);
   EXPECT_EQ(tok.pad_id(), 0);
@@ -109,7 +109,8 @@ TEST(WordTokenizer, DecodeRejectsOutOfRangeIds) {
 TEST(WordTokenizer, PromptIds) {
   const WordTokenizer tok = small_tokenizer();
   EXPECT_EQ(tok.decode(tok.prompt_ids({})), "<bos> detect all :");
-  EXPECT_EQ(tok.decode(tok.prompt_ids({"Red star", "blue circle"})), "<bos> detect : red star ; blue circle :");
+  EXPECT_EQ(tok.decode(tok.prompt_ids({"Red star", "blue circle"})),
+            "<bos> detect : red star ; blue circle :");
   EXPECT_EQ(tok.decode(tok.prompt_ids({"green star"})), "<bos> detect : <unk> star :");
   EXPECT_THROW(tok.prompt_ids({"red; star"}), InputError);
   EXPECT_THROW(tok.prompt_ids({"  "}), InputError);

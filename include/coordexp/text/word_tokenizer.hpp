@@ -18,11 +18,11 @@ class WordTokenizer {
  public:
   static constexpr TokenId kPadId = 0;
   static constexpr TokenId kBosId = 1;
-  static constexpr TokenId kEosId = 2;        // also StructureTokens::answer_end
+  static constexpr TokenId kEosId = 2;  // also StructureTokens::answer_end
   static constexpr TokenId kUnkId = 3;
   static constexpr TokenId kObjStartId = 4;
   static constexpr TokenId kObjEndId = 5;
-  static constexpr TokenId kNumSpecial = 6;   // first word id
+  static constexpr TokenId kNumSpecial = 6;  // first word id
   static constexpr int kFormatVersion = 1;
 
   // Vocabulary of every word in `texts` plus the prompt words ("detect", "all", ":", ";"), which are
