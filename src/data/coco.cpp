@@ -119,9 +119,11 @@ std::string read_text_file(const std::string& path) {
   return std::move(buffer).str();
 }
 
-CocoDataset parse_coco_dataset(std::string_view json_text, const std::string& source) {
+namespace {
+
+CocoDataset parse_dataset(std::string_view json_text, const std::string& source, bool padded) {
   dom::parser parser;
-  dom::element root = json_fields::parse_document(parser, json_text, source);
+  dom::element root = json_fields::parse_document(parser, json_text, source, padded);
   if (!root.is_object())
     throw_input_error(source, "a JSON object with images, annotations and categories",
                       json_fields::type_name(root.type()));
@@ -134,7 +136,16 @@ CocoDataset parse_coco_dataset(std::string_view json_text, const std::string& so
   return ds;
 }
 
-CocoDataset load_coco_dataset(const std::string& path) { return parse_coco_dataset(read_text_file(path), path); }
+}  // namespace
+
+CocoDataset parse_coco_dataset(std::string_view json_text, const std::string& source) {
+  return parse_dataset(json_text, source, false);
+}
+
+CocoDataset load_coco_dataset(const std::string& path) {
+  const simdjson::padded_string text = json_fields::load_padded(path);
+  return parse_dataset(std::string_view(text.data(), text.size()), path, true);
+}
 
 std::string coco_dataset_to_json(const CocoDataset& dataset) {
   using nlohmann::json;

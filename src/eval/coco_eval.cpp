@@ -62,6 +62,9 @@ struct CategoryWork {
   std::vector<uint32_t> kept_rank;            // position in its cell's score order (for max_dets[m])
   std::vector<std::vector<uint8_t>> codes;    // [A][kept * T] DetectionCode
   std::vector<int64_t> num_gt_not_ignored;    // [A] npig contribution
+  // accumulate(): this category's slice of the tables as [T][R][A][M] (contiguous over a, m), copied
+  // into the [T,R,K,A,M] tables afterwards so that no thread writes with a stride of K*A*M doubles.
+  std::vector<double> precision, scores;
 };
 
 template <typename Fn>
@@ -307,47 +310,77 @@ void CocoEvaluator::evaluate() {
 }
 
 // accumulate for one category: all area ranges and caps.
+//
+// pycocotools builds rc = tp / npig and pr = tp / (fp + tp + eps) at every detection, takes the envelope
+// (suffix maximum of pr) and reads it at searchsorted(rc, recThrs, 'left'). Only true-positive positions
+// matter: rc first reaches a threshold > 0 at a true positive, and between true positives pr never rises,
+// so the suffix maximum from a true positive is the maximum of pr over that and later true positives.
+// Computing pr only there gives the same doubles (same operands) with a fraction of the divisions.
 void CocoEvaluator::State::accumulate_category(size_t k, CategoryWork& cw) {
   const auto& p = options.params;
   const size_t T = acc.T, R = acc.R, K = acc.K, A = acc.A, M = acc.M;
+  cw.precision.assign(T * R * A * M, -1.0);
+  cw.scores.assign(T * R * A * M, -1.0);
   if (cw.cells.empty()) return;  // E is empty: the category stays -1
   // One stable sort serves every area range and cap: a stable sort of a subset is the subset of it.
   std::vector<uint32_t> order(cw.kept_scores.size());
   std::iota(order.begin(), order.end(), 0u);
   std::stable_sort(order.begin(), order.end(),
                    [&](uint32_t a, uint32_t b) { return cw.kept_scores[a] > cw.kept_scores[b]; });
-  std::vector<double> rc, pr, sc;
-  for (size_t a = 0; a < A; ++a) {
-    const int64_t npig = cw.num_gt_not_ignored[a];
-    if (npig == 0) continue;
-    const auto& codes = cw.codes[a];
-    for (size_t m = 0; m < M; ++m) {
-      const int64_t max_det = p.max_dets[m];
+  std::vector<uint32_t> capped;  // `order` restricted to rank < max_dets[m]
+  struct TruePositive {
+    uint32_t position;  // index in the capped, sorted list
+    double recall;      // rc at that position
+    double precision;   // pr there, then the suffix maximum (envelope)
+  };
+  std::vector<TruePositive> hits;
+  for (size_t m = 0; m < M; ++m) {
+    capped.clear();
+    for (uint32_t i : order)
+      if (cw.kept_rank[i] < p.max_dets[m]) capped.push_back(i);
+    const size_t nd = capped.size();
+    for (size_t a = 0; a < A; ++a) {
+      const int64_t npig = cw.num_gt_not_ignored[a];
+      if (npig == 0) continue;
+      const uint8_t* codes = cw.codes[a].data();
       for (size_t t = 0; t < T; ++t) {
-        rc.clear();
-        pr.clear();
-        sc.clear();
-        double tp = 0, fp = 0;
-        for (uint32_t i : order) {
-          if (cw.kept_rank[i] >= max_det) continue;
-          const uint8_t c = codes[size_t(i) * T + t];
-          tp += c == kDetectionTruePositive;
+        hits.clear();
+        int64_t tp = 0, fp = 0;  // exact counts; as doubles they are the cumsums pycocotools divides
+        double first_precision = 0;  // pr at position 0
+        for (size_t j = 0; j < nd; ++j) {
+          const uint8_t c = codes[size_t(capped[j]) * T + t];
           fp += c == kDetectionFalsePositive;
-          rc.push_back(tp / double(npig));
-          pr.push_back(tp / (fp + tp + DBL_EPSILON));  // np.spacing(1)
-          sc.push_back(cw.kept_scores[i]);
+          if (c == kDetectionTruePositive) {
+            ++tp;
+            const double tpd = double(tp);
+            hits.push_back({uint32_t(j), tpd / double(npig), tpd / (double(fp) + tpd + DBL_EPSILON)});  // np.spacing(1)
+          }
+          if (j == 0) first_precision = double(tp) / (double(fp) + double(tp) + DBL_EPSILON);
         }
-        const size_t nd = rc.size();
-        acc.recall[((t * K + k) * A + a) * M + m] = nd ? rc.back() : 0;
-        for (size_t i = nd; i-- > 1;)
-          if (pr[i] > pr[i - 1]) pr[i - 1] = pr[i];
+        acc.recall[((t * K + k) * A + a) * M + m] = nd ? double(tp) / double(npig) : 0;
+        for (size_t h = hits.size(); h-- > 1;)
+          hits[h - 1].precision = std::max(hits[h - 1].precision, hits[h].precision);
+        size_t h = 0;
         bool in_range = true;  // pycocotools stops at the first recall point past the curve's end
         for (size_t r = 0; r < R; ++r) {
-          const size_t at = (((t * R + r) * K + k) * A + a) * M + m;
-          const size_t j = size_t(std::lower_bound(rc.begin(), rc.end(), p.recall_thresholds[r]) - rc.begin());
-          in_range = in_range && j < nd;
-          acc.precision[at] = in_range ? pr[j] : 0;
-          acc.scores[at] = in_range ? sc[j] : 0;
+          const size_t at = ((t * R + r) * A + a) * M + m;
+          const double thr = p.recall_thresholds[r];
+          double precision = 0, score = 0;
+          if (in_range && nd > 0 && 0.0 >= thr) {  // rc[0] >= thr: position 0, whatever it is
+            precision = hits.empty() ? first_precision : std::max(first_precision, hits[0].precision);
+            score = cw.kept_scores[capped[0]];
+          } else if (in_range) {
+            // lower_bound over the non-decreasing recalls of the hits (thresholds need not be sorted).
+            h = size_t(std::partition_point(hits.begin(), hits.end(),
+                                            [&](const TruePositive& x) { return x.recall < thr; }) - hits.begin());
+            in_range = h < hits.size();
+            if (in_range) {
+              precision = hits[h].precision;
+              score = cw.kept_scores[capped[hits[h].position]];
+            }
+          }
+          cw.precision[at] = precision;
+          cw.scores[at] = score;
         }
       }
     }
@@ -368,6 +401,17 @@ void CocoEvaluator::accumulate() {
   acc.scores.assign(acc.precision.size(), -1.0);
   acc.recall.assign(acc.T * acc.K * acc.A * acc.M, -1.0);
   parallel_for(s.work.size(), s.options.num_threads, [&](size_t k) { s.accumulate_category(k, s.work[k]); });
+  const size_t AM = acc.A * acc.M;
+  for (size_t tr = 0; tr < acc.T * acc.R; ++tr)
+    for (size_t k = 0; k < acc.K; ++k) {
+      const size_t to = (tr * acc.K + k) * AM;
+      std::copy_n(s.work[k].precision.data() + tr * AM, AM, acc.precision.data() + to);
+      std::copy_n(s.work[k].scores.data() + tr * AM, AM, acc.scores.data() + to);
+    }
+  for (auto& cw : s.work) {
+    cw.precision = {};
+    cw.scores = {};
+  }
   s.accumulated = true;
 }
 

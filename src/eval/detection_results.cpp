@@ -65,17 +65,15 @@ dom::array results_array(dom::element root, const std::string& source) {
                     json_fields::type_name(root.type()));
 }
 
-}  // namespace
-
-DetectionResults parse_detection_results(std::string_view json_text, const std::string& source,
-                                         const ResultsLoadOptions& options) {
+DetectionResults parse_results(std::string_view json_text, const std::string& source,
+                               const ResultsLoadOptions& options, bool padded) {
   dom::parser parser;
   dom::element root;
-  if (parser.parse(json_text.data(), json_text.size(), true).get(root)) {
+  if (parser.parse(json_text.data(), json_text.size(), !padded).get(root)) {
     if (auto where = locate_non_finite_token(json_text))
       throw_input_error(source + ": " + *where, "a finite number", "a non-finite value",
                         "drop or fix detections with NaN/Infinity scores or coordinates");
-    json_fields::parse_document(parser, json_text, source);  // throws the parse error
+    json_fields::parse_document(parser, json_text, source, padded);  // throws the parse error
   }
   DetectionResults out;
   out.source = source;
@@ -127,8 +125,16 @@ DetectionResults parse_detection_results(std::string_view json_text, const std::
   return out;
 }
 
+}  // namespace
+
+DetectionResults parse_detection_results(std::string_view json_text, const std::string& source,
+                                         const ResultsLoadOptions& options) {
+  return parse_results(json_text, source, options, false);
+}
+
 DetectionResults load_detection_results(const std::string& path, const ResultsLoadOptions& options) {
-  return parse_detection_results(read_text_file(path), path, options);
+  const simdjson::padded_string text = json_fields::load_padded(path);
+  return parse_results(std::string_view(text.data(), text.size()), path, options, true);
 }
 
 std::string detection_results_to_json(const std::vector<Detection>& detections) {

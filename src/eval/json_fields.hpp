@@ -108,15 +108,24 @@ inline simdjson::dom::object as_object(simdjson::dom::element e, const Location&
   return simdjson::dom::object(e);
 }
 
-// Parses a whole document; malformed JSON becomes an InputError naming the file.
+// Parses a whole document; malformed JSON becomes an InputError naming the file. `padded`: the text
+// sits in a simdjson::padded_string, so it need not be copied.
 inline simdjson::dom::element parse_document(simdjson::dom::parser& parser, std::string_view text,
-                                             const std::string& file) {
+                                             const std::string& file, bool padded = false) {
   simdjson::dom::element root;
-  auto error = parser.parse(text.data(), text.size(), true).get(root);
+  auto error = parser.parse(text.data(), text.size(), !padded).get(root);
   if (error)
     throw_input_error(file, "valid JSON", std::string("malformed JSON (") + simdjson::error_message(error) + ")",
                       "check that the file is complete and is not JSON Lines");
   return root;
+}
+
+// Reads a file straight into simdjson's padded buffer (no extra copies); unreadable files are InputErrors.
+inline simdjson::padded_string load_padded(const std::string& path) {
+  simdjson::padded_string text;
+  if (simdjson::padded_string::load(path).get(text))
+    throw_input_error(path, "a readable file", "cannot open or read it");
+  return text;
 }
 
 }  // namespace coordexp::json_fields
