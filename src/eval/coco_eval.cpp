@@ -334,6 +334,7 @@ void CocoEvaluator::State::accumulate_category(size_t k, CategoryWork& cw) {
     double precision;   // pr there, then the suffix maximum (envelope)
   };
   std::vector<TruePositive> hits;
+  std::vector<uint32_t> hit_position(cw.kept_scores.size() + 1), hit_fp(cw.kept_scores.size() + 1);
   for (size_t m = 0; m < M; ++m) {
     capped.clear();
     for (uint32_t i : order)
@@ -344,19 +345,22 @@ void CocoEvaluator::State::accumulate_category(size_t k, CategoryWork& cw) {
       if (npig == 0) continue;
       const uint8_t* codes = cw.codes[a].data();
       for (size_t t = 0; t < T; ++t) {
-        hits.clear();
-        int64_t tp = 0, fp = 0;  // exact counts; as doubles they are the cumsums pycocotools divides
-        double first_precision = 0;  // pr at position 0
+        // Branch-free scan: record where true positives occur and how many false positives precede each.
+        uint32_t tp = 0, fp = 0;  // exact counts; as doubles they are the cumsums pycocotools divides
         for (size_t j = 0; j < nd; ++j) {
           const uint8_t c = codes[size_t(capped[j]) * T + t];
+          hit_position[tp] = uint32_t(j);
+          hit_fp[tp] = fp;
+          tp += c == kDetectionTruePositive;
           fp += c == kDetectionFalsePositive;
-          if (c == kDetectionTruePositive) {
-            ++tp;
-            const double tpd = double(tp);
-            hits.push_back({uint32_t(j), tpd / double(npig), tpd / (double(fp) + tpd + DBL_EPSILON)});  // np.spacing(1)
-          }
-          if (j == 0) first_precision = double(tp) / (double(fp) + double(tp) + DBL_EPSILON);
         }
+        hits.resize(tp);
+        for (uint32_t h = 0; h < tp; ++h) {
+          const double tpd = double(h + 1);
+          hits[h] = {hit_position[h], tpd / double(npig), tpd / (double(hit_fp[h]) + tpd + DBL_EPSILON)};  // np.spacing(1)
+        }
+        // pr at position 0: 1/(1+eps) when it is a true positive, else 0.
+        const double first_precision = (tp > 0 && hits[0].position == 0) ? hits[0].precision : 0.0;
         acc.recall[((t * K + k) * A + a) * M + m] = nd ? double(tp) / double(npig) : 0;
         for (size_t h = hits.size(); h-- > 1;)
           hits[h - 1].precision = std::max(hits[h - 1].precision, hits[h].precision);
