@@ -358,8 +358,7 @@ SynthImage synthesize_image(const SynthConfig& cfg, SynthSplit split, int index)
     const double cx = scene_rng.uniform(0, w), cy = scene_rng.uniform(0, h);
     ShapeGeometry shape = make_shape(kind, cx, cy, size, rotation);
     const BoxXYXY full = shape_bounds(shape);
-    const BoxXYXY clipped{std::max(0.0, full.x1), std::max(0.0, full.y1), std::min<double>(w, full.x2),
-                          std::min<double>(h, full.y2)};
+    const BoxXYXY clipped = shape_bounds_in_image(shape, w, h);
     if (clipped.x2 - clipped.x1 < cfg.min_box_side_px || clipped.y2 - clipped.y1 < cfg.min_box_side_px) continue;
     if (box_area(clipped) < cfg.min_inside_fraction * box_area(full)) continue;
     if (!scene.try_place(shape, clipped)) continue;

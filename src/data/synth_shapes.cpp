@@ -111,6 +111,58 @@ BoxXYXY shape_bounds(const ShapeGeometry& s) {
   return b;
 }
 
+namespace {
+
+// One Sutherland-Hodgman step: keeps the part of `in` where sign * (coord - limit) >= 0 (coord = x or y).
+std::vector<ShapePoint> clip_half_plane(const std::vector<ShapePoint>& in, bool use_x, double limit, double sign) {
+  std::vector<ShapePoint> out;
+  const std::size_t n = in.size();
+  auto side = [&](const ShapePoint& p) { return sign * ((use_x ? p.x : p.y) - limit); };
+  for (std::size_t i = 0; i < n; ++i) {
+    const ShapePoint& a = in[i];
+    const ShapePoint& b = in[(i + 1) % n];
+    const double sa = side(a), sb = side(b);
+    if (sa >= 0) out.push_back(a);
+    if ((sa >= 0) != (sb >= 0)) {
+      const double t = sa / (sa - sb);
+      out.push_back({a.x + t * (b.x - a.x), a.y + t * (b.y - a.y)});
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+BoxXYXY shape_bounds_in_image(const ShapeGeometry& s, double width, double height) {
+  if (s.polygon.empty()) {
+    // A disc (a ring's outer disc has the same extents) cut by the rectangle is convex: its extent along
+    // one axis is the disc's chord at the nearest admissible value of the other axis, then clamped.
+    auto extent = [&](double c_along, double c_across, double across_max, double limit) {
+      const double nearest = std::clamp(c_across, 0.0, across_max);
+      const double d = nearest - c_across;
+      if (d * d > s.radius * s.radius) return std::pair{0.0, 0.0};
+      const double half = std::sqrt(s.radius * s.radius - d * d);
+      const double lo = std::max(0.0, c_along - half), hi = std::min(limit, c_along + half);
+      return lo < hi ? std::pair{lo, hi} : std::pair{0.0, 0.0};
+    };
+    auto [x1, x2] = extent(s.cx, s.cy, height, width);
+    auto [y1, y2] = extent(s.cy, s.cx, width, height);
+    if (x1 >= x2 || y1 >= y2) return {};
+    return {x1, y1, x2, y2};
+  }
+  std::vector<ShapePoint> p = s.polygon;
+  p = clip_half_plane(p, true, 0.0, 1.0);
+  p = clip_half_plane(p, true, width, -1.0);
+  p = clip_half_plane(p, false, 0.0, 1.0);
+  p = clip_half_plane(p, false, height, -1.0);
+  if (p.empty()) return {};
+  ShapeGeometry clipped = s;
+  clipped.polygon = std::move(p);
+  BoxXYXY b = shape_bounds(clipped);
+  if (b.x2 <= b.x1 || b.y2 <= b.y1) return {};
+  return b;
+}
+
 bool shape_contains(const ShapeGeometry& s, double x, double y) {
   if (s.polygon.empty()) {
     double d2 = (x - s.cx) * (x - s.cx) + (y - s.cy) * (y - s.cy);

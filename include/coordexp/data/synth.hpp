@@ -1,7 +1,8 @@
 // OpenShapes: the embedded synthetic open-vocabulary detection dataset. Images of coloured shapes with
 // overlaps, edge truncation, clutter and background texture; each object has a box and a phrase. The same
 // config and seed give the same pixels and boxes on every platform (portable RNG, per-image seeds).
-// Box contract: the analytic bounds of the shape's geometry clipped to the image; placement rejects
+// Box contract: the exact analytic bounds of the part of the shape's geometry inside the image (not the
+// full shape's box clipped, which can be loose where an edge cuts the shape); placement rejects
 // occluders that would move any side of an earlier object's visible extent by more than
 // max_extent_shrink_px, so the box is also tight to what is visible.
 #pragma once
@@ -21,7 +22,7 @@ namespace coordexp {
 struct SynthObject {
   int category_id = 0;      // SynthCategory::id
   std::string description;  // phrase, e.g. "red star" (the category name by default)
-  BoxXYXY box;              // pixels, clipped to the image, rounded to 1/100 px
+  BoxXYXY box;              // pixels, bounds of the shape inside the image, rounded to 1/100 px
   ShapeGeometry shape;      // the drawn geometry (unclipped)
   RgbColor colour;          // the jittered fill colour
   int visible_pixels = 0;   // pixel centres of this object not covered by later objects

@@ -53,6 +53,9 @@ struct ShapeGeometry {
 ShapeGeometry make_shape(ShapeKind kind, double cx, double cy, double size, double rotation);
 // The exact axis-aligned bounds of the shape's filled area (not clipped to any image).
 BoxXYXY shape_bounds(const ShapeGeometry& shape);
+// The exact bounds of the part of the shape inside [0, width] x [0, height]: not the same as clipping
+// shape_bounds (a star cut by the right edge may lose its lowest tip). All zeros if nothing is inside.
+BoxXYXY shape_bounds_in_image(const ShapeGeometry& shape, double width, double height);
 // Whether point (x, y) lies inside the filled area (even-odd rule; a ring's hole is outside).
 bool shape_contains(const ShapeGeometry& shape, double x, double y);
 
