@@ -7,6 +7,8 @@
 #include "command.hpp"
 #include "coordexp/eval/coco_eval.hpp"
 #include "coordexp/eval/coco_summary.hpp"
+#include "coordexp/eval/detection_f1.hpp"
+#include "coordexp/eval/label_mapping.hpp"
 
 namespace coordexp::cli {
 namespace {
@@ -19,6 +21,10 @@ struct EvalArgs {
   bool skip_unknown_images = false;  // drop detections on images absent from the GT instead of failing
   std::string invalid_boxes = "error";  // error | skip | keep (pycocotools)
   unsigned threads = 0;           // 0 = all cores
+  bool f1 = false;                // also greedy one-to-one precision / recall / F1 at IoU 0.5 and 0.75
+  bool map_labels = false;        // map "description"-only entries to categories (label_mapping.hpp)
+  std::string synonyms_path;      // optional {"category name": ["synonym", ...]} file for --map-labels
+  double min_cosine = 0.6;        // embedding fallback threshold for --map-labels
 };
 
 int run_eval(const EvalArgs& args) {
@@ -29,7 +35,15 @@ int run_eval(const EvalArgs& args) {
   load.invalid_box = args.invalid_boxes == "skip"   ? InvalidBoxPolicy::kInvalidBoxSkip
                      : args.invalid_boxes == "keep" ? InvalidBoxPolicy::kInvalidBoxKeep
                                                     : InvalidBoxPolicy::kInvalidBoxError;
-  const DetectionResults dt = load_detection_results(args.dt_path, load);
+  load.require_category = !args.map_labels;
+  DetectionResults dt = load_detection_results(args.dt_path, load);
+  LabelMappingCounts mapping;
+  if (args.map_labels) {
+    LabelMapperConfig config;
+    config.min_cosine = args.min_cosine;
+    if (!args.synonyms_path.empty()) config.synonyms = load_label_synonyms(args.synonyms_path);
+    dt = map_result_labels(dt, LabelMapper(gt.categories, config), mapping);
+  }
   const auto t1 = clock::now();
   CocoEvalOptions options;
   options.unknown_image =
@@ -45,6 +59,17 @@ int run_eval(const EvalArgs& args) {
     return 0;
   }
   std::cout << format_coco_summary_table(summary, evaluator.params());
+  if (args.map_labels)
+    std::cout << "\nlabel mapping: exact " << mapping.exact << ", synonym " << mapping.synonym << ", embedding "
+              << mapping.embedding << ", dropped " << mapping.dropped << ", given category " << mapping.kept_category
+              << "\n";
+  if (args.f1) {
+    std::cout << "\n";
+    for (const auto& r : evaluate_detection_f1(gt, dt))
+      std::cout << "IoU=" << r.iou_threshold << "  precision=" << r.precision << "  recall=" << r.recall
+                << "  F1=" << r.f1 << "  (TP " << r.true_positives << ", FP " << r.false_positives << ", FN "
+                << r.false_negatives << ", ignored " << r.ignored << ")\n";
+  }
   if (args.per_category) std::cout << "\n" << format_per_category_table(summary);
   const auto& c = summary.counts;
   std::cerr << "images " << c.num_images << ", categories " << c.num_categories << ", gt " << c.gt_used
@@ -68,6 +93,10 @@ const CommandRegistrar kRegisterEval(
                      "result boxes with negative width/height: error, skip, or keep (as pycocotools)")
           ->check(CLI::IsMember({"error", "skip", "keep"}));
       sub.add_option("--threads", args->threads, "worker threads (0 = all cores)");
+      sub.add_flag("--f1", args->f1, "also print greedy one-to-one precision / recall / F1 at IoU 0.5 and 0.75");
+      sub.add_flag("--map-labels", args->map_labels, "map entries that carry only a \"description\" to categories");
+      sub.add_option("--synonyms", args->synonyms_path, "synonyms JSON for --map-labels");
+      sub.add_option("--min-cosine", args->min_cosine, "embedding fallback threshold for --map-labels");
       return [args] { return run_eval(*args); };
     });
 
