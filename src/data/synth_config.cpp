@@ -194,14 +194,16 @@ const std::map<std::string, FieldReader>& field_readers() {
 }  // namespace
 
 SynthConfig synth_config_from_json(const nlohmann::json& j, const std::string& where) {
+  // "cfg.json" -> "cfg.json: max_objects"; "run.json: synth" -> "run.json: synth.max_objects".
+  const std::string prefix = where + (where.find(": ") == std::string::npos ? ": " : ".");
   if (!j.is_object()) throw_input_error(where, "a JSON object of synth settings", std::string("a ") + json_type(j));
   SynthConfig c;
   for (const auto& [key, value] : j.items()) {
     auto it = field_readers().find(key);
     if (it == field_readers().end())
-      throw_input_error(where + "." + key, "a known synth setting", "an unknown key",
+      throw_input_error(prefix + key, "a known synth setting", "an unknown key",
                         "see include/coordexp/data/synth_config.hpp for the fields");
-    it->second(c, value, where + "." + key);
+    it->second(c, value, prefix + key);
   }
   return c;
 }

@@ -69,7 +69,7 @@ ShapeKind parse_shape_kind(std::string_view name) {
   for (int k = 0; k < kNumShapeKinds; ++k)
     if (kShapeNames[k] == name) return static_cast<ShapeKind>(k);
   throw_input_error("shape name", "one of circle, square, triangle, star, hexagon, cross, ring, diamond, "
-                    "pentagon, arrow", "\"" + std::string(name) + "\"");
+                    "pentagon, arrow", std::string("\"").append(name).append("\""));
 }
 
 double shape_max_rotation(ShapeKind kind) {

@@ -258,7 +258,9 @@ TEST(Synth, BoxOfAnIsolatedObjectIsTightToItsPixels) {
     // And nothing of it is drawn outside the box (pixels wholly outside show the background).
     for (int y = 0; y < im.image.height(); ++y)
       for (int x = 0; x < im.image.width(); ++x)
-        if (x < x1 || x >= x2 || y < y1 || y >= y2) ASSERT_EQ(im.image.at(x, y), bg) << im.file_name << " " << x << "," << y;
+        if (x < x1 || x >= x2 || y < y1 || y >= y2) {
+          ASSERT_EQ(im.image.at(x, y), bg) << im.file_name << " " << x << "," << y;
+        }
   }
 }
 
@@ -457,13 +459,19 @@ TEST(SynthConfig, JsonRoundTripRejectsUnknownKeysAndWrongTypes) {
     synth_config_from_json({{"max_objectz", 3}}, "cfg.json");
     FAIL();
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("cfg.json.max_objectz"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("cfg.json: max_objectz"), std::string::npos) << e.what();
   }
   try {
     synth_config_from_json({{"max_objects", "many"}}, "cfg.json");
     FAIL();
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("cfg.json.max_objects"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("cfg.json: max_objects"), std::string::npos) << e.what();
+  }
+  try {
+    synth_config_from_json({{"seed", -3}}, "run.json: synth");
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("run.json: synth.seed"), std::string::npos) << e.what();
   }
   EXPECT_THROW(synth_config_from_json({{"held_out", {1, 2}}}, "cfg.json"), InputError);
   EXPECT_THROW(synth_config_from_json(nlohmann::json::array(), "cfg.json"), InputError);

@@ -62,7 +62,8 @@ std::vector<std::string> synth_held_out(const SynthConfig& config);
 // JSON object with every field (held_out as a list of names).
 nlohmann::json synth_config_to_json(const SynthConfig& config);
 // Reads the keys present in `j` over the defaults. Unknown keys and wrong types are InputErrors that name
-// `where` and the key (e.g. "config.json: synth.max_objects").
+// `where` (the file, optionally with the parent key: "cfg.json", "run.json: synth") and the key
+// ("cfg.json: max_objects", "run.json: synth.max_objects").
 SynthConfig synth_config_from_json(const nlohmann::json& j, const std::string& where);
 
 }  // namespace coordexp
