@@ -95,7 +95,9 @@ TEST(Montage, GridSizeCaptionsAndPlacement) {
   EXPECT_THROW(make_montage(tiles, two, cfg), InputError);
   EXPECT_THROW(make_montage({}, {}, cfg), InputError);
   cfg.columns = 0;
-  EXPECT_EQ(make_montage(std::vector<ImageRGB8>(5, ImageRGB8(10, 10)), {}, {.padding = 0}).width(), 30);  // 3 columns
+  cfg = MontageConfig();
+  cfg.padding = 0;
+  EXPECT_EQ(make_montage(std::vector<ImageRGB8>(5, ImageRGB8(10, 10)), {}, cfg).width(), 30);  // 3 columns
 }
 
 }  // namespace
