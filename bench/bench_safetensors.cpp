@@ -44,8 +44,10 @@ struct Fixture {
         if (elem == 2) std::memcpy(&bytes[i * 2], &h, 2);
       }
       storage.push_back(std::move(bytes));
-      tensors.push_back({"model.layers." + std::to_string(t) + ".mlp.weight", dtype,
-                         {static_cast<int64_t>(tensor_bytes / elem / 1024), 1024}, storage.back()});
+      tensors.push_back({"model.layers." + std::to_string(t) + ".mlp.weight",
+                         dtype,
+                         {static_cast<int64_t>(tensor_bytes / elem / 1024), 1024},
+                         storage.back()});
     }
     const auto dir = root / std::string(safetensors_dtype_name(dtype));
     write_sharded_safetensors(dir, tensors, kShardBytes);
@@ -77,9 +79,15 @@ void BM_LoadToFloat32(benchmark::State& state, SafetensorsDType dtype) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * bytes));
   state.counters["shards"] = kShards;
 }
-BENCHMARK_CAPTURE(BM_LoadToFloat32, f32, SafetensorsDType::kF32)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_LoadToFloat32, bf16, SafetensorsDType::kBF16)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_LoadToFloat32, f16, SafetensorsDType::kF16)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_LoadToFloat32, f32, SafetensorsDType::kF32)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_LoadToFloat32, bf16, SafetensorsDType::kBF16)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_LoadToFloat32, f16, SafetensorsDType::kF16)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // Open (mmap + header validation) and take a view of every tensor; what a from_blob wrapper pays.
 void BM_OpenAndView(benchmark::State& state) {

@@ -104,14 +104,16 @@ QwenVLFamily detect_family(const json& doc, const std::string& source) {
       if (v[0].get<std::string>() == name) from_arch = f;
     if (!from_arch)
       throw_input_error(source + ": architectures",
-                        "[\"Qwen2VLForConditionalGeneration\"] or [\"Qwen2_5_VLForConditionalGeneration\"]", v.dump(),
-                        "only the Qwen2-VL family is supported");
+                        "[\"Qwen2VLForConditionalGeneration\"] or [\"Qwen2_5_VLForConditionalGeneration\"]",
+                        v.dump(), "only the Qwen2-VL family is supported");
     if (family && *family != *from_arch)
-      throw_input_error(source + ": architectures", "the architecture of model_type " + doc["model_type"].dump(),
-                        v.dump());
+      throw_input_error(source + ": architectures",
+                        "the architecture of model_type " + doc["model_type"].dump(), v.dump());
     family = from_arch;
   }
-  if (!family) throw_input_error(source + ": model_type", "\"qwen2_vl\" or \"qwen2_5_vl\"", "neither it nor architectures");
+  if (!family)
+    throw_input_error(source + ": model_type", "\"qwen2_vl\" or \"qwen2_5_vl\"",
+                      "neither it nor architectures");
   return *family;
 }
 
@@ -132,7 +134,8 @@ void read_rope(const json* text_obj, const json& doc, const std::string& source,
       reader.read("mrope_section", rope.mrope_section);
       reader.read("rope_theta", rope.rope_theta);
       if (rope.rope_type != "mrope" && rope.rope_type != "default")
-        throw_input_error(source + ": " + where + "rope_type", "\"mrope\" or \"default\"", "\"" + rope.rope_type + "\"",
+        throw_input_error(source + ": " + where + "rope_type", "\"mrope\" or \"default\"",
+                          "\"" + rope.rope_type + "\"",
                           "rope scaling variants (yarn, linear, dynamic) are not supported");
     }
   }
@@ -178,20 +181,27 @@ QwenVLConfig parse_qwen_vl_config(const json& doc, const std::string& source) {
   if (!kv_heads_given) t.num_key_value_heads = t.num_attention_heads;
   read_rope(text_obj, doc, source, t.rope);
 
-  for (const auto& [value, key] : std::initializer_list<std::pair<int64_t, const char*>>{{t.vocab_size, "vocab_size"}, {t.hidden_size, "hidden_size"},
-                                   {t.intermediate_size, "intermediate_size"}, {t.num_hidden_layers, "num_hidden_layers"},
-                                   {t.num_attention_heads, "num_attention_heads"},
-                                   {t.num_key_value_heads, "num_key_value_heads"},
-                                   {t.max_position_embeddings, "max_position_embeddings"}})
+  for (const auto& [value, key] : std::initializer_list<std::pair<int64_t, const char*>>{
+           {t.vocab_size, "vocab_size"},
+           {t.hidden_size, "hidden_size"},
+           {t.intermediate_size, "intermediate_size"},
+           {t.num_hidden_layers, "num_hidden_layers"},
+           {t.num_attention_heads, "num_attention_heads"},
+           {t.num_key_value_heads, "num_key_value_heads"},
+           {t.max_position_embeddings, "max_position_embeddings"}})
     require_positive(value, source + ": " + key);
   if (t.hidden_size % t.num_attention_heads != 0)
-    throw_input_error(source + ": hidden_size", "a multiple of num_attention_heads (" + std::to_string(t.num_attention_heads) + ")",
+    throw_input_error(source + ": hidden_size",
+                      "a multiple of num_attention_heads (" + std::to_string(t.num_attention_heads) + ")",
                       std::to_string(t.hidden_size));
   if (t.num_attention_heads % t.num_key_value_heads != 0)
-    throw_input_error(source + ": num_key_value_heads", "a divisor of num_attention_heads (" + std::to_string(t.num_attention_heads) + ")",
+    throw_input_error(source + ": num_key_value_heads",
+                      "a divisor of num_attention_heads (" + std::to_string(t.num_attention_heads) + ")",
                       std::to_string(t.num_key_value_heads));
-  if (!(t.rms_norm_eps > 0)) throw_input_error(source + ": rms_norm_eps", "a positive number", std::to_string(t.rms_norm_eps));
-  if (!(t.rope.rope_theta > 0)) throw_input_error(source + ": rope_theta", "a positive number", std::to_string(t.rope.rope_theta));
+  if (!(t.rms_norm_eps > 0))
+    throw_input_error(source + ": rms_norm_eps", "a positive number", std::to_string(t.rms_norm_eps));
+  if (!(t.rope.rope_theta > 0))
+    throw_input_error(source + ": rope_theta", "a positive number", std::to_string(t.rope.rope_theta));
   if (!t.rope.mrope_section.empty()) {
     int64_t sum = 0;
     for (int64_t s : t.rope.mrope_section) {
@@ -199,9 +209,10 @@ QwenVLConfig parse_qwen_vl_config(const json& doc, const std::string& source) {
       sum += s;
     }
     if (t.rope.mrope_section.size() != 3 || 2 * sum != t.head_dim())
-      throw_input_error(source + ": rope_scaling.mrope_section",
-                        "three sections (t, h, w) summing to head_dim / 2 = " + std::to_string(t.head_dim() / 2),
-                        nlohmann::json(t.rope.mrope_section).dump());
+      throw_input_error(
+          source + ": rope_scaling.mrope_section",
+          "three sections (t, h, w) summing to head_dim / 2 = " + std::to_string(t.head_dim() / 2),
+          nlohmann::json(t.rope.mrope_section).dump());
   }
 
   // Vision tower.
@@ -228,7 +239,8 @@ QwenVLConfig parse_qwen_vl_config(const json& doc, const std::string& source) {
     vr.read("mlp_ratio", mlp_ratio);
     const double inner = v.embed_dim * mlp_ratio;
     if (!(inner > 0) || inner != std::floor(inner))
-      throw_input_error(vr.where("mlp_ratio"), "a ratio giving an integer MLP width", std::to_string(mlp_ratio));
+      throw_input_error(vr.where("mlp_ratio"), "a ratio giving an integer MLP width",
+                        std::to_string(mlp_ratio));
     v.intermediate_size = static_cast<int64_t>(inner);
   }
   vr.read("depth", v.depth);
@@ -237,28 +249,37 @@ QwenVLConfig parse_qwen_vl_config(const json& doc, const std::string& source) {
   vr.read("patch_size", v.patch_size);
   vr.read("temporal_patch_size", v.temporal_patch_size);
   vr.read("spatial_merge_size", v.spatial_merge_size);
-  // Released configs write "in_chans"; transformers' classes take "in_channels". Both must agree if both given.
+  // Released configs write "in_chans"; transformers' classes take "in_channels". Both must agree if both
+  // given.
   int64_t in_chans = v.in_channels;
   vr.read("in_chans", in_chans);
   vr.read("in_channels", v.in_channels);
   if (vr.has("in_chans") && vr.has("in_channels") && in_chans != v.in_channels)
-    throw_input_error(vr.where("in_chans"), "the same value as in_channels (" + std::to_string(v.in_channels) + ")",
+    throw_input_error(vr.where("in_chans"),
+                      "the same value as in_channels (" + std::to_string(v.in_channels) + ")",
                       std::to_string(in_chans));
   if (vr.has("in_chans") && !vr.has("in_channels")) v.in_channels = in_chans;
-  for (const auto& [value, key] : std::initializer_list<std::pair<int64_t, const char*>>{{v.depth, "depth"}, {v.embed_dim, v25 ? "hidden_size" : "embed_dim"},
-                                   {v.out_hidden_size, v25 ? "out_hidden_size" : "hidden_size"},
-                                   {v.num_heads, "num_heads"}, {v.intermediate_size, "intermediate_size"},
-                                   {v.patch_size, "patch_size"}, {v.temporal_patch_size, "temporal_patch_size"},
-                                   {v.spatial_merge_size, "spatial_merge_size"}, {v.in_channels, "in_channels"}})
+  for (const auto& [value, key] : std::initializer_list<std::pair<int64_t, const char*>>{
+           {v.depth, "depth"},
+           {v.embed_dim, v25 ? "hidden_size" : "embed_dim"},
+           {v.out_hidden_size, v25 ? "out_hidden_size" : "hidden_size"},
+           {v.num_heads, "num_heads"},
+           {v.intermediate_size, "intermediate_size"},
+           {v.patch_size, "patch_size"},
+           {v.temporal_patch_size, "temporal_patch_size"},
+           {v.spatial_merge_size, "spatial_merge_size"},
+           {v.in_channels, "in_channels"}})
     require_positive(value, vr.where(key));
   if (v.embed_dim % v.num_heads != 0)
     throw_input_error(vr.where(v25 ? "hidden_size" : "embed_dim"),
-                      "a multiple of num_heads (" + std::to_string(v.num_heads) + ")", std::to_string(v.embed_dim));
+                      "a multiple of num_heads (" + std::to_string(v.num_heads) + ")",
+                      std::to_string(v.embed_dim));
   for (int64_t i : v.fullatt_block_indexes)
     if (i < 0 || i >= v.depth)
-      throw_input_error(vr.where("fullatt_block_indexes"), "block indexes in [0, depth=" + std::to_string(v.depth) + ")",
-                        std::to_string(i));
-  if (v25 && v.window_size < 0) throw_input_error(vr.where("window_size"), "a non-negative integer", std::to_string(v.window_size));
+      throw_input_error(vr.where("fullatt_block_indexes"),
+                        "block indexes in [0, depth=" + std::to_string(v.depth) + ")", std::to_string(i));
+  if (v25 && v.window_size < 0)
+    throw_input_error(vr.where("window_size"), "a non-negative integer", std::to_string(v.window_size));
   return c;
 }
 
@@ -284,29 +305,48 @@ json qwen_vl_config_to_json(const QwenVLConfig& c) {
   json doc = {
       {"architectures", {v25 ? "Qwen2_5_VLForConditionalGeneration" : "Qwen2VLForConditionalGeneration"}},
       {"model_type", v25 ? "qwen2_5_vl" : "qwen2_vl"},
-      {"vocab_size", t.vocab_size}, {"hidden_size", t.hidden_size}, {"intermediate_size", t.intermediate_size},
-      {"num_hidden_layers", t.num_hidden_layers}, {"num_attention_heads", t.num_attention_heads},
-      {"num_key_value_heads", t.num_key_value_heads}, {"hidden_act", t.hidden_act},
-      {"max_position_embeddings", t.max_position_embeddings}, {"rms_norm_eps", t.rms_norm_eps},
-      {"rope_theta", t.rope.rope_theta}, {"tie_word_embeddings", t.tie_word_embeddings},
-      {"use_sliding_window", t.use_sliding_window}, {"sliding_window", t.sliding_window},
-      {"max_window_layers", t.max_window_layers}, {"attention_dropout", t.attention_dropout},
-      {"image_token_id", c.image_token_id}, {"video_token_id", c.video_token_id},
-      {"vision_start_token_id", c.vision_start_token_id}, {"vision_end_token_id", c.vision_end_token_id},
+      {"vocab_size", t.vocab_size},
+      {"hidden_size", t.hidden_size},
+      {"intermediate_size", t.intermediate_size},
+      {"num_hidden_layers", t.num_hidden_layers},
+      {"num_attention_heads", t.num_attention_heads},
+      {"num_key_value_heads", t.num_key_value_heads},
+      {"hidden_act", t.hidden_act},
+      {"max_position_embeddings", t.max_position_embeddings},
+      {"rms_norm_eps", t.rms_norm_eps},
+      {"rope_theta", t.rope.rope_theta},
+      {"tie_word_embeddings", t.tie_word_embeddings},
+      {"use_sliding_window", t.use_sliding_window},
+      {"sliding_window", t.sliding_window},
+      {"max_window_layers", t.max_window_layers},
+      {"attention_dropout", t.attention_dropout},
+      {"image_token_id", c.image_token_id},
+      {"video_token_id", c.video_token_id},
+      {"vision_start_token_id", c.vision_start_token_id},
+      {"vision_end_token_id", c.vision_end_token_id},
       {"bos_token_id", c.bos_token_id},
   };
   doc["eos_token_id"] = c.eos_token_ids.size() == 1 ? json(c.eos_token_ids[0]) : json(c.eos_token_ids);
   if (!t.rope.mrope_section.empty())
     doc["rope_scaling"] = {{"type", t.rope.rope_type}, {"mrope_section", t.rope.mrope_section}};
-  json vis = {{"depth", v.depth}, {"num_heads", v.num_heads}, {"hidden_act", v.hidden_act},
-              {"patch_size", v.patch_size}, {"temporal_patch_size", v.temporal_patch_size},
-              {"spatial_merge_size", v.spatial_merge_size}, {"in_chans", v.in_channels}, {"in_channels", v.in_channels}};
+  json vis = {{"depth", v.depth},
+              {"num_heads", v.num_heads},
+              {"hidden_act", v.hidden_act},
+              {"patch_size", v.patch_size},
+              {"temporal_patch_size", v.temporal_patch_size},
+              {"spatial_merge_size", v.spatial_merge_size},
+              {"in_chans", v.in_channels},
+              {"in_channels", v.in_channels}};
   if (v25) {
-    vis.update({{"hidden_size", v.embed_dim}, {"out_hidden_size", v.out_hidden_size},
-                {"intermediate_size", v.intermediate_size}, {"window_size", v.window_size},
-                {"fullatt_block_indexes", v.fullatt_block_indexes}, {"tokens_per_second", v.tokens_per_second}});
+    vis.update({{"hidden_size", v.embed_dim},
+                {"out_hidden_size", v.out_hidden_size},
+                {"intermediate_size", v.intermediate_size},
+                {"window_size", v.window_size},
+                {"fullatt_block_indexes", v.fullatt_block_indexes},
+                {"tokens_per_second", v.tokens_per_second}});
   } else {
-    vis.update({{"embed_dim", v.embed_dim}, {"hidden_size", v.out_hidden_size},
+    vis.update({{"embed_dim", v.embed_dim},
+                {"hidden_size", v.out_hidden_size},
                 {"mlp_ratio", static_cast<double>(v.intermediate_size) / v.embed_dim}});
   }
   doc["vision_config"] = vis;

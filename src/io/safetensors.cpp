@@ -30,12 +30,18 @@ struct DTypeInfo {
 };
 
 constexpr std::array<DTypeInfo, 13> kDTypes = {{
-    {SafetensorsDType::kBool, "BOOL", 1}, {SafetensorsDType::kU8, "U8", 1},
-    {SafetensorsDType::kI8, "I8", 1},     {SafetensorsDType::kI16, "I16", 2},
-    {SafetensorsDType::kU16, "U16", 2},   {SafetensorsDType::kI32, "I32", 4},
-    {SafetensorsDType::kU32, "U32", 4},   {SafetensorsDType::kI64, "I64", 8},
-    {SafetensorsDType::kU64, "U64", 8},   {SafetensorsDType::kF16, "F16", 2},
-    {SafetensorsDType::kBF16, "BF16", 2}, {SafetensorsDType::kF32, "F32", 4},
+    {SafetensorsDType::kBool, "BOOL", 1},
+    {SafetensorsDType::kU8, "U8", 1},
+    {SafetensorsDType::kI8, "I8", 1},
+    {SafetensorsDType::kI16, "I16", 2},
+    {SafetensorsDType::kU16, "U16", 2},
+    {SafetensorsDType::kI32, "I32", 4},
+    {SafetensorsDType::kU32, "U32", 4},
+    {SafetensorsDType::kI64, "I64", 8},
+    {SafetensorsDType::kU64, "U64", 8},
+    {SafetensorsDType::kF16, "F16", 2},
+    {SafetensorsDType::kBF16, "BF16", 2},
+    {SafetensorsDType::kF32, "F32", 4},
     {SafetensorsDType::kF64, "F64", 8},
 }};
 
@@ -45,7 +51,9 @@ const DTypeInfo& info_of(SafetensorsDType dtype) {
   throw std::logic_error("safetensors: unhandled dtype enum value");
 }
 
-std::string in_quotes(std::string_view s) { return "\"" + std::string(s) + "\""; }
+std::string in_quotes(std::string_view s) {
+  return "\"" + std::string(s) + "\"";
+}
 
 // Element count of `shape` times `elem_size`, or nullopt on overflow of uint64.
 std::optional<uint64_t> checked_nbytes(const std::vector<int64_t>& shape, size_t elem_size) {
@@ -66,9 +74,13 @@ void widen(const std::byte* src, std::span<float> out) {
 
 }  // namespace
 
-std::string_view safetensors_dtype_name(SafetensorsDType dtype) { return info_of(dtype).name; }
+std::string_view safetensors_dtype_name(SafetensorsDType dtype) {
+  return info_of(dtype).name;
+}
 
-size_t safetensors_dtype_size(SafetensorsDType dtype) { return info_of(dtype).size; }
+size_t safetensors_dtype_size(SafetensorsDType dtype) {
+  return info_of(dtype).size;
+}
 
 std::optional<SafetensorsDType> parse_safetensors_dtype(std::string_view name) {
   for (const auto& info : kDTypes)
@@ -81,12 +93,14 @@ int64_t TensorView::numel() const {
 }
 
 void copy_to_float32(const TensorView& view, std::span<float> out) {
-  COORDEXP_CHECK_ARG(static_cast<int64_t>(out.size()) == view.numel(), "out", std::to_string(view.numel()) + " floats",
-                     std::to_string(out.size()));
+  COORDEXP_CHECK_ARG(static_cast<int64_t>(out.size()) == view.numel(), "out",
+                     std::to_string(view.numel()) + " floats", std::to_string(out.size()));
   const std::byte* src = view.data;
   const size_t n = out.size();
   switch (view.dtype) {
-    case SafetensorsDType::kF32: if (n) std::memcpy(out.data(), src, n * 4); return;
+    case SafetensorsDType::kF32:
+      if (n) std::memcpy(out.data(), src, n * 4);
+      return;
     case SafetensorsDType::kF16:
       for (size_t i = 0; i < n; ++i) {
         uint16_t h;
@@ -101,18 +115,36 @@ void copy_to_float32(const TensorView& view, std::span<float> out) {
         out[i] = bfloat16_to_float(b);
       }
       return;
-    case SafetensorsDType::kF64: widen<double>(src, out); return;
+    case SafetensorsDType::kF64:
+      widen<double>(src, out);
+      return;
     case SafetensorsDType::kBool:
       for (size_t i = 0; i < n; ++i) out[i] = src[i] != std::byte{0} ? 1.f : 0.f;
       return;
-    case SafetensorsDType::kU8: widen<uint8_t>(src, out); return;
-    case SafetensorsDType::kI8: widen<int8_t>(src, out); return;
-    case SafetensorsDType::kI16: widen<int16_t>(src, out); return;
-    case SafetensorsDType::kU16: widen<uint16_t>(src, out); return;
-    case SafetensorsDType::kI32: widen<int32_t>(src, out); return;
-    case SafetensorsDType::kU32: widen<uint32_t>(src, out); return;
-    case SafetensorsDType::kI64: widen<int64_t>(src, out); return;
-    case SafetensorsDType::kU64: widen<uint64_t>(src, out); return;
+    case SafetensorsDType::kU8:
+      widen<uint8_t>(src, out);
+      return;
+    case SafetensorsDType::kI8:
+      widen<int8_t>(src, out);
+      return;
+    case SafetensorsDType::kI16:
+      widen<int16_t>(src, out);
+      return;
+    case SafetensorsDType::kU16:
+      widen<uint16_t>(src, out);
+      return;
+    case SafetensorsDType::kI32:
+      widen<int32_t>(src, out);
+      return;
+    case SafetensorsDType::kU32:
+      widen<uint32_t>(src, out);
+      return;
+    case SafetensorsDType::kI64:
+      widen<int64_t>(src, out);
+      return;
+    case SafetensorsDType::kU64:
+      widen<uint64_t>(src, out);
+      return;
   }
 }
 
@@ -152,7 +184,8 @@ SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : path_(path
       throw_input_error(file + ": header length", "at most " + std::to_string(kSafetensorsMaxHeaderBytes),
                         std::to_string(header_len));
     if (header_len > size_ - 8)
-      throw_input_error(file + ": header length", "at most the file size minus 8 (" + std::to_string(size_ - 8) + ")",
+      throw_input_error(file + ": header length",
+                        "at most the file size minus 8 (" + std::to_string(size_ - 8) + ")",
                         std::to_string(header_len), "the file is truncated");
     data_begin_ = 8 + header_len;
     const uint64_t data_size = size_ - data_begin_;
@@ -175,19 +208,22 @@ SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : path_(path
       throw_input_error(file + ": header", "valid JSON", e.what());
     }
     if (!header.is_object()) throw_input_error(file + ": header", "a JSON object", header.type_name());
-    if (!duplicate.empty()) throw_input_error(file + ": header", "unique keys", "key " + in_quotes(duplicate) + " twice");
+    if (!duplicate.empty())
+      throw_input_error(file + ": header", "unique keys", "key " + in_quotes(duplicate) + " twice");
 
     for (auto& [name, value] : header.items()) {
       const std::string where = file + ": tensor " + in_quotes(name);
       if (name == "__metadata__") {
-        if (!value.is_object()) throw_input_error(file + ": __metadata__", "an object of strings", value.type_name());
+        if (!value.is_object())
+          throw_input_error(file + ": __metadata__", "an object of strings", value.type_name());
         for (auto& [key, v] : value.items()) {
           if (!v.is_string()) throw_input_error(file + ": __metadata__." + key, "a string", v.type_name());
           metadata_[key] = v.get<std::string>();
         }
         continue;
       }
-      if (!value.is_object()) throw_input_error(where, "an object {dtype, shape, data_offsets}", value.type_name());
+      if (!value.is_object())
+        throw_input_error(where, "an object {dtype, shape, data_offsets}", value.type_name());
       for (const char* field : {"dtype", "shape", "data_offsets"})
         if (!value.contains(field)) throw_input_error(where, std::string("field \"") + field + "\"", "none");
       const auto& jdtype = value["dtype"];
@@ -197,7 +233,8 @@ SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : path_(path
         throw_input_error(where + ".dtype", "one of BOOL U8 I8 I16 U16 I32 U32 I64 U64 F16 BF16 F32 F64",
                           in_quotes(jdtype.get<std::string>()));
       const auto& jshape = value["shape"];
-      if (!jshape.is_array()) throw_input_error(where + ".shape", "an array of non-negative integers", jshape.type_name());
+      if (!jshape.is_array())
+        throw_input_error(where + ".shape", "an array of non-negative integers", jshape.type_name());
       Entry entry{*dtype, {}, 0, 0};
       for (const auto& d : jshape) {
         // number_unsigned only: negative numbers parse as number_integer, fractions as number_float.
@@ -206,20 +243,22 @@ SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : path_(path
         entry.shape.push_back(d.get<int64_t>());
       }
       const auto& joff = value["data_offsets"];
-      if (!joff.is_array() || joff.size() != 2 || !joff[0].is_number_unsigned() || !joff[1].is_number_unsigned())
+      if (!joff.is_array() || joff.size() != 2 || !joff[0].is_number_unsigned() ||
+          !joff[1].is_number_unsigned())
         throw_input_error(where + ".data_offsets", "[begin, end] with non-negative integers", joff.dump());
       entry.begin = joff[0].get<uint64_t>();
       entry.end = joff[1].get<uint64_t>();
-      if (entry.begin > entry.end)
-        throw_input_error(where + ".data_offsets", "begin <= end", joff.dump());
+      if (entry.begin > entry.end) throw_input_error(where + ".data_offsets", "begin <= end", joff.dump());
       if (entry.end > data_size)
         throw_input_error(where + ".data_offsets", "end <= data section size " + std::to_string(data_size),
-                          std::to_string(entry.end), "offsets past the end of the file: truncated or corrupt");
+                          std::to_string(entry.end),
+                          "offsets past the end of the file: truncated or corrupt");
       const auto nbytes = checked_nbytes(entry.shape, safetensors_dtype_size(entry.dtype));
       if (!nbytes) throw_input_error(where + ".shape", "a size that fits in 64 bits", jshape.dump());
       if (*nbytes != entry.end - entry.begin)
-        throw_input_error(where, "data_offsets span equal to shape x dtype size (" + std::to_string(*nbytes) + " bytes)",
-                          std::to_string(entry.end - entry.begin) + " bytes");
+        throw_input_error(
+            where, "data_offsets span equal to shape x dtype size (" + std::to_string(*nbytes) + " bytes)",
+            std::to_string(entry.end - entry.begin) + " bytes");
       entries_.emplace(name, std::move(entry));
     }
 
@@ -232,17 +271,20 @@ SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : path_(path
     uint64_t covered = 0;
     for (const auto& [name, entry] : order) {
       if (entry->begin < covered)
-        throw_input_error(file + ": tensor " + in_quotes(*name) + ".data_offsets",
-                          "a range not overlapping the previous tensor's (ending at " + std::to_string(covered) + ")",
-                          "begin " + std::to_string(entry->begin));
+        throw_input_error(
+            file + ": tensor " + in_quotes(*name) + ".data_offsets",
+            "a range not overlapping the previous tensor's (ending at " + std::to_string(covered) + ")",
+            "begin " + std::to_string(entry->begin));
       if (entry->begin > covered)
-        throw_input_error(file + ": tensor " + in_quotes(*name) + ".data_offsets",
-                          "a range starting where the previous tensor's ends (" + std::to_string(covered) + ")",
-                          "begin " + std::to_string(entry->begin), "the data section has a gap");
+        throw_input_error(
+            file + ": tensor " + in_quotes(*name) + ".data_offsets",
+            "a range starting where the previous tensor's ends (" + std::to_string(covered) + ")",
+            "begin " + std::to_string(entry->begin), "the data section has a gap");
       covered = entry->end;
     }
     if (covered != data_size)
-      throw_input_error(file + ": data section", "every byte covered by a tensor (" + std::to_string(data_size) + " bytes)",
+      throw_input_error(file + ": data section",
+                        "every byte covered by a tensor (" + std::to_string(data_size) + " bytes)",
                         std::to_string(covered) + " bytes covered", "trailing bytes after the last tensor");
   } catch (...) {
     unmap();
@@ -250,7 +292,9 @@ SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : path_(path
   }
 }
 
-SafetensorsFile::~SafetensorsFile() { unmap(); }
+SafetensorsFile::~SafetensorsFile() {
+  unmap();
+}
 
 SafetensorsFile::SafetensorsFile(SafetensorsFile&& other) noexcept
     : path_(std::move(other.path_)),
@@ -317,7 +361,8 @@ void write_safetensors(const std::filesystem::path& path, std::span<const Safete
       if (d < 0) throw_input_error(where + ".shape", "non-negative dims", std::to_string(d));
     const auto nbytes = checked_nbytes(t.shape, safetensors_dtype_size(t.dtype));
     if (!nbytes || *nbytes != t.bytes.size())
-      throw_input_error(where, "bytes matching shape x dtype size", std::to_string(t.bytes.size()) + " bytes");
+      throw_input_error(where, "bytes matching shape x dtype size",
+                        std::to_string(t.bytes.size()) + " bytes");
     header[t.name] = {{"dtype", safetensors_dtype_name(t.dtype)},
                       {"shape", t.shape},
                       {"data_offsets", {offset, offset + t.bytes.size()}}};

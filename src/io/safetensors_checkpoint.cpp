@@ -13,7 +13,9 @@ namespace coordexp {
 
 namespace {
 
-std::string in_quotes(std::string_view s) { return "\"" + std::string(s) + "\""; }
+std::string in_quotes(std::string_view s) {
+  return "\"" + std::string(s) + "\"";
+}
 
 nlohmann::json read_json_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -62,21 +64,24 @@ SafetensorsCheckpoint::SafetensorsCheckpoint(const std::filesystem::path& path) 
   const std::string where = index.string();
   const nlohmann::json doc = read_json_file(index);
   if (!doc.is_object()) throw_input_error(where, "a JSON object", doc.type_name());
-  if (!doc.contains("weight_map")) throw_input_error(where + ": weight_map", "an object {tensor: shard}", "none");
+  if (!doc.contains("weight_map"))
+    throw_input_error(where + ": weight_map", "an object {tensor: shard}", "none");
   const auto& map = doc["weight_map"];
-  if (!map.is_object()) throw_input_error(where + ": weight_map", "an object {tensor: shard}", map.type_name());
+  if (!map.is_object())
+    throw_input_error(where + ": weight_map", "an object {tensor: shard}", map.type_name());
   std::map<std::string, size_t> shard_of_file;
   for (const auto& [tensor, shard] : map.items()) {
     const std::string field = where + ": weight_map." + tensor;
     if (!shard.is_string()) throw_input_error(field, "a shard file name", shard.type_name());
     const std::string file = shard.get<std::string>();
     if (!is_plain_file_name(file))
-      throw_input_error(field, "a file name in the index's directory", in_quotes(file), "no '/' or '..' allowed");
+      throw_input_error(field, "a file name in the index's directory", in_quotes(file),
+                        "no '/' or '..' allowed");
     auto [it, inserted] = shard_of_file.emplace(file, shards_.size());
     if (inserted) shards_.push_back(std::make_unique<SafetensorsFile>(index.parent_path() / file));
     if (!shards_[it->second]->contains(tensor))
-      throw_input_error(field, "tensor " + in_quotes(tensor) + " in shard " + in_quotes(file), "no such tensor in it",
-                        "the index and the shards are out of sync");
+      throw_input_error(field, "tensor " + in_quotes(tensor) + " in shard " + in_quotes(file),
+                        "no such tensor in it", "the index and the shards are out of sync");
     location_.emplace(tensor, it->second);
   }
 }
@@ -91,8 +96,8 @@ std::vector<std::string> SafetensorsCheckpoint::names() const {
 TensorView SafetensorsCheckpoint::view(std::string_view name) const {
   const auto it = location_.find(name);
   if (it == location_.end())
-    throw_input_error(source_.string() + ": tensor " + in_quotes(name), "present in the checkpoint", "no such tensor",
-                      "the checkpoint does not match the model");
+    throw_input_error(source_.string() + ": tensor " + in_quotes(name), "present in the checkpoint",
+                      "no such tensor", "the checkpoint does not match the model");
   return shards_[it->second]->view(name);
 }
 
@@ -102,8 +107,9 @@ uint64_t SafetensorsCheckpoint::total_bytes() const {
   return total;
 }
 
-void write_sharded_safetensors(const std::filesystem::path& dir, std::span<const SafetensorsTensorToWrite> tensors,
-                               uint64_t max_shard_bytes, const std::map<std::string, std::string>& metadata) {
+void write_sharded_safetensors(const std::filesystem::path& dir,
+                               std::span<const SafetensorsTensorToWrite> tensors, uint64_t max_shard_bytes,
+                               const std::map<std::string, std::string>& metadata) {
   std::filesystem::create_directories(dir);
   // Greedy packing in the given order: a new shard starts when the next tensor would overflow this one.
   std::vector<std::vector<SafetensorsTensorToWrite>> shards(1);

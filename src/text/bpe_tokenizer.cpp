@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -25,12 +26,22 @@ using nlohmann::json;
 
 // ------------------------------------------------------------------------------------ Unicode helpers
 
-bool is_letter(UChar32 c) { return c < 0x80 ? ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') : (U_GET_GC_MASK(c) & U_GC_L_MASK) != 0; }
-bool is_number(UChar32 c) { return c < 0x80 ? (c >= '0' && c <= '9') : (U_GET_GC_MASK(c) & U_GC_N_MASK) != 0; }
+bool is_letter(UChar32 c) {
+  return c < 0x80 ? ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') : (U_GET_GC_MASK(c) & U_GC_L_MASK) != 0;
+}
+bool is_number(UChar32 c) {
+  return c < 0x80 ? (c >= '0' && c <= '9') : (U_GET_GC_MASK(c) & U_GC_N_MASK) != 0;
+}
 // Regex \s: the White_Space property (what Oniguruma's Unicode \s matches).
-bool is_space(UChar32 c) { return c < 0x80 ? (c == ' ' || (c >= 0x09 && c <= 0x0d)) : u_isUWhiteSpace(c) != 0; }
-bool is_newline(UChar32 c) { return c == '\r' || c == '\n'; }
-bool is_other(UChar32 c) { return !is_space(c) && !is_letter(c) && !is_number(c); }  // [^\s\p{L}\p{N}]
+bool is_space(UChar32 c) {
+  return c < 0x80 ? (c == ' ' || (c >= 0x09 && c <= 0x0d)) : u_isUWhiteSpace(c) != 0;
+}
+bool is_newline(UChar32 c) {
+  return c == '\r' || c == '\n';
+}
+bool is_other(UChar32 c) {
+  return !is_space(c) && !is_letter(c) && !is_number(c);
+}  // [^\s\p{L}\p{N}]
 
 // Code points of `text` with their byte offsets; offsets has one extra entry, text.size().
 struct CodePoints {
@@ -49,7 +60,8 @@ CodePoints decode_utf8(std::string_view text) {
     UChar32 c;
     U8_NEXT(reinterpret_cast<const uint8_t*>(text.data()), i, n, c);
     if (c < 0)
-      throw_input_error("text to encode, byte " + std::to_string(out.offset.back()), "valid UTF-8", "an invalid sequence");
+      throw_input_error("text to encode, byte " + std::to_string(out.offset.back()), "valid UTF-8",
+                        "an invalid sequence");
     out.cp.push_back(c);
   }
   out.offset.push_back(text.size());
@@ -82,7 +94,7 @@ std::string nfc(std::string_view text) {
 // GPT-2's byte -> printable character table: bytes that are printable Latin-1 map to themselves, the
 // other 68 to U+0100.. in byte order, so every byte string becomes a visible, whitespace-free string.
 struct ByteTable {
-  std::array<std::string, 256> to_char;        // UTF-8 of the character for each byte
+  std::array<std::string, 256> to_char;          // UTF-8 of the character for each byte
   std::unordered_map<UChar32, uint8_t> to_byte;  // the inverse
   ByteTable() {
     int next = 0;
@@ -104,11 +116,13 @@ const ByteTable& byte_table() {
 // Each returns the end (in code points) of the match starting at i, trying the regex's alternatives in
 // order as a backtracking engine would. Both regexes match every code point, so the end is always > i.
 
-// (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+// (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}|
+// ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
 const char* const kQwen2Pattern =
     R"re((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)re";
 // 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+   (ByteLevel use_regex)
-const char* const kGpt2Pattern = R"re('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)re";
+const char* const kGpt2Pattern =
+    R"re('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)re";
 
 enum class SplitRegex { kNone, kQwen2, kGpt2 };
 
@@ -150,7 +164,8 @@ size_t match_qwen2(const std::vector<UChar32>& cp, size_t i) {
   if (size_t len = contraction(cp, i, /*ignore_case=*/true)) return i + len;
   // [^\r\n\p{L}\p{N}]?\p{L}+
   if (is_letter(cp[i])) return run_end(cp, i, is_letter);
-  if (!is_number(cp[i]) && !is_newline(cp[i]) && i + 1 < n && is_letter(cp[i + 1])) return run_end(cp, i + 1, is_letter);
+  if (!is_number(cp[i]) && !is_newline(cp[i]) && i + 1 < n && is_letter(cp[i + 1]))
+    return run_end(cp, i + 1, is_letter);
   if (is_number(cp[i])) return i + 1;  // \p{N}: digits one at a time
   // ` ?[^\s\p{L}\p{N}]+[\r\n]*`
   size_t j = (cp[i] == ' ' && i + 1 < n && is_other(cp[i + 1])) ? i + 1 : i;
@@ -175,7 +190,9 @@ size_t match_gpt2(const std::vector<UChar32>& cp, size_t i) {
 
 // ------------------------------------------------------------------------------------ JSON helpers
 
-std::string in_quotes(std::string_view s) { return "\"" + std::string(s) + "\""; }
+std::string in_quotes(std::string_view s) {
+  return "\"" + std::string(s) + "\"";
+}
 
 const json* field(const json& obj, const char* key) {
   return obj.contains(key) && !obj[key].is_null() ? &obj[key] : nullptr;
@@ -196,10 +213,13 @@ bool flag(const json& obj, const char* key, const std::string& where) {
 
 // A JSON id in [0, 2^31): parsed text stores these as unsigned, documents built in C++ as signed.
 bool is_token_id(const json& v) {
-  return v.is_number_integer() && v.get<int64_t>() >= 0 && v.get<int64_t>() <= std::numeric_limits<int32_t>::max();
+  return v.is_number_integer() && v.get<int64_t>() >= 0 &&
+         v.get<int64_t>() <= std::numeric_limits<int32_t>::max();
 }
 
-uint64_t pair_key(TokenId a, TokenId b) { return (static_cast<uint64_t>(a) << 32) | static_cast<uint64_t>(b); }
+uint64_t pair_key(TokenId a, TokenId b) {
+  return (static_cast<uint64_t>(a) << 32) | static_cast<uint64_t>(b);
+}
 
 struct Merge {
   int32_t rank;
@@ -225,6 +245,7 @@ struct TokenizerState {
   std::vector<AddedToken> added;
   std::unordered_map<std::string, size_t> added_by_content;
   std::unordered_map<TokenId, size_t> added_by_id;
+  TokenId max_id = -1;  // largest id of the vocabulary and the added tokens
   // Byte trie over added-token contents for leftmost-longest matching.
   struct TrieNode {
     std::map<uint8_t, int32_t> next;
@@ -236,6 +257,7 @@ struct TokenizerState {
     const AddedToken& t = added[k];
     added_by_content[t.content] = k;
     added_by_id[t.id] = k;
+    max_id = std::max(max_id, t.id);
     int32_t node = 0;
     for (unsigned char c : t.content) {
       auto it = trie[node].next.find(c);
@@ -278,8 +300,10 @@ void load_pre_tokenizer(const json& doc, const std::string& source, TokenizerSta
   std::vector<std::pair<const json*, std::string>> steps;
   if (type_of(*pre, where) == "Sequence") {
     const json* list = field(*pre, "pretokenizers");
-    if (!list || !list->is_array()) throw_input_error(where + ".pretokenizers", "an array", list ? list->dump() : "none");
-    for (size_t k = 0; k < list->size(); ++k) steps.emplace_back(&(*list)[k], where + ".pretokenizers[" + std::to_string(k) + "]");
+    if (!list || !list->is_array())
+      throw_input_error(where + ".pretokenizers", "an array", list ? list->dump() : "none");
+    for (size_t k = 0; k < list->size(); ++k)
+      steps.emplace_back(&(*list)[k], where + ".pretokenizers[" + std::to_string(k) + "]");
   } else {
     steps.emplace_back(pre, where);
   }
@@ -290,14 +314,18 @@ void load_pre_tokenizer(const json& doc, const std::string& source, TokenizerSta
     if (type == "Split") {
       const json* pattern = field(*step, "pattern");
       const json* regex = pattern && pattern->is_object() ? field(*pattern, "Regex") : nullptr;
-      if (!regex || !regex->is_string()) throw_input_error(at + ".pattern", "{\"Regex\": ...}", pattern ? pattern->dump() : "none");
-      if (regex->get<std::string>() == kQwen2Pattern) s.split = SplitRegex::kQwen2;
-      else if (regex->get<std::string>() == kGpt2Pattern) s.split = SplitRegex::kGpt2;
+      if (!regex || !regex->is_string())
+        throw_input_error(at + ".pattern", "{\"Regex\": ...}", pattern ? pattern->dump() : "none");
+      if (regex->get<std::string>() == kQwen2Pattern)
+        s.split = SplitRegex::kQwen2;
+      else if (regex->get<std::string>() == kGpt2Pattern)
+        s.split = SplitRegex::kGpt2;
       else
         throw_input_error(at + ".pattern.Regex", "the Qwen2 or GPT-2 pre-tokenizer regex", regex->dump(),
                           "other regexes are not implemented");
       const json* behavior = field(*step, "behavior");
-      if (!behavior || *behavior != "Isolated") throw_input_error(at + ".behavior", "\"Isolated\"", behavior ? behavior->dump() : "none");
+      if (!behavior || *behavior != "Isolated")
+        throw_input_error(at + ".behavior", "\"Isolated\"", behavior ? behavior->dump() : "none");
       if (flag(*step, "invert", at)) throw_input_error(at + ".invert", "false", "true");
       s.prefix_each_split = true;
     } else if (type == "ByteLevel") {
@@ -343,8 +371,9 @@ void load_added_tokens(const json& doc, const std::string& source, TokenizerStat
       throw_input_error(at + ".id", "an id in [0, 2^31)", id ? id->dump() : "none");
     if (!content || !content->is_string() || content->get<std::string>().empty())
       throw_input_error(at + ".content", "a non-empty string", content ? content->dump() : "none");
-    AddedToken t{id->get<TokenId>(), content->get<std::string>(), flag(e, "special", at), flag(e, "lstrip", at),
-                 flag(e, "rstrip", at), flag(e, "single_word", at), flag(e, "normalized", at)};
+    AddedToken t{id->get<TokenId>(),       content->get<std::string>(), flag(e, "special", at),
+                 flag(e, "lstrip", at),    flag(e, "rstrip", at),       flag(e, "single_word", at),
+                 flag(e, "normalized", at)};
     if (s.added_by_content.count(t.content) || s.added_by_id.count(t.id))
       throw_input_error(at, "a token whose id and content are not already added", "a duplicate: " + e.dump());
     const auto in_vocab = s.vocab_by_id.find(t.id);
@@ -359,11 +388,15 @@ void load_added_tokens(const json& doc, const std::string& source, TokenizerStat
 void load_model(const json& doc, const std::string& source, TokenizerState& s) {
   const std::string where = source + ": model";
   const json* model = field(doc, "model");
-  if (!model || !model->is_object()) throw_input_error(where, "an object with the BPE model", model ? model->type_name() : "none");
+  if (!model || !model->is_object())
+    throw_input_error(where, "an object with the BPE model", model ? model->type_name() : "none");
   if (const json* type = field(*model, "type"); type && *type != "BPE")
-    throw_input_error(where + ".type", "\"BPE\"", type->dump(), "only byte-level BPE tokenizers are supported");
-  if (const json* dropout = field(*model, "dropout"); dropout && !(dropout->is_number() && dropout->get<double>() == 0.0))
-    throw_input_error(where + ".dropout", "null (BPE dropout is a training-time augmentation)", dropout->dump());
+    throw_input_error(where + ".type", "\"BPE\"", type->dump(),
+                      "only byte-level BPE tokenizers are supported");
+  if (const json* dropout = field(*model, "dropout");
+      dropout && !(dropout->is_number() && dropout->get<double>() == 0.0))
+    throw_input_error(where + ".dropout", "null (BPE dropout is a training-time augmentation)",
+                      dropout->dump());
   for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"})
     if (const json* v = field(*model, key); v && *v != "")
       throw_input_error(where + "." + key, "null or \"\" (byte-level BPE has none)", v->dump());
@@ -371,14 +404,16 @@ void load_model(const json& doc, const std::string& source, TokenizerState& s) {
   s.ignore_merges = flag(*model, "ignore_merges", where);
 
   const json* vocab = field(*model, "vocab");
-  if (!vocab || !vocab->is_object()) throw_input_error(where + ".vocab", "an object {token: id}", vocab ? vocab->type_name() : "none");
+  if (!vocab || !vocab->is_object())
+    throw_input_error(where + ".vocab", "an object {token: id}", vocab ? vocab->type_name() : "none");
   s.vocab.reserve(vocab->size());
   for (const auto& [token, id] : vocab->items()) {
-    if (!is_token_id(id))
-      throw_input_error(where + ".vocab." + token, "an id in [0, 2^31)", id.dump());
+    if (!is_token_id(id)) throw_input_error(where + ".vocab." + token, "an id in [0, 2^31)", id.dump());
     if (!s.vocab_by_id.emplace(id.get<TokenId>(), token).second)
-      throw_input_error(where + ".vocab." + token, "a unique id", id.dump() + ", also held by " + in_quotes(s.vocab_by_id[id.get<TokenId>()]));
+      throw_input_error(where + ".vocab." + token, "a unique id",
+                        id.dump() + ", also held by " + in_quotes(s.vocab_by_id[id.get<TokenId>()]));
     s.vocab.emplace(token, id.get<TokenId>());
+    s.max_id = std::max(s.max_id, id.get<TokenId>());
   }
   if (const json* unk = field(*model, "unk_token")) {
     if (!unk->is_string() || !s.vocab.count(unk->get<std::string>()))
@@ -387,7 +422,8 @@ void load_model(const json& doc, const std::string& source, TokenizerState& s) {
   }
 
   const json* merges = field(*model, "merges");
-  if (!merges || !merges->is_array()) throw_input_error(where + ".merges", "an array", merges ? merges->type_name() : "none");
+  if (!merges || !merges->is_array())
+    throw_input_error(where + ".merges", "an array", merges ? merges->type_name() : "none");
   s.merges.reserve(merges->size());
   for (size_t k = 0; k < merges->size(); ++k) {
     const json& m = (*merges)[k];
@@ -409,7 +445,9 @@ void load_model(const json& doc, const std::string& source, TokenizerState& s) {
     const auto ia = s.vocab.find(a), ib = s.vocab.find(b), iab = s.vocab.find(a + b);
     if (ia == s.vocab.end() || ib == s.vocab.end() || iab == s.vocab.end())
       throw_input_error(at, "a merge whose parts and result are in model.vocab", m.dump(),
-                        "missing " + in_quotes(ia == s.vocab.end() ? a : ib == s.vocab.end() ? b : a + b));
+                        "missing " + in_quotes(ia == s.vocab.end()   ? a
+                                               : ib == s.vocab.end() ? b
+                                                                     : a + b));
     // A repeated pair keeps its first (best) rank, as Hugging Face does.
     s.merges.emplace(pair_key(ia->second, ib->second), Merge{static_cast<int32_t>(k), iab->second});
   }
@@ -434,8 +472,9 @@ BpeTokenizer BpeTokenizer::from_json(const json& doc, const std::string& source)
   if (!s->unk)
     for (int b = 0; b < 256; ++b)
       if (!s->vocab.count(byte_table().to_char[b]))
-        throw_input_error(source + ": model.vocab", "all 256 byte-level characters (or an unk_token)",
-                          "no entry for byte " + std::to_string(b) + " (" + in_quotes(byte_table().to_char[b]) + ")");
+        throw_input_error(
+            source + ": model.vocab", "all 256 byte-level characters (or an unk_token)",
+            "no entry for byte " + std::to_string(b) + " (" + in_quotes(byte_table().to_char[b]) + ")");
   s->doc = doc;
   return BpeTokenizer(std::move(s));
 }
@@ -470,8 +509,10 @@ void TokenizerState::encode_piece(std::string_view piece, std::vector<TokenId>& 
   symbols.reserve(piece.size());
   for (unsigned char c : piece) {
     const auto it = vocab.find(table.to_char[c]);
-    if (it != vocab.end()) symbols.push_back(it->second);
-    else if (unk) symbols.push_back(*unk);  // as Hugging Face: unknown characters become unk, or vanish
+    if (it != vocab.end())
+      symbols.push_back(it->second);
+    else if (unk)
+      symbols.push_back(*unk);  // as Hugging Face: unknown characters become unk, or vanish
   }
   // Repeatedly merge the adjacent pair of lowest rank (leftmost on ties). Pieces are words: short.
   while (symbols.size() > 1) {
@@ -546,7 +587,8 @@ std::vector<TokenId> BpeTokenizer::encode(std::string_view text) const {
         const unsigned char c = static_cast<unsigned char>(text[pos]);
         return std::isalnum(c) || c == '_' || c >= 0x80;
       };
-      if (t.single_word && ((i > 0 && word_char(i - 1)) || (found_end < text.size() && word_char(found_end)))) {
+      if (t.single_word &&
+          ((i > 0 && word_char(i - 1)) || (found_end < text.size() && word_char(found_end)))) {
         found = -1;
       }
     }
@@ -582,8 +624,8 @@ std::string BpeTokenizer::decode(std::span<const TokenId> ids, bool skip_special
     } else if (auto v = s.vocab_by_id.find(id); v != s.vocab_by_id.end()) {
       token = &v->second;
     } else {
-      throw_input_error("token id " + std::to_string(id), "an id of the tokenizer (< " + std::to_string(vocab_size()) + ")",
-                        "an unknown id");
+      throw_input_error("token id " + std::to_string(id),
+                        "an id of the tokenizer (< " + std::to_string(vocab_size()) + ")", "an unknown id");
     }
     // ByteLevel decoding: each character back to its byte; a token with a character outside the table
     // (an added token such as "<| x |>") is emitted as its UTF-8 text, as Hugging Face does.
@@ -604,25 +646,26 @@ std::string BpeTokenizer::decode(std::span<const TokenId> ids, bool skip_special
 
 std::optional<TokenId> BpeTokenizer::token_to_id(std::string_view token) const {
   const std::string key(token);
-  if (auto a = impl_->added_by_content.find(key); a != impl_->added_by_content.end()) return impl_->added[a->second].id;
+  if (auto a = impl_->added_by_content.find(key); a != impl_->added_by_content.end())
+    return impl_->added[a->second].id;
   if (auto v = impl_->vocab.find(key); v != impl_->vocab.end()) return v->second;
   return std::nullopt;
 }
 
 std::string BpeTokenizer::id_to_token(TokenId id) const {
-  if (auto a = impl_->added_by_id.find(id); a != impl_->added_by_id.end()) return impl_->added[a->second].content;
+  if (auto a = impl_->added_by_id.find(id); a != impl_->added_by_id.end())
+    return impl_->added[a->second].content;
   if (auto v = impl_->vocab_by_id.find(id); v != impl_->vocab_by_id.end()) return v->second;
   throw_input_error("token id " + std::to_string(id), "an id of the tokenizer", "an unknown id");
 }
 
 TokenId BpeTokenizer::vocab_size() const {
-  TokenId max_id = -1;
-  for (const auto& [id, token] : impl_->vocab_by_id) max_id = std::max(max_id, id);
-  for (const auto& t : impl_->added) max_id = std::max(max_id, t.id);
-  return max_id + 1;
+  return impl_->max_id + 1;
 }
 
-const std::vector<AddedToken>& BpeTokenizer::added_tokens() const { return impl_->added; }
+const std::vector<AddedToken>& BpeTokenizer::added_tokens() const {
+  return impl_->added;
+}
 
 // ------------------------------------------------------------------------------------ extension, saving
 
@@ -641,8 +684,13 @@ json BpeTokenizer::to_json() const {
   json doc = impl_->doc;
   json list = json::array();
   for (const AddedToken& t : impl_->added)
-    list.push_back({{"id", t.id}, {"content", t.content}, {"single_word", t.single_word}, {"lstrip", t.lstrip},
-                    {"rstrip", t.rstrip}, {"normalized", t.normalized}, {"special", t.special}});
+    list.push_back({{"id", t.id},
+                    {"content", t.content},
+                    {"single_word", t.single_word},
+                    {"lstrip", t.lstrip},
+                    {"rstrip", t.rstrip},
+                    {"normalized", t.normalized},
+                    {"special", t.special}});
   doc["added_tokens"] = list;
   return doc;
 }
@@ -664,7 +712,8 @@ CoordTokenIds add_coordinate_tokens(BpeTokenizer& tokenizer, int num_bins) {
     const TokenId id = tokenizer.add_special_token(CoordVocab::token_text(k));
     if (id != first + k)
       throw_input_error("tokenizer: " + CoordVocab::token_text(k),
-                        "id " + std::to_string(first + k) + " (coordinate tokens must be contiguous)", std::to_string(id),
+                        "id " + std::to_string(first + k) + " (coordinate tokens must be contiguous)",
+                        std::to_string(id),
                         "the tokenizer already holds some coordinate tokens out of order");
   }
   const TokenId obj_start = tokenizer.add_special_token("<obj_start>");

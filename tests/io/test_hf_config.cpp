@@ -50,7 +50,8 @@ void expect_error(const json& doc, std::initializer_list<const char*> fragments)
   } catch (const InputError& e) {
     const std::string msg = e.what();
     EXPECT_NE(msg.find("config.json"), std::string::npos) << msg;
-    for (const char* f : fragments) EXPECT_NE(msg.find(f), std::string::npos) << "missing '" << f << "' in: " << msg;
+    for (const char* f : fragments)
+      EXPECT_NE(msg.find(f), std::string::npos) << "missing '" << f << "' in: " << msg;
   }
 }
 
@@ -100,12 +101,22 @@ TEST(HfConfig, Qwen25VL) {
 
 TEST(HfConfig, NestedTextConfigLayout) {
   // Newer transformers: text fields under text_config, rope under rope_parameters with rope_type "default".
-  json doc = {{"architectures", {"Qwen2VLForConditionalGeneration"}}, {"model_type", "qwen2_vl"},
-              {"image_token_id", 7}, {"tie_word_embeddings", false}, {"vision_config", qwen2_vl_2b()["vision_config"]}};
-  doc["text_config"] = {{"model_type", "qwen2_vl_text"}, {"vocab_size", 300}, {"hidden_size", 64},
-                        {"intermediate_size", 128}, {"num_hidden_layers", 2}, {"num_attention_heads", 4},
-                        {"num_key_value_heads", 2}, {"rms_norm_eps", 1e-6}, {"eos_token_id", {5, 6}},
-                        {"rope_parameters", {{"rope_type", "default"}, {"mrope_section", {2, 3, 3}}, {"rope_theta", 10000.0}}}};
+  json doc = {{"architectures", {"Qwen2VLForConditionalGeneration"}},
+              {"model_type", "qwen2_vl"},
+              {"image_token_id", 7},
+              {"tie_word_embeddings", false},
+              {"vision_config", qwen2_vl_2b()["vision_config"]}};
+  doc["text_config"] = {
+      {"model_type", "qwen2_vl_text"},
+      {"vocab_size", 300},
+      {"hidden_size", 64},
+      {"intermediate_size", 128},
+      {"num_hidden_layers", 2},
+      {"num_attention_heads", 4},
+      {"num_key_value_heads", 2},
+      {"rms_norm_eps", 1e-6},
+      {"eos_token_id", {5, 6}},
+      {"rope_parameters", {{"rope_type", "default"}, {"mrope_section", {2, 3, 3}}, {"rope_theta", 10000.0}}}};
   const QwenVLConfig c = parse_qwen_vl_config(doc, "config.json");
   EXPECT_EQ(c.text.vocab_size, 300);
   EXPECT_EQ(c.text.hidden_size, 64);

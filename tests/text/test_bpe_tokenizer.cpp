@@ -28,7 +28,8 @@ std::string byte_char(int b) {
       if (!((k >= '!' && k <= '~') || (k >= 0xa1 && k <= 0xac) || (k >= 0xae && k <= 0xff))) ++c;
   }
   std::string s;
-  if (c < 0x80) s += static_cast<char>(c);
+  if (c < 0x80)
+    s += static_cast<char>(c);
   else {
     s += static_cast<char>(0xc0 | (c >> 6));
     s += static_cast<char>(0x80 | (c & 0x3f));
@@ -38,9 +39,9 @@ std::string byte_char(int b) {
 
 // Merge k creates token id 256 + k. Ġ = space, Ċ = \n, ä½ł = 你 (e4 bd a0), å¥ = e5 a5, ðŁ = f0 9f, Ã© = é.
 const std::vector<std::string> kMerges = {
-    "Ġ t",   "h e",   "Ġt he",  "l l",   "he ll", "hell o", "Ġ w",   "o r",   "Ġw or", "l d",  // 256..265
-    "Ġwor ld", "' s", "Ġ Ġ",    "Ċ Ċ",   "ä ½",   "ä½ ł",   "å ¥",   "ð Ł",   "1 2",   "i t",  // 266..275
-    "ĠĠ Ġ",  "Ã ©"};                                                                          // 276..277
+    "Ġ t",     "h e", "Ġt he", "l l", "he ll", "hell o", "Ġ w", "o r", "Ġw or", "l d",  // 256..265
+    "Ġwor ld", "' s", "Ġ Ġ",   "Ċ Ċ", "ä ½",   "ä½ ł",   "å ¥", "ð Ł", "1 2",   "i t",  // 266..275
+    "ĠĠ Ġ",    "Ã ©"};                                                                  // 276..277
 
 const char* const kQwen2Regex =
     R"re((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)re";
@@ -54,25 +55,41 @@ json qwen2_style_json() {
     vocab[m.substr(0, sp) + m.substr(sp + 1)] = 256 + static_cast<int>(k);
   }
   auto added = [](int id, const char* content) {
-    return json{{"id", id}, {"content", content}, {"single_word", false}, {"lstrip", false},
+    return json{{"id", id},        {"content", content},  {"single_word", false}, {"lstrip", false},
                 {"rstrip", false}, {"normalized", false}, {"special", true}};
   };
   return json{
       {"version", "1.0"},
-      {"added_tokens", {added(300, "<|endoftext|>"), added(301, "<|im_start|>"), added(302, "<|im_end|>"),
-                        added(303, "<x>"), added(304, "<x><y>")}},
+      {"added_tokens",
+       {added(300, "<|endoftext|>"), added(301, "<|im_start|>"), added(302, "<|im_end|>"), added(303, "<x>"),
+        added(304, "<x><y>")}},
       {"normalizer", {{"type", "NFC"}}},
       {"pre_tokenizer",
        {{"type", "Sequence"},
         {"pretokenizers",
-         {{{"type", "Split"}, {"pattern", {{"Regex", kQwen2Regex}}}, {"behavior", "Isolated"}, {"invert", false}},
-          {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false}, {"use_regex", false}}}}}},
-      {"post_processor", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false}, {"use_regex", false}}},
-      {"decoder", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false}, {"use_regex", false}}},
+         {{{"type", "Split"},
+           {"pattern", {{"Regex", kQwen2Regex}}},
+           {"behavior", "Isolated"},
+           {"invert", false}},
+          {{"type", "ByteLevel"},
+           {"add_prefix_space", false},
+           {"trim_offsets", false},
+           {"use_regex", false}}}}}},
+      {"post_processor",
+       {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false}, {"use_regex", false}}},
+      {"decoder",
+       {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false}, {"use_regex", false}}},
       {"model",
-       {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr}, {"continuing_subword_prefix", ""},
-        {"end_of_word_suffix", ""}, {"fuse_unk", false}, {"byte_fallback", false}, {"ignore_merges", false},
-        {"vocab", vocab}, {"merges", kMerges}}}};
+       {{"type", "BPE"},
+        {"dropout", nullptr},
+        {"unk_token", nullptr},
+        {"continuing_subword_prefix", ""},
+        {"end_of_word_suffix", ""},
+        {"fuse_unk", false},
+        {"byte_fallback", false},
+        {"ignore_merges", false},
+        {"vocab", vocab},
+        {"merges", kMerges}}}};
 }
 
 class BpeTokenizerTest : public ::testing::Test {
@@ -84,7 +101,7 @@ class BpeTokenizerTest : public ::testing::Test {
 TEST_F(BpeTokenizerTest, Ascii) {
   EXPECT_EQ(enc("hello world"), (Ids{261, 266}));  // he, ll, hell, hello; Ġw, or, Ġwor, ld, Ġworld
   EXPECT_EQ(enc(" the"), (Ids{258}));
-  EXPECT_EQ(enc("the"), (Ids{116, 257}));          // no "t he" merge
+  EXPECT_EQ(enc("the"), (Ids{116, 257}));             // no "t he" merge
   EXPECT_EQ(enc("Hello"), (Ids{72, 101, 259, 111}));  // case matters: only "ll" merges
   EXPECT_EQ(enc(""), Ids{});
   EXPECT_EQ(enc(" ..."), (Ids{32, 46, 46, 46}));
@@ -97,27 +114,27 @@ TEST_F(BpeTokenizerTest, DigitsAreSplitOneByOne) {
 }
 
 TEST_F(BpeTokenizerTest, Contractions) {
-  EXPECT_EQ(enc("it's"), (Ids{275, 267}));          // "it" + "'s"
-  EXPECT_EQ(enc("IT'S"), (Ids{73, 84, 39, 83}));    // (?i:'s) splits "'S" off; no merges for capitals
+  EXPECT_EQ(enc("it's"), (Ids{275, 267}));        // "it" + "'s"
+  EXPECT_EQ(enc("IT'S"), (Ids{73, 84, 39, 83}));  // (?i:'s) splits "'S" off; no merges for capitals
   EXPECT_EQ(enc("don't"), (Ids{100, 111, 110, 39, 116}));
 }
 
 TEST_F(BpeTokenizerTest, WhitespaceRuns) {
   EXPECT_EQ(enc("a   b"), (Ids{97, 268, 32, 98}));  // "  " (\s+(?!\S)) then " b"
-  EXPECT_EQ(enc("a   "), (Ids{97, 276}));          // trailing run stays whole: ĠĠĠ
-  EXPECT_EQ(enc("a\tb"), (Ids{97, 9, 98}));        // "\tb" is one piece, no merge
+  EXPECT_EQ(enc("a   "), (Ids{97, 276}));           // trailing run stays whole: ĠĠĠ
+  EXPECT_EQ(enc("a\tb"), (Ids{97, 9, 98}));         // "\tb" is one piece, no merge
 }
 
 TEST_F(BpeTokenizerTest, Newlines) {
-  EXPECT_EQ(enc("a\n\nb"), (Ids{97, 269, 98}));                // "\n\n" merges to ĊĊ
-  EXPECT_EQ(enc("a \n  b"), (Ids{97, 32, 10, 32, 32, 98}));    // " \n" | " " | " b"
+  EXPECT_EQ(enc("a\n\nb"), (Ids{97, 269, 98}));              // "\n\n" merges to ĊĊ
+  EXPECT_EQ(enc("a \n  b"), (Ids{97, 32, 10, 32, 32, 98}));  // " \n" | " " | " b"
   EXPECT_EQ(enc("x\r\n"), (Ids{120, 13, 10}));
-  EXPECT_EQ(enc("!!\n\nx"), (Ids{33, 33, 269, 120}));          // punctuation absorbs the newlines
+  EXPECT_EQ(enc("!!\n\nx"), (Ids{33, 33, 269, 120}));  // punctuation absorbs the newlines
 }
 
 TEST_F(BpeTokenizerTest, CjkAndEmoji) {
-  EXPECT_EQ(enc("你好"), (Ids{271, 272, 189}));       // 你 | å¥ | ½
-  EXPECT_EQ(enc(" 你好"), (Ids{32, 271, 272, 189}));  // no "Ġ ä" merge
+  EXPECT_EQ(enc("你好"), (Ids{271, 272, 189}));           // 你 | å¥ | ½
+  EXPECT_EQ(enc(" 你好"), (Ids{32, 271, 272, 189}));      // no "Ġ ä" merge
   EXPECT_EQ(enc("hi😀"), (Ids{104, 105, 273, 152, 128}));  // 😀 = f0 9f 98 80 -> ðŁ | ĺ | Ģ
   EXPECT_EQ(enc("😀ok"), (Ids{273, 152, 128, 111, 107}));
 }
@@ -138,8 +155,8 @@ TEST_F(BpeTokenizerTest, SpecialTokensMatchedFirst) {
 }
 
 TEST_F(BpeTokenizerTest, DecodeRoundTrips) {
-  for (const std::string s : {"hello world", "IT'S 2024!!\n\n", "a   b\r\n", "你好😀ok", "<|im_start|>x<|im_end|>",
-                              " leading and trailing  "}) {
+  for (const std::string s : {"hello world", "IT'S 2024!!\n\n", "a   b\r\n", "你好😀ok",
+                              "<|im_start|>x<|im_end|>", " leading and trailing  "}) {
     EXPECT_EQ(tok_.decode(enc(s)), s);
   }
   EXPECT_EQ(tok_.decode(enc("<|im_start|>hi<|endoftext|>"), /*skip_special_tokens=*/true), "hi");
@@ -169,7 +186,8 @@ TEST_F(BpeTokenizerTest, CoordinateTokensExtendSaveReload) {
   EXPECT_EQ(again.coords.first_id(), 305);
   EXPECT_EQ(again.obj_end, 310);
 
-  const auto path = std::filesystem::temp_directory_path() / ("coordexp_tok_" + std::to_string(::getpid()) + ".json");
+  const auto path =
+      std::filesystem::temp_directory_path() / ("coordexp_tok_" + std::to_string(::getpid()) + ".json");
   tok_.save(path);
   const BpeTokenizer reloaded = BpeTokenizer::from_file(path);
   std::filesystem::remove(path);
@@ -187,11 +205,13 @@ TEST(BpeTokenizer, NonContiguousCoordinateTokensAreAnError) {
 
 TEST(BpeTokenizer, Gpt2ByteLevelRegexGroupsDigits) {
   json doc = qwen2_style_json();
-  doc["pre_tokenizer"] = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}};
+  doc["pre_tokenizer"] = {
+      {"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}};
   doc["normalizer"] = nullptr;
   const BpeTokenizer tok = BpeTokenizer::from_json(doc, "gpt2.json");
-  EXPECT_EQ(tok.encode("12"), (Ids{274}));                  // " ?\p{N}+" keeps the digits together
-  EXPECT_EQ(tok.encode("IT'S"), (Ids{73, 84, 39, 83}));     // case-sensitive contractions: "'S" via punctuation+letters
+  EXPECT_EQ(tok.encode("12"), (Ids{274}));  // " ?\p{N}+" keeps the digits together
+  EXPECT_EQ(tok.encode("IT'S"),
+            (Ids{73, 84, 39, 83}));  // case-sensitive contractions: "'S" via punctuation+letters
   EXPECT_EQ(tok.encode("hello world"), (Ids{261, 266}));
   EXPECT_EQ(tok.encode("e\xcc\x81"), (Ids{101, 204, 129}));  // no normalizer: the combining mark stays
 }
@@ -216,7 +236,8 @@ json.dump(cases, open(sys.argv[1], "w"))
 TEST(BpeTokenizer, ScannersAgreeWithARegexEngine) {
   std::string python;
   for (const char* candidate : {"/usr/bin/python3", "python3"})
-    if (python.empty() && std::system((std::string(candidate) + " -c 'import regex' 2>/dev/null").c_str()) == 0)
+    if (python.empty() &&
+        std::system((std::string(candidate) + " -c 'import regex' 2>/dev/null").c_str()) == 0)
       python = candidate;
   if (python.empty()) GTEST_SKIP() << "no python3 with the regex module (Debian: python3-regex)";
   const auto dir = std::filesystem::temp_directory_path();
@@ -243,8 +264,12 @@ TEST(BpeTokenizer, ScannersAgreeWithARegexEngine) {
     const std::string text = c[0].get<std::string>();
     const auto q = qwen2.pre_tokenize(text);
     const auto g = gpt2.pre_tokenize(text);
-    if (q != c[1].get<std::vector<std::string>>() && ++mismatches < 10) ADD_FAILURE() << "qwen2 split of " << c[0].dump() << ": regex " << c[1].dump() << " vs " << json(q).dump();
-    if (g != c[2].get<std::vector<std::string>>() && ++mismatches < 10) ADD_FAILURE() << "gpt2 split of " << c[0].dump() << ": regex " << c[2].dump() << " vs " << json(g).dump();
+    if (q != c[1].get<std::vector<std::string>>() && ++mismatches < 10)
+      ADD_FAILURE() << "qwen2 split of " << c[0].dump() << ": regex " << c[1].dump() << " vs "
+                    << json(q).dump();
+    if (g != c[2].get<std::vector<std::string>>() && ++mismatches < 10)
+      ADD_FAILURE() << "gpt2 split of " << c[0].dump() << ": regex " << c[2].dump() << " vs "
+                    << json(g).dump();
   }
   EXPECT_EQ(mismatches, 0) << "of " << cases.size() << " random strings";
 }
@@ -256,7 +281,8 @@ void expect_load_error(const json& doc, std::initializer_list<const char*> fragm
   } catch (const InputError& e) {
     const std::string msg = e.what();
     EXPECT_NE(msg.find("tokenizer.json"), std::string::npos) << msg;
-    for (const char* f : fragments) EXPECT_NE(msg.find(f), std::string::npos) << "missing '" << f << "' in: " << msg;
+    for (const char* f : fragments)
+      EXPECT_NE(msg.find(f), std::string::npos) << "missing '" << f << "' in: " << msg;
   }
 }
 

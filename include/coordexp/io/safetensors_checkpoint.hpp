@@ -45,7 +45,8 @@ class SafetensorsCheckpoint {
 // Writes `tensors` as shards model-0000i-of-0000n.safetensors of at most `max_shard_bytes` of data each
 // (a tensor larger than that gets a shard of its own) plus model.safetensors.index.json into `dir`, which
 // is created if needed. With a single shard it still writes the index, so readers take one path.
-void write_sharded_safetensors(const std::filesystem::path& dir, std::span<const SafetensorsTensorToWrite> tensors,
-                               uint64_t max_shard_bytes, const std::map<std::string, std::string>& metadata = {});
+void write_sharded_safetensors(const std::filesystem::path& dir,
+                               std::span<const SafetensorsTensorToWrite> tensors, uint64_t max_shard_bytes,
+                               const std::map<std::string, std::string>& metadata = {});
 
 }  // namespace coordexp

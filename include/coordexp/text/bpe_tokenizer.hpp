@@ -50,8 +50,8 @@ class BpeTokenizer {
   std::string decode(std::span<const TokenId> ids, bool skip_special_tokens = false) const;
 
   std::optional<TokenId> token_to_id(std::string_view token) const;  // added tokens, then the BPE vocab
-  std::string id_to_token(TokenId id) const;                          // InputError if unknown
-  TokenId vocab_size() const;                                         // largest id + 1
+  std::string id_to_token(TokenId id) const;                         // InputError if unknown
+  TokenId vocab_size() const;                                        // largest id + 1
   const std::vector<AddedToken>& added_tokens() const;
 
   // Adds `content` as a special added token with the next free id; returns the existing id when the
