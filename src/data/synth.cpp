@@ -8,7 +8,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <exception>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <numbers>
 #include <thread>
 
@@ -332,10 +335,13 @@ SynthImage synthesize_image(const SynthConfig& cfg, SynthSplit split, int index)
   SynthRng paint_rng(derive_seed(image_seed, 2));
   SynthRng noise_rng(derive_seed(image_seed, 3));
 
-  // Categories are recomputed per image (a few microseconds) so the function stays self-contained.
+  // Checked and recomputed per image (microseconds) so the function stays self-contained.
+  validate_synth_config(cfg);
   const std::vector<SynthCategory> cats = synth_categories(synth_held_out(cfg));
   std::vector<int> seen, unseen;
   for (int i = 0; i < static_cast<int>(cats.size()); ++i) (cats[i].seen ? seen : unseen).push_back(i);
+  if (split == SynthSplit::kSynthNovel && unseen.empty())
+    throw_input_error("synth config: held_out", "at least one held-out combination for the novel split", "none");
 
   const bool dense = split == SynthSplit::kSynthDense;
   const int target = dense ? scene_rng.uniform_int(cfg.dense_min_objects, cfg.dense_max_objects)
@@ -405,13 +411,24 @@ SynthDataset synthesize(const SynthConfig& cfg, SynthSplit split) {
   const int threads = std::max(1, std::min(n, cfg.num_threads > 0 ? cfg.num_threads
                                                                    : static_cast<int>(std::thread::hardware_concurrency())));
   std::atomic<int> next{0};
-  auto work = [&] {
-    for (int i = next++; i < n; i = next++) ds.images[i] = synthesize_image(cfg, split, i);
+  std::atomic<bool> failed{false};
+  std::exception_ptr errors[2];  // the first error of the calling thread / of any worker
+  std::mutex mu;
+  auto work = [&](std::exception_ptr& error) {
+    try {
+      for (int i = next++; i < n && !failed; i = next++) ds.images[i] = synthesize_image(cfg, split, i);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mu);
+      if (!error) error = std::current_exception();
+      failed = true;
+    }
   };
   std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(work);
-  work();
+  for (int t = 1; t < threads; ++t) pool.emplace_back(work, std::ref(errors[1]));
+  work(errors[0]);
   for (auto& t : pool) t.join();
+  for (const std::exception_ptr& e : errors)
+    if (e) std::rethrow_exception(e);
   return ds;
 }
 

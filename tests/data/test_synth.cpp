@@ -446,6 +446,17 @@ TEST(SynthConfig, ValidationNamesTheField) {
   c = SynthConfig();
   c.noise_sigma = -1;
   EXPECT_THROW(validate_synth_config(c), InputError);
+  EXPECT_THROW(synthesize(c, SynthSplit::kSynthTrain), InputError);
+  c = SynthConfig();
+  c.num_held_out = 0, c.num_novel = 0;  // valid without a novel split, but no novel image can be made
+  EXPECT_NO_THROW(synthesize_image(c, SynthSplit::kSynthTrain, 0));
+  EXPECT_THROW(synthesize_image(c, SynthSplit::kSynthNovel, 0), InputError);
+  // An output "directory" that is a file.
+  const fs::path file = fs::temp_directory_path() / ("coordexp_synth_not_a_dir_" + std::to_string(std::random_device()()));
+  std::ofstream(file) << "x";
+  c = small_config();
+  EXPECT_THROW(write_synth_dataset(c, file.string()), InputError);
+  fs::remove(file);
   EXPECT_NO_THROW(validate_synth_config(SynthConfig()));
 }
 
