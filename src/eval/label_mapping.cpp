@@ -64,7 +64,7 @@ std::unordered_map<std::string, std::vector<std::string>> load_label_synonyms(co
 }
 
 LabelMapper::LabelMapper(const std::vector<CocoCategory>& categories, LabelMapperConfig config,
-                         std::shared_ptr<const TextEmbedder> embedder)
+                         std::shared_ptr<const LabelEmbedder> embedder)
     : config_(std::move(config)), embedder_(std::move(embedder)) {
   if (!embedder_) embedder_ = std::make_shared<CharNgramEmbedder>();
   std::unordered_map<std::string, int64_t> by_name;

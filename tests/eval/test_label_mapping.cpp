@@ -83,7 +83,7 @@ TEST(LabelMapping, MapsResultsAndCountsOutcomes) {
   EXPECT_EQ(mapped.detections[1].index, 2);  // file position, hence pycocotools' detection id, is kept
 }
 
-TEST(TextEmbedder, UnitVectorsAndSimilarTextsAreClose) {
+TEST(LabelEmbedder, UnitVectorsAndSimilarTextsAreClose) {
   CharNgramEmbedder e;
   const auto a = e.embed("red star"), b = e.embed("red stars"), c = e.embed("blue square");
   EXPECT_NEAR(cosine_similarity(a, a), 1.0, 1e-6);

@@ -13,7 +13,7 @@
 
 #include "coordexp/data/coco.hpp"
 #include "coordexp/eval/detection_results.hpp"
-#include "coordexp/eval/text_embedder.hpp"
+#include "coordexp/eval/label_embedder.hpp"
 
 namespace coordexp {
 
@@ -47,12 +47,12 @@ class LabelMapper {
  public:
   // `embedder` defaults to CharNgramEmbedder. Unknown synonym keys (no such category) are InputErrors.
   LabelMapper(const std::vector<CocoCategory>& categories, LabelMapperConfig config = {},
-              std::shared_ptr<const TextEmbedder> embedder = nullptr);
+              std::shared_ptr<const LabelEmbedder> embedder = nullptr);
   LabelMatch map(std::string_view description) const;
 
  private:
   LabelMapperConfig config_;
-  std::shared_ptr<const TextEmbedder> embedder_;
+  std::shared_ptr<const LabelEmbedder> embedder_;
   std::unordered_map<std::string, int64_t> exact_, synonym_;
   std::vector<std::pair<int64_t, std::vector<float>>> name_vectors_;
 };

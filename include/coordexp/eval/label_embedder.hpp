@@ -7,9 +7,9 @@
 
 namespace coordexp {
 
-class TextEmbedder {
+class LabelEmbedder {
  public:
-  virtual ~TextEmbedder() = default;
+  virtual ~LabelEmbedder() = default;
   // A unit-length vector (all zeros for text without characters); equal inputs give equal vectors.
   virtual std::vector<float> embed(std::string_view text) const = 0;
 };
@@ -22,7 +22,7 @@ struct CharNgramEmbedderConfig {
 
 // Hashes the character n-grams of " text " (padded with spaces so word edges count) into buckets,
 // with a second hash choosing the sign, then L2-normalises.
-class CharNgramEmbedder : public TextEmbedder {
+class CharNgramEmbedder : public LabelEmbedder {
  public:
   explicit CharNgramEmbedder(CharNgramEmbedderConfig config = {});
   std::vector<float> embed(std::string_view text) const override;

@@ -1,5 +1,5 @@
-// Character n-gram hashing embedder; see include/coordexp/eval/text_embedder.hpp.
-#include "coordexp/eval/text_embedder.hpp"
+// Character n-gram hashing embedder; see include/coordexp/eval/label_embedder.hpp.
+#include "coordexp/eval/label_embedder.hpp"
 
 #include <cmath>
 #include <cstdint>

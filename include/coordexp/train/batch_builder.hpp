@@ -1,0 +1,87 @@
+// From dataset images to training batches: decoded, resized and normalised images (optionally flipped,
+// boxes flipped too), prompt + answer token sequences with roles, and the criterion's per-sequence samples.
+// Monte Carlo orderings give R sequences per image (random orders, weight 1/R each). A background thread
+// builds the batches of upcoming steps; batch k depends only on (seed, k), so a resumed run sees the same data.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "coordexp/data/detection_dataset.hpp"
+#include "coordexp/data/image.hpp"
+#include "coordexp/loss/set_criterion.hpp"
+#include "coordexp/text/word_tokenizer.hpp"
+#include "coordexp/train/train_config.hpp"
+
+namespace coordexp {
+
+struct TrainBatch {
+  int64_t step = 0;
+  torch::Tensor images;                  // [B, 3, S, S] normalised
+  torch::Tensor tokens;                  // [B*R, T] prompt + answer, right-padded
+  torch::Tensor roles;                   // [B*R, T] uint8 TokenRole or kRoleNone
+  std::vector<CriterionSample> samples;  // [B*R]
+  int64_t sequences_per_image = 1;       // R
+  int64_t answer_tokens = 0;             // supervised tokens in the batch (throughput)
+};
+
+// Images decoded once into memory at size S x S (uint8). Unreadable files are skipped and counted.
+class ImageCache {
+ public:
+  ImageCache(const DetectionDataset& dataset, int64_t size, int threads);
+  const ImageRGB8& image(size_t i) const { return images_[i]; }
+  bool usable(size_t i) const { return !images_[i].empty(); }
+  int64_t corrupt() const { return corrupt_; }
+  const std::string& first_error() const { return first_error_; }
+
+ private:
+  std::vector<ImageRGB8> images_;
+  int64_t corrupt_ = 0;
+  std::string first_error_;
+};
+
+// [3, S, S] float, (x / 255 - 0.5) / 0.25 per channel.
+torch::Tensor image_to_tensor(const ImageRGB8& image, bool flip);
+
+class BatchBuilder {
+ public:
+  BatchBuilder(const DetectionDataset& dataset, const ImageCache& cache, const WordTokenizer& tokenizer,
+               const DataConfig& config, int64_t batch_size, uint64_t seed);
+  TrainBatch build(int64_t step) const;
+  std::vector<TokenId> prompt() const { return prompt_; }
+
+ private:
+  std::vector<size_t> indices_for_step(int64_t step) const;
+  const DetectionDataset& dataset_;
+  const ImageCache& cache_;
+  const WordTokenizer& tokenizer_;
+  DataConfig config_;
+  int64_t batch_size_;
+  uint64_t seed_;
+  std::vector<size_t> usable_;  // dataset indices with a decoded image
+  std::vector<TokenId> prompt_;
+};
+
+// Builds batches [first_step, last_step) in a background thread, at most `depth` ahead.
+class PrefetchLoader {
+ public:
+  PrefetchLoader(const BatchBuilder& builder, int64_t first_step, int64_t last_step, int depth = 2);
+  ~PrefetchLoader();
+  TrainBatch next();  // rethrows an error raised while building
+
+ private:
+  const BatchBuilder& builder_;
+  std::deque<TrainBatch> queue_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::exception_ptr error_;
+  int depth_;
+  std::thread worker_;
+};
+
+}  // namespace coordexp

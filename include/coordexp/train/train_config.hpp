@@ -1,0 +1,62 @@
+// The whole configuration of a training run: data, model, criterion, optimiser, schedule, generation and
+// run control, each a plain struct with its defaults. Loaded from a JSON file whose unknown keys and wrong
+// types are errors naming the key; the resolved configuration is written next to the run's outputs.
+#pragma once
+
+#include <string>
+
+#include "coordexp/infer/generator.hpp"
+#include "coordexp/loss/set_criterion.hpp"
+#include "coordexp/model/tiny_vlm.hpp"
+
+namespace coordexp {
+
+struct DataConfig {
+  std::string train_json;            // COCO file of the training split
+  std::string val_json;              // COCO file evaluated during and after training ("" to skip)
+  std::string extra_eval_json;       // a further split evaluated after training, e.g. novel ("" to skip)
+  std::string image_root;            // folder image file_names are relative to ("" = the JSON's folder)
+  int num_bins = 1000;               // K coordinate tokens
+  std::string order = "x1";          // object order in targets: x1, top_left, random, given
+  int mc_orderings = 1;              // R sequences per image in random orders (Monte Carlo); 1 = off
+  double flip_prob = 0.5;            // horizontal flip augmentation (boxes flipped too)
+  int max_objects = 40;              // objects per image kept for training (largest first past this)
+  bool use_description = true;       // target text is the annotation's "description" (else category name)
+};
+
+struct OptimConfig {
+  int64_t steps = 2000;              // optimiser steps
+  int64_t batch_size = 16;           // images per step (each gives mc_orderings sequences)
+  double lr = 1e-3;                  // peak learning rate
+  double min_lr_ratio = 0.05;        // cosine decays to lr * min_lr_ratio
+  int64_t warmup_steps = 100;        // linear warmup
+  double weight_decay = 0.05;        // AdamW decoupled weight decay (matrices only)
+  double beta1 = 0.9, beta2 = 0.95;  // AdamW betas
+  double grad_clip = 1.0;            // global gradient-norm clip (0 = off)
+};
+
+struct RunConfig {
+  std::string out_dir = "runs/default";  // checkpoints, logs, resolved config, report
+  uint64_t seed = 0;                 // model init, data order, augmentation
+  int threads = 0;                   // intra-op threads (0 = all cores)
+  int64_t log_every = 10;            // steps between log lines in metrics.jsonl
+  int64_t eval_every = 0;            // steps between evaluations on val (0 = only at the end)
+  int64_t eval_images = 200;         // val images used by periodic evaluations (0 = all)
+  int64_t checkpoint_every = 200;    // steps between checkpoints (the last one is always written)
+  int64_t eval_batch_size = 32;      // images per generation batch
+};
+
+struct TrainConfig {
+  DataConfig data;
+  TinyVlmConfig model;
+  CriterionConfig criterion;
+  OptimConfig optim;
+  GenerationConfig generation;
+  RunConfig run;
+};
+
+// Reads path over the defaults. Relative paths in the file are relative to the current directory.
+TrainConfig load_train_config(const std::string& path);
+std::string train_config_to_json(const TrainConfig& config);
+
+}  // namespace coordexp

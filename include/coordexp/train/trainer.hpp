@@ -1,0 +1,28 @@
+// The training run: data, tokenizer, tiny V-LLM, set criterion, AdamW with warmup + cosine, gradient
+// clipping, progress, periodic evaluation, atomic checkpoints and bit-for-bit resume, then the final
+// evaluation and report. Outputs in run.out_dir: config.json (resolved), tokenizer.json, metrics.jsonl,
+// checkpoint.pt, eval_<split>.json, detections_<split>.json, report.md and its pictures.
+#pragma once
+
+#include <string>
+
+#include "coordexp/train/train_config.hpp"
+
+namespace coordexp {
+
+struct TrainOptions {
+  bool resume = false;        // continue from out_dir/checkpoint.pt when it exists
+  int64_t stop_after = -1;    // stop (with a checkpoint) after this many steps of this invocation; -1 = run to the end
+  bool final_eval = true;     // evaluate and write the report at the end
+};
+
+struct TrainSummary {
+  int64_t steps_done = 0;
+  double final_loss = 0;
+  double tokens_per_second = 0;
+  double seconds = 0;
+};
+
+TrainSummary train(const TrainConfig& config, const TrainOptions& options);
+
+}  // namespace coordexp

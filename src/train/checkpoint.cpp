@@ -1,0 +1,99 @@
+// Atomic checkpoint writing and checked loading (see checkpoint.hpp).
+#include "coordexp/train/checkpoint.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "coordexp/util/error.hpp"
+
+namespace coordexp {
+namespace {
+
+void fsync_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+int64_t read_scalar(torch::serialize::InputArchive& ar, const char* key, const std::string& path) {
+  torch::Tensor t;
+  if (!ar.try_read(key, t) || t.numel() != 1)
+    throw_input_error(path + ": " + key, "a scalar entry in a coordexp checkpoint", "nothing",
+                      "is this file a coordexp checkpoint?");
+  return t.item<int64_t>();
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
+                     const CheckpointMeta& meta) {
+  torch::serialize::OutputArchive ar, model_ar, optim_ar;
+  model.save(model_ar);
+  ar.write("model", model_ar);
+  if (optimizer) {
+    optimizer->save(optim_ar);
+    ar.write("optimizer", optim_ar);
+  }
+  ar.write("format_version", torch::tensor(kCheckpointVersion));
+  ar.write("step", torch::tensor(meta.step));
+  ar.write("vocab_size", torch::tensor(meta.vocab_size));
+  const std::string tmp = path + ".tmp";
+  try {
+    ar.save_to(tmp);
+  } catch (const c10::Error& e) {
+    std::remove(tmp.c_str());
+    throw_input_error("checkpoint " + path, "a writable folder with free space", std::string("a write failure: ") + e.what_without_backtrace(),
+                      "the previous checkpoint, if any, is unchanged");
+  }
+  fsync_file(tmp);
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::remove(tmp.c_str());
+    throw_input_error("checkpoint " + path, "a successful rename of " + tmp, ec.message(),
+                      "the previous checkpoint, if any, is unchanged");
+  }
+  fsync_file(std::filesystem::path(path).parent_path().empty() ? "." : std::filesystem::path(path).parent_path().string());
+}
+
+CheckpointMeta load_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
+                               int64_t expected_vocab_size) {
+  if (!std::filesystem::exists(path)) throw_input_error("checkpoint " + path, "an existing file", "no such file");
+  torch::serialize::InputArchive ar;
+  try {
+    ar.load_from(path);
+  } catch (const c10::Error& e) {
+    throw_input_error("checkpoint " + path, "a LibTorch archive written by coordexp", "an unreadable file",
+                      e.what_without_backtrace());
+  }
+  const int64_t version = read_scalar(ar, "format_version", path);
+  if (version != kCheckpointVersion)
+    throw_input_error(path + ": format_version", std::to_string(kCheckpointVersion), std::to_string(version));
+  CheckpointMeta meta;
+  meta.step = read_scalar(ar, "step", path);
+  meta.vocab_size = read_scalar(ar, "vocab_size", path);
+  if (meta.vocab_size != expected_vocab_size)
+    throw_input_error(path + ": vocab_size", std::to_string(expected_vocab_size) + " (the current tokenizer's)",
+                      std::to_string(meta.vocab_size), "a checkpoint from another vocabulary cannot be resumed");
+  try {
+    torch::serialize::InputArchive model_ar;
+    ar.read("model", model_ar);
+    model.load(model_ar);
+    if (optimizer) {
+      torch::serialize::InputArchive optim_ar;
+      ar.read("optimizer", optim_ar);
+      optimizer->load(optim_ar);
+    }
+  } catch (const c10::Error& e) {
+    throw_input_error("checkpoint " + path, "parameters matching the configured model", "a mismatch",
+                      e.what_without_backtrace());
+  }
+  return meta;
+}
+
+}  // namespace coordexp

@@ -1,0 +1,144 @@
+// Reading and writing TrainConfig. Every field is listed once, in visit(): the reader and the writer are two
+// visitors over the same list, so they cannot drift apart.
+#include "coordexp/train/train_config.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "coordexp/util/error.hpp"
+#include "coordexp/util/json_config.hpp"
+
+namespace coordexp {
+namespace {
+
+const char* matching_name(MatchingMode m) { return m == MatchingMode::kIndex ? "index" : "hungarian"; }
+const char* unmatched_name(UnmatchedPolicy p) { return p == UnmatchedPolicy::kIgnore ? "ignore" : "unlikelihood"; }
+const char* coord_target_name(CoordTarget t) { return t == CoordTarget::kHard ? "hard" : "two_bin"; }
+const char* coord_decode_name(CoordDecode d) { return d == CoordDecode::kArgmax ? "argmax" : "expectation"; }
+
+// Reads fields from a ConfigReader section.
+struct Reader {
+  ConfigReader r;
+  template <class T>
+  void operator()(const char* key, T& field) {
+    if constexpr (std::is_same_v<T, uint64_t>) {
+      int64_t v = static_cast<int64_t>(field);
+      if (r.get(key, v)) {
+        if (v < 0) throw_input_error(r.source() + ": field \"" + r.key_path(key) + "\"", "a non-negative integer", std::to_string(v));
+        field = static_cast<uint64_t>(v);
+      }
+    } else {
+      r.get(key, field);
+    }
+  }
+  template <class E, class Parse, class Name>
+  void enumeration(const char* key, E& field, Parse parse, Name) {
+    std::string s;
+    if (r.get(key, s)) {
+      try {
+        field = parse(s);
+      } catch (const InputError& e) {
+        throw InputError(r.source() + ": field \"" + r.key_path(key) + "\": " + e.what());
+      }
+    }
+  }
+  Reader section(const char* key) { return Reader{r.section(key)}; }
+};
+
+// Writes fields into a JSON object.
+struct Writer {
+  nlohmann::json* j;
+  template <class T>
+  void operator()(const char* key, T& field) { (*j)[key] = field; }
+  template <class E, class Parse, class Name>
+  void enumeration(const char* key, E& field, Parse, Name name) { (*j)[key] = name(field); }
+  Writer section(const char* key) {
+    (*j)[key] = nlohmann::json::object();
+    return Writer{&(*j)[key]};
+  }
+};
+
+template <class V>
+void visit(V& v, TrainConfig& c) {
+  {
+    auto s = v.section("data");
+    auto& d = c.data;
+    s("train_json", d.train_json), s("val_json", d.val_json), s("extra_eval_json", d.extra_eval_json);
+    s("image_root", d.image_root), s("num_bins", d.num_bins), s("order", d.order);
+    s("mc_orderings", d.mc_orderings), s("flip_prob", d.flip_prob), s("max_objects", d.max_objects);
+    s("use_description", d.use_description);
+  }
+  {
+    auto s = v.section("model");
+    auto& m = c.model;
+    s("image_size", m.image_size), s("patch_size", m.patch_size), s("vision_width", m.vision_width);
+    s("vision_layers", m.vision_layers), s("vision_heads", m.vision_heads), s("width", m.width);
+    s("layers", m.layers), s("heads", m.heads), s("ffn_width", m.ffn_width), s("rope_theta", m.rope_theta);
+    s("norm_eps", m.norm_eps);
+  }
+  {
+    auto s = v.section("criterion");
+    auto& k = c.criterion;
+    s("coord_weight", k.coord_weight), s("l1_weight", k.l1_weight), s("giou_weight", k.giou_weight);
+    s("tau", k.tau), s("ce_on_structure", k.ce_on_structure), s("coord_ce", k.coord_ce);
+    s.enumeration("coord_ce_target", k.coord_ce_target, parse_coord_target, coord_target_name);
+    s("coord_ce_weight", k.coord_ce_weight);
+    s.enumeration("matching", k.matching, parse_matching_mode, matching_name);
+    s("match_geo_weight", k.match_geo_weight), s("match_sem_weight", k.match_sem_weight);
+    s("match_min_iou", k.match_min_iou);
+    s.enumeration("unmatched", k.unmatched, parse_unmatched_policy, unmatched_name);
+    s("unmatched_weight", k.unmatched_weight);
+  }
+  {
+    auto s = v.section("optim");
+    auto& o = c.optim;
+    s("steps", o.steps), s("batch_size", o.batch_size), s("lr", o.lr), s("min_lr_ratio", o.min_lr_ratio);
+    s("warmup_steps", o.warmup_steps), s("weight_decay", o.weight_decay), s("beta1", o.beta1);
+    s("beta2", o.beta2), s("grad_clip", o.grad_clip);
+  }
+  {
+    auto s = v.section("generation");
+    auto& g = c.generation;
+    s("max_new_tokens", g.max_new_tokens), s("max_objects", g.max_objects);
+    s("max_description_tokens", g.max_description_tokens), s("temperature", g.temperature), s("top_p", g.top_p);
+    s("repetition_penalty", g.repetition_penalty);
+    s.enumeration("coord_decode", g.coord_decode, parse_coord_decode, coord_decode_name);
+    s("seed", g.seed);
+  }
+  {
+    auto s = v.section("run");
+    auto& r = c.run;
+    s("out_dir", r.out_dir), s("seed", r.seed), s("threads", r.threads), s("log_every", r.log_every);
+    s("eval_every", r.eval_every), s("eval_images", r.eval_images), s("checkpoint_every", r.checkpoint_every);
+    s("eval_batch_size", r.eval_batch_size);
+  }
+}
+
+void check_positive(const std::string& src, const char* key, double v) {
+  if (!(v > 0)) throw_input_error(src + ": field \"" + key + "\"", "a value > 0", std::to_string(v));
+}
+
+}  // namespace
+
+TrainConfig load_train_config(const std::string& path) {
+  TrainConfig c;
+  Reader reader{ConfigReader::from_file(path)};
+  visit(reader, c);
+  reader.r.finish();
+  parse_object_order(c.data.order);  // validates
+  check_positive(path, "optim.steps", c.optim.steps);
+  check_positive(path, "optim.batch_size", c.optim.batch_size);
+  check_positive(path, "optim.lr", c.optim.lr);
+  check_positive(path, "data.mc_orderings", c.data.mc_orderings);
+  if (c.data.train_json.empty()) throw_input_error(path + ": field \"data.train_json\"", "a COCO file path", "nothing");
+  return c;
+}
+
+std::string train_config_to_json(const TrainConfig& config) {
+  nlohmann::json j = nlohmann::json::object();
+  TrainConfig copy = config;
+  Writer w{&j};
+  visit(w, copy);
+  return j.dump(2);
+}
+
+}  // namespace coordexp
