@@ -13,6 +13,11 @@
 #include "coordexp/report/pr_curve.hpp"
 #include "coordexp/util/error.hpp"
 
+// Under COORDEXP_SANITIZE, LeakSanitizer reports fontconfig's font-pattern cache, which cairo's toy text
+// API fills once per process and never frees (not a leak of ours). LSan reads this hook at exit; in
+// ordinary builds it is an unused function.
+extern "C" const char* __lsan_default_suppressions() { return "leak:libfontconfig.so\n"; }
+
 namespace coordexp {
 namespace {
 
