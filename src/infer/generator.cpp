@@ -53,6 +53,7 @@ std::vector<Generation> decode(VisionLanguageModel& model, int64_t B, const Gram
   auto coord = torch::full({V}, kNeg, opts);
   coord.narrow(0, first, K).zero_();
   const auto m_outside = only({g.structure.obj_start, g.structure.answer_end});
+  const auto m_start_only = only({g.structure.obj_start});
   const auto m_end_only = only({g.structure.answer_end});
   const auto m_before_end = only({g.structure.obj_end});
   const auto m_desc = torch::maximum(text, coord);
@@ -71,7 +72,9 @@ std::vector<Generation> decode(VisionLanguageModel& model, int64_t B, const Gram
       auto& s = st[b];
       switch (s.grammar) {
         case Grammar::kOutside:
-          mask[b] = static_cast<int64_t>(s.out.objects.size()) >= cfg.max_objects ? m_end_only : m_outside;
+          mask[b] = static_cast<int64_t>(s.out.objects.size()) >= cfg.max_objects  ? m_end_only
+                    : static_cast<int64_t>(s.out.objects.size()) < cfg.min_objects ? m_start_only
+                                                                                   : m_outside;
           break;
         case Grammar::kAfterStart: mask[b] = text; break;
         case Grammar::kDescription: mask[b] = s.desc_len >= cfg.max_description_tokens ? coord : m_desc; break;

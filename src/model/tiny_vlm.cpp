@@ -115,7 +115,10 @@ class TinyVlmImpl : public VisionLanguageModel {
     const int64_t grid = c.image_size / c.patch_size;
     patch_embed_ = register_module(
         "patch_embed", nn::Conv2d(nn::Conv2dOptions(3, c.vision_width, c.patch_size).stride(c.patch_size)));
-    vision_pos_ = register_parameter("vision_pos", torch::randn({1, grid * grid, c.vision_width}) * 0.02);
+    // fixed 2D sin-cos position code (rows in the first half of the width, columns in the second) plus a
+    // learned correction starting at zero: the decoder has patch positions from the first step
+    vision_pos_fixed_ = register_buffer("vision_pos_fixed", sincos_2d(grid, c.vision_width));
+    vision_pos_ = register_parameter("vision_pos", torch::zeros({1, grid * grid, c.vision_width}));
     for (int64_t i = 0; i < c.vision_layers; ++i)
       vision_blocks_.push_back(register_module("vision_block" + std::to_string(i), VisionBlock(c.vision_width, c.vision_heads)));
     vision_norm_ = register_module("vision_norm", nn::LayerNorm(nn::LayerNormOptions({c.vision_width})));
@@ -130,7 +133,7 @@ class TinyVlmImpl : public VisionLanguageModel {
   }
 
   torch::Tensor encode_images(const torch::Tensor& images) override {
-    auto x = patch_embed_(images).flatten(2).transpose(1, 2) + vision_pos_;  // [B, I, Cv]
+    auto x = patch_embed_(images).flatten(2).transpose(1, 2) + vision_pos_fixed_ + vision_pos_;  // [B, I, Cv]
     for (auto& b : vision_blocks_) x = b(x);
     return proj2_(torch::gelu(proj1_(vision_norm_(x))));  // [B, I, D]
   }
@@ -177,15 +180,48 @@ class TinyVlmImpl : public VisionLanguageModel {
     return torch::zeros({L, L}, like.options()).masked_fill(allowed.logical_not(), -1e9);
   }
 
+  // [1, grid*grid, width]: sin/cos of the patch row over width/2 channels, of the column over the rest.
+  static torch::Tensor sincos_2d(int64_t grid, int64_t width) {
+    const int64_t quarter = width / 4;
+    auto omega = torch::pow(10000.0, -torch::arange(quarter, torch::kFloat) / std::max<int64_t>(1, quarter));  // [W/4]
+    auto pos = torch::arange(grid, torch::kFloat);
+    auto code = [&](const torch::Tensor& p) {  // [G] -> [G, W/2]
+      auto a = p.unsqueeze(1) * omega.unsqueeze(0);
+      return torch::cat({a.sin(), a.cos()}, 1);
+    };
+    auto rows = code(pos).unsqueeze(1).expand({grid, grid, 2 * quarter});
+    auto cols = code(pos).unsqueeze(0).expand({grid, grid, 2 * quarter});
+    auto out = torch::zeros({grid, grid, width});
+    out.narrow(2, 0, 2 * quarter).copy_(rows);
+    out.narrow(2, 2 * quarter, 2 * quarter).copy_(cols);
+    return out.reshape({1, grid * grid, width});
+  }
+
+  // Rows k of a [V, D] table for the coordinate tokens: a random projection of smooth features of
+  // phi(k) = k / (K - 1) (low-frequency sines and cosines), scaled to the table's init scale.
+  void smooth_coordinate_rows(torch::Tensor table) {
+    const int64_t K = config_.num_coord_bins, first = config_.coord_first_id, D = table.size(1);
+    if (first < 0 || K < 2 || first + K > table.size(0)) return;
+    const int64_t F = 8;
+    auto phi = torch::arange(K, torch::kFloat) / static_cast<double>(K - 1);
+    auto freqs = torch::arange(1, F + 1, torch::kFloat) * M_PI;
+    auto a = phi.unsqueeze(1) * freqs.unsqueeze(0);  // [K, F]
+    auto features = torch::cat({a.sin(), a.cos()}, 1) / std::sqrt(static_cast<double>(F));  // [K, 2F]
+    auto projection = torch::randn({2 * F, D}) * 0.02;
+    table.narrow(0, first, K).copy_(torch::matmul(features, projection) * std::sqrt(static_cast<double>(2 * F)));
+  }
+
   void init_weights() {
     torch::NoGradGuard ng;
     for (auto& p : named_parameters()) {
       const auto& name = p.key();
       auto& t = p.value();
-      if (name.find("norm") != std::string::npos) continue;
+      if (name.find("norm") != std::string::npos || name == "vision_pos") continue;
       if (t.dim() >= 2) t.normal_(0, 0.02);
       else if (name.find("bias") != std::string::npos) t.zero_();
     }
+    smooth_coordinate_rows(embed_->weight);
+    smooth_coordinate_rows(lm_head_->weight);
     // residual output projections scaled down by depth (GPT-2)
     for (auto& b : blocks_) {
       b->out->weight.mul_(1.0 / std::sqrt(2.0 * config_.layers));
@@ -195,7 +231,7 @@ class TinyVlmImpl : public VisionLanguageModel {
 
   TinyVlmConfig config_;
   nn::Conv2d patch_embed_{nullptr};
-  torch::Tensor vision_pos_;
+  torch::Tensor vision_pos_, vision_pos_fixed_;
   std::vector<VisionBlock> vision_blocks_;
   nn::LayerNorm vision_norm_{nullptr};
   nn::Linear proj1_{nullptr}, proj2_{nullptr};

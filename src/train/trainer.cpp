@@ -104,6 +104,8 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
   tokenizer.save((out / "tokenizer.json").string());
   TrainConfig resolved = cfg;
   resolved.model.vocab_size = tokenizer.vocab_size();
+  resolved.model.coord_first_id = tokenizer.coord_vocab().first_id();
+  resolved.model.num_coord_bins = tokenizer.coord_vocab().num_bins();
   write_text(out / "config.json", train_config_to_json(resolved) + "\n");
 
   ImageCache train_cache(train_set, cfg.model.image_size, threads);

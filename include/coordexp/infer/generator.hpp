@@ -24,6 +24,7 @@ CoordDecode parse_coord_decode(const std::string& name);  // "expectation", "arg
 struct GenerationConfig {
   int64_t max_new_tokens = 200;        // stop each sequence after this many answer tokens
   int64_t max_objects = 40;            // then only answer_end is allowed
+  int64_t min_objects = 0;             // answer_end is not allowed before this many objects
   int64_t max_description_tokens = 6;  // then a coordinate must follow
   double temperature = 0.0;            // 0: greedy; > 0: sampling at this temperature
   double top_p = 1.0;                  // nucleus sampling mass (with temperature > 0)

@@ -22,6 +22,10 @@ struct TinyVlmConfig {
   int64_t vocab_size = 0;       // V, set from the tokenizer
   double rope_theta = 10000.0;  // RoPE base
   double norm_eps = 1e-6;       // RMSNorm epsilon
+  // Set by the caller from the tokenizer (not read from config files): the coordinate token range, whose
+  // input-embedding and LM-head rows start as smooth functions of k, so neighbouring bins start close.
+  int64_t coord_first_id = -1;  // -1: no coordinate-aware initialisation
+  int64_t num_coord_bins = 0;
 };
 
 class TinyVlmImpl;  // defined in tiny_vlm.cpp
