@@ -112,8 +112,24 @@ std::vector<Generation> decode(VisionLanguageModel& model, int64_t B, const Gram
       }
       chosen = torch::multinomial(p, 1).squeeze(1);
     }
-    auto chosen_cpu = chosen.cpu();
+    auto chosen_cpu = chosen.cpu().clone();
     auto probs_cpu = probs.cpu();
+    if (cfg.coord_decode == CoordDecode::kExpectation) {
+      // The written coordinate token is the bin nearest the expected coordinate (over the bins the grammar
+      // allows), not the argmax: with a broad distribution the argmax can sit far from the mean, and the
+      // tokens that follow would then condition on a coordinate the box does not have.
+      for (int64_t b = 0; b < B; ++b) {
+        const TokenId tok = chosen_cpu[b].item<int64_t>();
+        if (!g.coords.is_coord(tok)) continue;
+        auto pk = probs_cpu[b].narrow(0, first, K);
+        const double c = (pk * phi.cpu()).sum().item<double>() / std::max(1e-12, pk.sum().item<double>());
+        int k = g.coords.quantize(c);
+        const auto& s = st[b];
+        if (s.grammar == Grammar::kCoordinate && s.coord_index >= 2) k = std::max(k, s.bins[s.coord_index - 2]);
+        chosen_cpu[b] = g.coords.id_of_bin(k);
+      }
+      chosen = chosen_cpu.to(chosen.device());
+    }
     for (int64_t b = 0; b < B; ++b) {
       auto& s = st[b];
       if (s.grammar == Grammar::kDone) continue;

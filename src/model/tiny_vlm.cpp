@@ -113,8 +113,20 @@ class TinyVlmImpl : public VisionLanguageModel {
     COORDEXP_CHECK_ARG(c.vision_width % c.vision_heads == 0, "model.vision_width", "divisible by vision_heads",
                        std::to_string(c.vision_width));
     const int64_t grid = c.image_size / c.patch_size;
-    patch_embed_ = register_module(
-        "patch_embed", nn::Conv2d(nn::Conv2dOptions(3, c.vision_width, c.patch_size).stride(c.patch_size)));
+    if (c.conv_stem) {
+      // Early convolutions (two stride-2 3x3 convs, then a patch_size/4 patchify): local detail and sub-patch
+      // position reach the tokens at a small cost, and the ViT converges faster.
+      COORDEXP_CHECK_ARG(c.patch_size % 4 == 0, "model.patch_size", "a multiple of 4 with conv_stem",
+                         std::to_string(c.patch_size));
+      const int64_t w1 = std::max<int64_t>(16, c.vision_width / 4), w2 = std::max<int64_t>(32, c.vision_width / 2);
+      stem_ = register_module("stem", nn::Sequential(
+          nn::Conv2d(nn::Conv2dOptions(3, w1, 3).stride(2).padding(1)), nn::GELU(),
+          nn::Conv2d(nn::Conv2dOptions(w1, w2, 3).stride(2).padding(1)), nn::GELU(),
+          nn::Conv2d(nn::Conv2dOptions(w2, c.vision_width, c.patch_size / 4).stride(c.patch_size / 4))));
+    } else {
+      stem_ = register_module("stem", nn::Sequential(nn::Conv2d(
+          nn::Conv2dOptions(3, c.vision_width, c.patch_size).stride(c.patch_size))));
+    }
     // fixed 2D sin-cos position code (rows in the first half of the width, columns in the second) plus a
     // learned correction starting at zero: the decoder has patch positions from the first step
     vision_pos_fixed_ = register_buffer("vision_pos_fixed", sincos_2d(grid, c.vision_width));
@@ -133,7 +145,7 @@ class TinyVlmImpl : public VisionLanguageModel {
   }
 
   torch::Tensor encode_images(const torch::Tensor& images) override {
-    auto x = patch_embed_(images).flatten(2).transpose(1, 2) + vision_pos_fixed_ + vision_pos_;  // [B, I, Cv]
+    auto x = stem_->forward(images).flatten(2).transpose(1, 2) + vision_pos_fixed_ + vision_pos_;  // [B, I, Cv]
     for (auto& b : vision_blocks_) x = b(x);
     return proj2_(torch::gelu(proj1_(vision_norm_(x))));  // [B, I, D]
   }
@@ -216,7 +228,10 @@ class TinyVlmImpl : public VisionLanguageModel {
     for (auto& p : named_parameters()) {
       const auto& name = p.key();
       auto& t = p.value();
-      if (name.find("norm") != std::string::npos || name == "vision_pos") continue;
+      // Convolutions keep LibTorch's fan-in (Kaiming) initialisation: at std 0.02 a three-layer stem would
+      // shrink the image signal ~100x below the position code added to it, and the decoder would learn to
+      // ignore the image.
+      if (name.find("norm") != std::string::npos || name == "vision_pos" || name.rfind("stem", 0) == 0) continue;
       if (t.dim() >= 2) t.normal_(0, 0.02);
       else if (name.find("bias") != std::string::npos) t.zero_();
     }
@@ -230,7 +245,7 @@ class TinyVlmImpl : public VisionLanguageModel {
   }
 
   TinyVlmConfig config_;
-  nn::Conv2d patch_embed_{nullptr};
+  nn::Sequential stem_{nullptr};
   torch::Tensor vision_pos_, vision_pos_fixed_;
   std::vector<VisionBlock> vision_blocks_;
   nn::LayerNorm vision_norm_{nullptr};

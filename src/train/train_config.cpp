@@ -70,7 +70,8 @@ void visit(V& v, TrainConfig& c) {
   {
     auto s = v.section("model");
     auto& m = c.model;
-    s("image_size", m.image_size), s("patch_size", m.patch_size), s("vision_width", m.vision_width);
+    s("image_size", m.image_size), s("patch_size", m.patch_size), s("conv_stem", m.conv_stem);
+    s("vision_width", m.vision_width);
     s("vision_layers", m.vision_layers), s("vision_heads", m.vision_heads), s("width", m.width);
     s("layers", m.layers), s("heads", m.heads), s("ffn_width", m.ffn_width), s("rope_theta", m.rope_theta);
     s("norm_eps", m.norm_eps);

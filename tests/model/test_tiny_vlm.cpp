@@ -67,3 +67,23 @@ TEST(TinyVlm, BadConfigIsNamed) {
 
 }  // namespace
 }  // namespace coordexp
+
+namespace coordexp {
+namespace {
+
+TEST(TinyVlm, TextStatesDependOnTheImageAndGradientsReachTheVisionTower) {
+  torch::manual_seed(3);
+  auto c = small_config();
+  auto model = build_tiny_vlm(c);
+  auto tokens = torch::randint(0, 50, {1, 5}, torch::kLong);
+  auto a = model->forward_text(model->encode_images(torch::randn({1, 3, 32, 32})), tokens);
+  auto b = model->forward_text(model->encode_images(torch::randn({1, 3, 32, 32})), tokens);
+  EXPECT_GT((a - b).abs().max().item<double>(), 1e-3);
+  model->logits(a).sum().backward();
+  for (const auto& p : model->named_parameters())
+    if (p.key().rfind("stem", 0) == 0 || p.key().rfind("proj", 0) == 0)
+      EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0) << p.key();
+}
+
+}  // namespace
+}  // namespace coordexp

@@ -16,8 +16,9 @@
 namespace coordexp {
 
 enum class CoordDecode {
-  kExpectation,  // sum_k phi(k) p_k over the allowed bins: sub-bin precision
-  kArgmax,       // the most likely bin's value
+  kExpectation,  // sum_k phi(k) p_k over the allowed bins (sub-bin precision); the token written (and
+                 // conditioned on next) is the bin nearest that value
+  kArgmax,       // the most likely bin is written and its value used
 };
 CoordDecode parse_coord_decode(const std::string& name);  // "expectation", "argmax"
 
