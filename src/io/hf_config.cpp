@@ -3,11 +3,10 @@
 #include "coordexp/io/hf_config.hpp"
 
 #include <cmath>
-#include <fstream>
 #include <numeric>
-#include <sstream>
 
 #include "coordexp/util/error.hpp"
+#include "coordexp/util/json_config.hpp"
 
 namespace coordexp {
 
@@ -285,17 +284,7 @@ QwenVLConfig parse_qwen_vl_config(const json& doc, const std::string& source) {
 
 QwenVLConfig load_qwen_vl_config(const std::filesystem::path& path) {
   const std::filesystem::path file = std::filesystem::is_directory(path) ? path / "config.json" : path;
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw_input_error(file.string(), "a readable config.json", "cannot open it");
-  std::stringstream buf;
-  buf << in.rdbuf();
-  json doc;
-  try {
-    doc = json::parse(buf.str());
-  } catch (const json::exception& e) {
-    throw_input_error(file.string(), "valid JSON", e.what());
-  }
-  return parse_qwen_vl_config(doc, file.string());
+  return parse_qwen_vl_config(read_json_file(file.string(), "a readable config.json"), file.string());
 }
 
 json qwen_vl_config_to_json(const QwenVLConfig& c) {

@@ -1,192 +1,23 @@
-// Byte-level BPE from tokenizer.json (see bpe_tokenizer.hpp). Sections: Unicode helpers (ICU), the
-// pre-tokenizer scanners (Qwen2 and GPT-2 regexes written out by hand), loading and validation,
-// encoding (added tokens -> normalise -> split -> bytes -> merges), decoding, extension and saving.
+// Byte-level BPE from tokenizer.json (see bpe_tokenizer.hpp). Sections: loading and validation, encoding
+// (added tokens -> normalise -> split -> bytes -> merges), decoding, extension and saving. The Unicode
+// helpers and the pre-tokenizer scanners live in byte_level_pretokenizer.cpp.
 #include "coordexp/text/bpe_tokenizer.hpp"
 
-#include <unicode/bytestream.h>
-#include <unicode/normalizer2.h>
-#include <unicode/uchar.h>
-#include <unicode/utf8.h>
-
 #include <algorithm>
-#include <array>
 #include <cctype>
 #include <fstream>
 #include <limits>
 #include <map>
-#include <sstream>
 
+#include "byte_level_pretokenizer.hpp"
 #include "coordexp/util/error.hpp"
+#include "coordexp/util/json_config.hpp"
 
 namespace coordexp {
 
 namespace {
 
 using nlohmann::json;
-
-// ------------------------------------------------------------------------------------ Unicode helpers
-
-bool is_letter(UChar32 c) {
-  return c < 0x80 ? ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') : (U_GET_GC_MASK(c) & U_GC_L_MASK) != 0;
-}
-bool is_number(UChar32 c) {
-  return c < 0x80 ? (c >= '0' && c <= '9') : (U_GET_GC_MASK(c) & U_GC_N_MASK) != 0;
-}
-// Regex \s: the White_Space property (what Oniguruma's Unicode \s matches).
-bool is_space(UChar32 c) {
-  return c < 0x80 ? (c == ' ' || (c >= 0x09 && c <= 0x0d)) : u_isUWhiteSpace(c) != 0;
-}
-bool is_newline(UChar32 c) {
-  return c == '\r' || c == '\n';
-}
-bool is_other(UChar32 c) {
-  return !is_space(c) && !is_letter(c) && !is_number(c);
-}  // [^\s\p{L}\p{N}]
-
-// Code points of `text` with their byte offsets; offsets has one extra entry, text.size().
-struct CodePoints {
-  std::vector<UChar32> cp;
-  std::vector<size_t> offset;
-};
-
-CodePoints decode_utf8(std::string_view text) {
-  CodePoints out;
-  out.cp.reserve(text.size());
-  out.offset.reserve(text.size() + 1);
-  int32_t i = 0;
-  const int32_t n = static_cast<int32_t>(text.size());
-  while (i < n) {
-    out.offset.push_back(static_cast<size_t>(i));
-    UChar32 c;
-    U8_NEXT(reinterpret_cast<const uint8_t*>(text.data()), i, n, c);
-    if (c < 0)
-      throw_input_error("text to encode, byte " + std::to_string(out.offset.back()), "valid UTF-8",
-                        "an invalid sequence");
-    out.cp.push_back(c);
-  }
-  out.offset.push_back(text.size());
-  return out;
-}
-
-void append_utf8(std::string& out, UChar32 c) {
-  char buf[4];
-  int32_t len = 0;
-  UBool error = false;  // cannot happen: c comes from a valid table
-  U8_APPEND(reinterpret_cast<uint8_t*>(buf), len, 4, c, error);
-  (void)error;
-  out.append(buf, static_cast<size_t>(len));
-}
-
-std::string nfc(std::string_view text) {
-  UErrorCode status = U_ZERO_ERROR;
-  const icu::Normalizer2* norm = icu::Normalizer2::getNFCInstance(status);
-  if (U_FAILURE(status)) throw std::runtime_error(std::string("ICU NFC unavailable: ") + u_errorName(status));
-  const icu::StringPiece piece(text.data(), static_cast<int32_t>(text.size()));
-  if (norm->isNormalizedUTF8(piece, status) && U_SUCCESS(status)) return std::string(text);
-  status = U_ZERO_ERROR;
-  std::string out;
-  icu::StringByteSink<std::string> sink(&out);
-  norm->normalizeUTF8(0, piece, sink, nullptr, status);
-  if (U_FAILURE(status)) throw std::runtime_error(std::string("ICU NFC failed: ") + u_errorName(status));
-  return out;
-}
-
-// GPT-2's byte -> printable character table: bytes that are printable Latin-1 map to themselves, the
-// other 68 to U+0100.. in byte order, so every byte string becomes a visible, whitespace-free string.
-struct ByteTable {
-  std::array<std::string, 256> to_char;          // UTF-8 of the character for each byte
-  std::unordered_map<UChar32, uint8_t> to_byte;  // the inverse
-  ByteTable() {
-    int next = 0;
-    for (int b = 0; b < 256; ++b) {
-      const bool printable = (b >= '!' && b <= '~') || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
-      const UChar32 c = printable ? b : 256 + next++;
-      append_utf8(to_char[b], c);
-      to_byte[c] = static_cast<uint8_t>(b);
-    }
-  }
-};
-
-const ByteTable& byte_table() {
-  static const ByteTable table;
-  return table;
-}
-
-// ---------------------------------------------------------------------------- pre-tokenizer scanners
-// Each returns the end (in code points) of the match starting at i, trying the regex's alternatives in
-// order as a backtracking engine would. Both regexes match every code point, so the end is always > i.
-
-// (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}|
-// ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
-const char* const kQwen2Pattern =
-    R"re((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)re";
-// 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+   (ByteLevel use_regex)
-const char* const kGpt2Pattern =
-    R"re('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)re";
-
-enum class SplitRegex { kNone, kQwen2, kGpt2 };
-
-UChar32 fold_case(UChar32 c) {
-  if (c >= 'A' && c <= 'Z') return c + 32;
-  if (c == 0x017f) return 's';  // LATIN SMALL LETTER LONG S case-folds to 's'
-  return c;
-}
-
-// Length of a contraction at i ('s 't 're 've 'm 'll 'd), 0 if none.
-size_t contraction(const std::vector<UChar32>& cp, size_t i, bool ignore_case) {
-  const size_t n = cp.size();
-  if (cp[i] != '\'' || i + 1 >= n) return 0;
-  auto at = [&](size_t k) { return ignore_case ? fold_case(cp[k]) : cp[k]; };
-  const UChar32 a = at(i + 1);
-  if (a == 's' || a == 't' || a == 'm' || a == 'd') return 2;
-  if (i + 2 < n) {
-    const UChar32 b = at(i + 2);
-    if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l')) return 3;
-  }
-  return 0;
-}
-
-template <typename Pred>
-size_t run_end(const std::vector<UChar32>& cp, size_t i, Pred pred) {
-  while (i < cp.size() && pred(cp[i])) ++i;
-  return i;
-}
-
-// \s+(?!\S) then \s+, for a whitespace run starting at i.
-size_t whitespace_tail(const std::vector<UChar32>& cp, size_t i) {
-  const size_t e = run_end(cp, i, is_space);
-  if (e == cp.size() || e - i == 1) return e;  // at the end, or \s+ fallback for a single space
-  return e - 1;                                // leave one space to prefix the next word
-}
-
-size_t match_qwen2(const std::vector<UChar32>& cp, size_t i) {
-  const size_t n = cp.size();
-  if (size_t len = contraction(cp, i, /*ignore_case=*/true)) return i + len;
-  // [^\r\n\p{L}\p{N}]?\p{L}+
-  if (is_letter(cp[i])) return run_end(cp, i, is_letter);
-  if (!is_number(cp[i]) && !is_newline(cp[i]) && i + 1 < n && is_letter(cp[i + 1]))
-    return run_end(cp, i + 1, is_letter);
-  if (is_number(cp[i])) return i + 1;  // \p{N}: digits one at a time
-  // ` ?[^\s\p{L}\p{N}]+[\r\n]*`
-  size_t j = (cp[i] == ' ' && i + 1 < n && is_other(cp[i + 1])) ? i + 1 : i;
-  if (is_other(cp[j])) return run_end(cp, run_end(cp, j, is_other), is_newline);
-  // \s*[\r\n]+ : up to and including the last newline of the whitespace run
-  const size_t e = run_end(cp, i, is_space);
-  for (size_t k = e; k > i; --k)
-    if (is_newline(cp[k - 1])) return k;
-  return whitespace_tail(cp, i);
-}
-
-size_t match_gpt2(const std::vector<UChar32>& cp, size_t i) {
-  const size_t n = cp.size();
-  if (size_t len = contraction(cp, i, /*ignore_case=*/false)) return i + len;
-  const size_t j = (cp[i] == ' ' && i + 1 < n) ? i + 1 : i;  // the optional leading space
-  for (auto cls : {is_letter, is_number, is_other}) {
-    if (j != i && cls(cp[j])) return run_end(cp, j, cls);
-    if (cls(cp[i])) return run_end(cp, i, cls);
-  }
-  return whitespace_tail(cp, i);
-}
 
 // ------------------------------------------------------------------------------------ JSON helpers
 
@@ -480,17 +311,7 @@ BpeTokenizer BpeTokenizer::from_json(const json& doc, const std::string& source)
 }
 
 BpeTokenizer BpeTokenizer::from_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw_input_error(path.string(), "a readable tokenizer.json", "cannot open it");
-  std::stringstream buf;
-  buf << in.rdbuf();
-  json doc;
-  try {
-    doc = json::parse(buf.str());
-  } catch (const json::exception& e) {
-    throw_input_error(path.string(), "valid JSON", e.what());
-  }
-  return from_json(doc, path.string());
+  return from_json(read_json_file(path.string(), "a readable tokenizer.json"), path.string());
 }
 
 // --------------------------------------------------------------------------------------------- encoding

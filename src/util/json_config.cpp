@@ -66,6 +66,18 @@ std::string describe_json_value(const nlohmann::json& value) {
   }
 }
 
+nlohmann::json read_json_file(const std::string& path, const std::string& what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw_input_error(path, what, "cannot open it");
+  std::ostringstream text;
+  text << in.rdbuf();
+  try {
+    return nlohmann::json::parse(text.str());
+  } catch (const nlohmann::json::exception& e) {
+    throw_input_error(path, "valid JSON", e.what());
+  }
+}
+
 ConfigReader ConfigReader::from_string(std::string_view text, const std::string& source) {
   nlohmann::json doc;
   try {

@@ -74,6 +74,11 @@ class ConfigReader {
   std::string prefix_;            // key path of this object ("" at the root)
 };
 
+// Reads and parses a whole JSON file (any top-level value). A file that cannot be opened is an InputError
+// "<path>: expected <what>, found cannot open it" (what = e.g. "a readable tokenizer.json"); malformed
+// JSON is one expecting "valid JSON", with the parser's message.
+nlohmann::json read_json_file(const std::string& path, const std::string& what);
+
 // Short description of a JSON value for messages: string "abc", number 3.5, boolean true, null, an array
 // of 3 elements, an object.
 std::string describe_json_value(const nlohmann::json& value);
