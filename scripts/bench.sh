@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The benchmarks whose figures are in the README, each ratio measured within one run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
+echo "== Hungarian: coordexp vs scipy"
+bench/matching_vs_scipy.sh
+echo "== CoordExp forward+backward: fused vs naive full-vocabulary path"
+build/bench/bench_coord_expectation_torch --benchmark_min_time=0.3
+echo "== generation: KV cache vs recomputing the prefix"
+build/bench/bench_generation_torch --benchmark_min_time=0.5
+echo "== COCO evaluation at COCO-val size"
+build/bench/bench_coco_eval
+echo "== safetensors loading"
+build/bench/bench_safetensors
