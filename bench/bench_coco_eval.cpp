@@ -48,23 +48,33 @@ const SyntheticCase& coco_val_sized_case() {
         gt.annotations.push_back({ann_id++, image_id, cat, b, w * h * uniform(0.55, 0.95), true, crowd, ""});
         for (int c = 0; c < (uniform(0, 1) < 0.4 ? 2 : 1); ++c) {  // ~1.4 detections near each GT
           const double j = uniform(0, 0.25);
-          dets.push_back({image_id, cat, true,
+          dets.push_back({image_id,
+                          cat,
+                          true,
                           {b.x + uniform(-j, j) * w, b.y + uniform(-j, j) * h, w * (1 + uniform(-j, j)),
                            h * (1 + uniform(-j, j))},
-                          uniform(0, 1), "", 0});
+                          uniform(0, 1),
+                          "",
+                          0});
         }
       }
       for (int f = 0; f < 10; ++f) {  // background false positives: ~50,000
         const double w = std::exp(uniform(std::log(4.0), std::log(300.0)));
         const double h = std::exp(uniform(std::log(4.0), std::log(300.0)));
-        dets.push_back({image_id, gt.categories[size_t(integer(0, 79))].id, true,
-                        {uniform(0, 600), uniform(0, 440), w, h}, uniform(0, 0.6), "", 0});
+        dets.push_back({image_id,
+                        gt.categories[size_t(integer(0, 79))].id,
+                        true,
+                        {uniform(0, 600), uniform(0, 440), w, h},
+                        uniform(0, 0.6),
+                        "",
+                        0});
       }
     }
     std::shuffle(dets.begin(), dets.end(), rng);
     const auto dir = std::filesystem::temp_directory_path() / "coordexp_bench_coco_eval";
     std::filesystem::create_directories(dir);
-    SyntheticCase out{(dir / "gt.json").string(), (dir / "dt.json").string(), gt.annotations.size(), dets.size()};
+    SyntheticCase out{(dir / "gt.json").string(), (dir / "dt.json").string(), gt.annotations.size(),
+                      dets.size()};
     save_coco_dataset(gt, out.gt_path);
     save_detection_results(dets, out.dt_path);
     return out;
@@ -127,11 +137,13 @@ BENCHMARK(BM_WholeRun)->UseRealTime()->Unit(benchmark::kMillisecond);  // the ra
 // The numpy reference on the same files, once (slow: it loops in Python like pycocotools).
 void BM_NumpyReference(benchmark::State& state) {
   const auto& c = coco_val_sized_case();
-  // bench/ has no source-dir definition; CMake compiles this file by absolute path, so __FILE__ finds the repo.
+  // bench/ has no source-dir definition; CMake compiles this file by absolute path, so __FILE__ finds the
+  // repo.
   const char* env_root = std::getenv("COORDEXP_SOURCE_DIR");
-  const auto root = env_root ? std::filesystem::path(env_root) : std::filesystem::path(__FILE__).parent_path().parent_path();
-  const std::string cmd = "/usr/bin/python3 " + (root / "tests/eval/ref/cocoeval_ref.py").string() + " --time " +
-                          c.gt_path + " " + c.dt_path;
+  const auto root = env_root ? std::filesystem::path(env_root)
+                             : std::filesystem::path(__FILE__).parent_path().parent_path();
+  const std::string cmd = "/usr/bin/python3 " + (root / "tests/eval/ref/cocoeval_ref.py").string() +
+                          " --time " + c.gt_path + " " + c.dt_path;
   for (auto _ : state) {
     FILE* pipe = popen(cmd.c_str(), "r");
     std::string out;

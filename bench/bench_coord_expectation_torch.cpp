@@ -31,7 +31,7 @@ void fused_step(Inputs& in) {
 }
 
 void naive_step(Inputs& in) {
-  auto logits = torch::matmul(in.hidden, in.head.t());                     // [P, V]
+  auto logits = torch::matmul(in.hidden, in.head.t());  // [P, V]
   auto c = coordexp::coord_expectation_from_logits(logits.narrow(1, kFirstCoord, kK), 1.0);
   c.sum().backward();
 }
@@ -70,11 +70,16 @@ void run(benchmark::State& state, void (*step)(Inputs&)) {
     in.head.mutable_grad().reset();
   }
   state.counters["peak_step_MiB"] = peak_step_mib(P, step);
-  state.counters["positions_per_s"] = benchmark::Counter(static_cast<double>(P), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["positions_per_s"] =
+      benchmark::Counter(static_cast<double>(P), benchmark::Counter::kIsIterationInvariantRate);
 }
 
-void BM_CoordExpFused(benchmark::State& state) { run(state, fused_step); }
-void BM_CoordExpNaiveFullVocab(benchmark::State& state) { run(state, naive_step); }
+void BM_CoordExpFused(benchmark::State& state) {
+  run(state, fused_step);
+}
+void BM_CoordExpNaiveFullVocab(benchmark::State& state) {
+  run(state, naive_step);
+}
 
 BENCHMARK(BM_CoordExpFused)->Arg(256)->Arg(1024)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_CoordExpNaiveFullVocab)->Arg(256)->Arg(1024)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -23,8 +23,10 @@ Setup make_setup(int64_t batch) {
   torch::set_num_threads(2);
   TinyVlmConfig c;  // the default size used by configs/openshapes.json
   c.vocab_size = kV;
-  Setup s{build_tiny_vlm(c), {CoordVocab(kBins, 6 + kText), StructureTokens{4, 5, 2}, torch::zeros({kV}, torch::kBool), 0},
-          torch::randn({batch, 3, 128, 128}), torch::full({batch, 4}, 7, torch::kLong)};
+  Setup s{build_tiny_vlm(c),
+          {CoordVocab(kBins, 6 + kText), StructureTokens{4, 5, 2}, torch::zeros({kV}, torch::kBool), 0},
+          torch::randn({batch, 3, 128, 128}),
+          torch::full({batch, 4}, 7, torch::kLong)};
   s.grammar.text_mask.narrow(0, 6, kText).fill_(true);
   s.model->eval();
   return s;
@@ -43,11 +45,22 @@ void BM_Generate(benchmark::State& state) {
                        : generate_uncached(*s.model, s.images, s.prompt, s.grammar, cfg);
     for (const auto& g : out) tokens += static_cast<int64_t>(g.tokens.size());
   }
-  state.counters["generated_tokens_per_s"] = benchmark::Counter(static_cast<double>(tokens), benchmark::Counter::kIsRate);
+  state.counters["generated_tokens_per_s"] =
+      benchmark::Counter(static_cast<double>(tokens), benchmark::Counter::kIsRate);
 }
 
-BENCHMARK_TEMPLATE(BM_Generate, true)->Name("BM_GenerateKvCache")->Arg(32)->Arg(128)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_TEMPLATE(BM_Generate, false)->Name("BM_GenerateRecomputePrefix")->Arg(32)->Arg(128)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_Generate, true)
+    ->Name("BM_GenerateKvCache")
+    ->Arg(32)
+    ->Arg(128)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_TEMPLATE(BM_Generate, false)
+    ->Name("BM_GenerateRecomputePrefix")
+    ->Arg(32)
+    ->Arg(128)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 

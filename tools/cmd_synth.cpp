@@ -1,11 +1,12 @@
 // `coordexp synth`: writes the OpenShapes dataset (PNG images + COCO JSON per split, synonyms.json,
 // dataset.json) into --out. Settings come from the defaults, then --quick, then --config FILE (JSON object of
 // SynthConfig fields), then the explicit flags, the later winning.
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <memory>
-#include <unistd.h>
 
 #include "command.hpp"
 #include "coordexp/data/synth_writer.hpp"
@@ -85,12 +86,17 @@ const CommandRegistrar kRegisterSynth(
     [](CLI::App& sub) -> CommandRun {
       auto args = std::make_shared<SynthArgs>();
       sub.add_option("--out", args->out, "Output directory")->required();
-      sub.add_option("--config", args->config_file, "JSON object of SynthConfig fields")->check(CLI::ExistingFile);
+      sub.add_option("--config", args->config_file, "JSON object of SynthConfig fields")
+          ->check(CLI::ExistingFile);
       sub.add_option("--seed", args->seed, "Master seed (default 0)");
-      sub.add_option("--train", args->train, "Images in the train split (default 4000)")->check(CLI::NonNegativeNumber);
-      sub.add_option("--val", args->val, "Images in the val split (default 500)")->check(CLI::NonNegativeNumber);
-      sub.add_option("--novel", args->novel, "Images in the novel split (default 500)")->check(CLI::NonNegativeNumber);
-      sub.add_option("--dense", args->dense, "Images in the dense split (default 200)")->check(CLI::NonNegativeNumber);
+      sub.add_option("--train", args->train, "Images in the train split (default 4000)")
+          ->check(CLI::NonNegativeNumber);
+      sub.add_option("--val", args->val, "Images in the val split (default 500)")
+          ->check(CLI::NonNegativeNumber);
+      sub.add_option("--novel", args->novel, "Images in the novel split (default 500)")
+          ->check(CLI::NonNegativeNumber);
+      sub.add_option("--dense", args->dense, "Images in the dense split (default 200)")
+          ->check(CLI::NonNegativeNumber);
       sub.add_option("--size", args->size, "Image width and height in pixels (default 128)");
       sub.add_option("--threads", args->threads, "Worker threads (default: all cores)");
       sub.add_flag("--quick", args->quick, "Small splits for smoke tests (200/40/40/20)");

@@ -19,10 +19,13 @@ struct TrainArgs {
 
 const CommandRegistrar kTrain("train", "Train the tiny V-LLM detector from a JSON config", [](CLI::App& sub) {
   auto args = std::make_shared<TrainArgs>();
-  sub.add_option("--config", args->config, "Training config (JSON); unknown keys are errors")->required()->check(CLI::ExistingFile);
+  sub.add_option("--config", args->config, "Training config (JSON); unknown keys are errors")
+      ->required()
+      ->check(CLI::ExistingFile);
   sub.add_option("--out", args->out, "Override run.out_dir");
   sub.add_option("--steps", args->steps, "Override optim.steps");
-  sub.add_option("--stop-after", args->stop_after, "Stop after N steps of this invocation (checkpoint kept; --resume continues)");
+  sub.add_option("--stop-after", args->stop_after,
+                 "Stop after N steps of this invocation (checkpoint kept; --resume continues)");
   sub.add_flag("--resume", args->resume, "Continue from <out>/checkpoint.pt when it exists");
   sub.add_flag("--no-eval", args->no_eval, "Skip the final evaluation and report");
   return [args]() -> int {
@@ -34,7 +37,8 @@ const CommandRegistrar kTrain("train", "Train the tiny V-LLM detector from a JSO
     opt.stop_after = args->stop_after;
     opt.final_eval = !args->no_eval;
     const TrainSummary s = train(cfg, opt);
-    std::cout << "trained " << s.steps_done << " steps in " << s.seconds << " s; final loss " << s.final_loss << "\n";
+    std::cout << "trained " << s.steps_done << " steps in " << s.seconds << " s; final loss " << s.final_loss
+              << "\n";
     return 0;
   };
 });

@@ -19,7 +19,8 @@ std::vector<int64_t> read_id_list(dom::object obj, std::string_view key, const L
   std::vector<int64_t> ids;
   dom::element e;
   if (!json_fields::find(obj, key, e) || e.is_null()) return ids;
-  if (!e.is_array()) throw_input_error(loc.field(key), "an array of integer ids", json_fields::type_name(e.type()));
+  if (!e.is_array())
+    throw_input_error(loc.field(key), "an array of integer ids", json_fields::type_name(e.type()));
   for (dom::element id : dom::array(e)) ids.push_back(json_fields::as_int64(id, loc, key));
   return ids;
 }
@@ -65,7 +66,8 @@ CocoAnnotation read_annotation(dom::object obj, const Location& loc) {
   } else {
     ann.area = ann.bbox.w * ann.bbox.h;
   }
-  if (json_fields::find(obj, "iscrowd", e) && !e.is_null()) ann.iscrowd = json_fields::as_flag(e, loc, "iscrowd");
+  if (json_fields::find(obj, "iscrowd", e) && !e.is_null())
+    ann.iscrowd = json_fields::as_flag(e, loc, "iscrowd");
   ann.description = json_fields::optional_string(obj, "description", loc);
   return ann;
 }
@@ -78,8 +80,10 @@ CocoCategory read_category(dom::object obj, const Location& loc) {
   cat.name = std::string(json_fields::as_string(e, loc, "name"));
   cat.frequency = json_fields::optional_string(obj, "frequency", loc);
   if (json_fields::find(obj, "synonyms", e) && !e.is_null()) {
-    if (!e.is_array()) throw_input_error(loc.field("synonyms"), "an array of strings", json_fields::type_name(e.type()));
-    for (dom::element s : dom::array(e)) cat.synonyms.emplace_back(json_fields::as_string(s, loc, "synonyms"));
+    if (!e.is_array())
+      throw_input_error(loc.field("synonyms"), "an array of strings", json_fields::type_name(e.type()));
+    for (dom::element s : dom::array(e))
+      cat.synonyms.emplace_back(json_fields::as_string(s, loc, "synonyms"));
   }
   return cat;
 }
@@ -153,7 +157,8 @@ std::string coco_dataset_to_json(const CocoDataset& dataset) {
   for (const auto& img : dataset.images) {
     json j = {{"id", img.id}, {"file_name", img.file_name}, {"width", img.width}, {"height", img.height}};
     if (!img.neg_category_ids.empty()) j["neg_category_ids"] = img.neg_category_ids;
-    if (!img.not_exhaustive_category_ids.empty()) j["not_exhaustive_category_ids"] = img.not_exhaustive_category_ids;
+    if (!img.not_exhaustive_category_ids.empty())
+      j["not_exhaustive_category_ids"] = img.not_exhaustive_category_ids;
     images.push_back(std::move(j));
   }
   for (const auto& ann : dataset.annotations) {
@@ -172,7 +177,8 @@ std::string coco_dataset_to_json(const CocoDataset& dataset) {
     if (!cat.synonyms.empty()) j["synonyms"] = cat.synonyms;
     categories.push_back(std::move(j));
   }
-  json root = {{"images", std::move(images)}, {"annotations", std::move(annotations)},
+  json root = {{"images", std::move(images)},
+               {"annotations", std::move(annotations)},
                {"categories", std::move(categories)}};
   return root.dump();
 }

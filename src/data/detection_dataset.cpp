@@ -46,8 +46,9 @@ DetectionDataset load_detection_dataset(const std::string& json_path, const std:
     out.images.push_back({img.id, path.string(), img.width, img.height, {}});
   }
   if (out.images.empty()) {
-    throw_input_error(json_path + ": images", "at least one image with a size and an existing file under " + root.string(),
-                      std::to_string(out.coco.images.size()) + " images, none usable (" + out.describe_skips() + ")");
+    throw_input_error(
+        json_path + ": images", "at least one image with a size and an existing file under " + root.string(),
+        std::to_string(out.coco.images.size()) + " images, none usable (" + out.describe_skips() + ")");
   }
   for (const auto& a : out.coco.annotations) {
     auto it = index_of.find(a.image_id);
@@ -64,12 +65,14 @@ DetectionDataset load_detection_dataset(const std::string& json_path, const std:
     DatasetImage& img = out.images[it->second];
     const double w = static_cast<double>(img.width), h = static_cast<double>(img.height);
     BoxXYXY b{std::clamp(a.bbox.x / w, 0.0, 1.0), std::clamp(a.bbox.y / h, 0.0, 1.0),
-              std::clamp((a.bbox.x + a.bbox.w) / w, 0.0, 1.0), std::clamp((a.bbox.y + a.bbox.h) / h, 0.0, 1.0)};
+              std::clamp((a.bbox.x + a.bbox.w) / w, 0.0, 1.0),
+              std::clamp((a.bbox.y + a.bbox.h) / h, 0.0, 1.0)};
     if (!(b.x2 > b.x1) || !(b.y2 > b.y1)) {
       ++out.skips.degenerate_boxes;
       continue;
     }
-    img.objects.push_back({use_description && !a.description.empty() ? a.description : cat->second, a.category_id, b});
+    img.objects.push_back(
+        {use_description && !a.description.empty() ? a.description : cat->second, a.category_id, b});
   }
   return out;
 }

@@ -97,8 +97,8 @@ bool png_read_rows(png_structp png, png_bytepp rows) {
   return true;
 }
 
-bool png_write_all(png_structp png, png_infop info, png_uint_32 width, png_uint_32 height,
-                   png_bytepp rows, int level) {
+bool png_write_all(png_structp png, png_infop info, png_uint_32 width, png_uint_32 height, png_bytepp rows,
+                   int level) {
   if (setjmp(png_jmpbuf(png))) return false;
   png_set_compression_level(png, level);
   // Fast levels also skip libpng's per-row search over all five filters: Sub alone is about as good on
@@ -126,7 +126,8 @@ ImageRGB8 decode_png(const std::vector<std::uint8_t>& bytes, const std::string& 
   PngIoState st;
   st.data = bytes.data();
   st.size = bytes.size();
-  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &st, png_error_to_state, png_ignore_warning);
+  png_structp png =
+      png_create_read_struct(PNG_LIBPNG_VER_STRING, &st, png_error_to_state, png_ignore_warning);
   if (!png) throw std::bad_alloc();
   png_infop info = png_create_info_struct(png);
   if (!info) {
@@ -165,7 +166,8 @@ ImageRGB8 load_png(const std::string& path) {
   if (!std::filesystem::exists(path, ec)) throw_png_problem(path, "no such file");
   if (std::filesystem::is_directory(path, ec)) throw_png_problem(path, "a directory");
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw_png_problem(path, std::string("a file that cannot be opened (") + std::strerror(errno) + ")");
+  if (!in)
+    throw_png_problem(path, std::string("a file that cannot be opened (") + std::strerror(errno) + ")");
   std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) throw_png_problem(path, "a read error");
   return decode_png(bytes, path);
@@ -182,7 +184,8 @@ std::vector<std::uint8_t> encode_png(const ImageRGB8& image, int compression_lev
 
   PngIoState st;
   st.out = &out;
-  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &st, png_error_to_state, png_ignore_warning);
+  png_structp png =
+      png_create_write_struct(PNG_LIBPNG_VER_STRING, &st, png_error_to_state, png_ignore_warning);
   if (!png) throw std::bad_alloc();
   png_infop info = png_create_info_struct(png);
   if (!info) {

@@ -29,33 +29,49 @@ struct Rgbd {
   double r, g, b;  // 0..1
 };
 
-Rgbd to_rgbd(RgbColor c) { return {c.r / 255.0, c.g / 255.0, c.b / 255.0}; }
-double clamp01(double v) { return std::clamp(v, 0.0, 1.0); }
+Rgbd to_rgbd(RgbColor c) {
+  return {c.r / 255.0, c.g / 255.0, c.b / 255.0};
+}
+double clamp01(double v) {
+  return std::clamp(v, 0.0, 1.0);
+}
 // Rounds a 0..255 value (clamped) to a byte; std::lround was a third of the image time.
-std::uint8_t to_byte(double v) { return static_cast<std::uint8_t>(std::clamp(v, 0.0, 255.0) + 0.5); }
-Rgbd scaled(Rgbd c, double f) { return {clamp01(c.r * f), clamp01(c.g * f), clamp01(c.b * f)}; }
+std::uint8_t to_byte(double v) {
+  return static_cast<std::uint8_t>(std::clamp(v, 0.0, 255.0) + 0.5);
+}
+Rgbd scaled(Rgbd c, double f) {
+  return {clamp01(c.r * f), clamp01(c.g * f), clamp01(c.b * f)};
+}
 
 Rgbd hsv_to_rgb(double h, double s, double v) {
   double c = v * s, hp = std::fmod(h, 1.0) * 6.0, x = c * (1 - std::fabs(std::fmod(hp, 2.0) - 1)), m = v - c;
   Rgbd o{0, 0, 0};
-  if (hp < 1) o = {c, x, 0};
-  else if (hp < 2) o = {x, c, 0};
-  else if (hp < 3) o = {0, c, x};
-  else if (hp < 4) o = {0, x, c};
-  else if (hp < 5) o = {x, 0, c};
-  else o = {c, 0, x};
+  if (hp < 1)
+    o = {c, x, 0};
+  else if (hp < 2)
+    o = {x, c, 0};
+  else if (hp < 3)
+    o = {0, c, x};
+  else if (hp < 4)
+    o = {0, x, c};
+  else if (hp < 5)
+    o = {x, 0, c};
+  else
+    o = {c, 0, x};
   return {o.r + m, o.g + m, o.b + m};
 }
 
 // Integer pixel bounds of covered pixel centres, inclusive.
 struct PixelBounds {
   int x0 = 1 << 30, y0 = 1 << 30, x1 = -1, y1 = -1;
-  void add(int x, int y) { x0 = std::min(x0, x), y0 = std::min(y0, y), x1 = std::max(x1, x), y1 = std::max(y1, y); }
+  void add(int x, int y) {
+    x0 = std::min(x0, x), y0 = std::min(y0, y), x1 = std::max(x1, x), y1 = std::max(y1, y);
+  }
 };
 
 struct PlacedObject {
   SynthObject object;
-  PixelBounds full;    // bounds of the object's own pixel centres (clipped to the image)
+  PixelBounds full;  // bounds of the object's own pixel centres (clipped to the image)
   int full_pixels = 0;
 };
 
@@ -63,7 +79,11 @@ struct PlacedObject {
 class SceneBuilder {
  public:
   SceneBuilder(const SynthConfig& cfg, int width, int height, double max_shrink)
-      : cfg_(cfg), w_(width), h_(height), max_shrink_(max_shrink), owner_(width * height, -1),
+      : cfg_(cfg),
+        w_(width),
+        h_(height),
+        max_shrink_(max_shrink),
+        owner_(width * height, -1),
         candidate_(width * height, 0) {}
 
   // Tries to place `shape`; returns false (and changes nothing) if a rule would be broken.
@@ -88,8 +108,10 @@ class SceneBuilder {
     for (std::size_t j = 0; j < placed_.size() && ok; ++j) {
       if (taken_[j] == 0) continue;
       const PlacedObject& o = placed_[j];
-      if (o.object.visible_pixels - taken_[j] < cfg_.min_visible_fraction * o.full_pixels) ok = false;
-      else ok = extent_kept(static_cast<int>(j));
+      if (o.object.visible_pixels - taken_[j] < cfg_.min_visible_fraction * o.full_pixels)
+        ok = false;
+      else
+        ok = extent_kept(static_cast<int>(j));
     }
     for (int p : mask_) candidate_[p] = 0;
     if (!ok) return false;
@@ -129,14 +151,16 @@ class SceneBuilder {
   const SynthConfig& cfg_;
   int w_, h_;
   double max_shrink_;
-  std::vector<std::int16_t> owner_;    // index of the top object at each pixel centre, -1 none
+  std::vector<std::int16_t> owner_;      // index of the top object at each pixel centre, -1 none
   std::vector<std::uint8_t> candidate_;  // scratch: 1 where the candidate covers
   std::vector<int> mask_;
   std::vector<int> taken_;
   std::vector<PlacedObject> placed_;
 };
 
-double round_centi(double v) { return std::round(v * 100.0) / 100.0; }
+double round_centi(double v) {
+  return std::round(v * 100.0) / 100.0;
+}
 
 // Writes the background straight into the surface's pixels (cairo's radial gradients cost ~1 ms per
 // image): a muted base colour (low saturation, mid value, so every object colour, white and black
@@ -150,7 +174,8 @@ void paint_background(cairo_surface_t* surface, const SynthConfig& cfg, SynthRng
 
   const bool texture = cfg.background_texture;
   const double angle = rng.uniform(0, 2 * std::numbers::pi), slope = texture ? rng.uniform(0.0, 0.18) : 0.0;
-  const double dx = std::cos(angle) / (0.5 * std::hypot(w, h)), dy = std::sin(angle) / (0.5 * std::hypot(w, h));
+  const double dx = std::cos(angle) / (0.5 * std::hypot(w, h)),
+               dy = std::sin(angle) / (0.5 * std::hypot(w, h));
   // Value-noise lattices: octave o has cells of cell[o] pixels and amplitude amp[o] (0..1 colour units).
   struct Octave {
     double cell, amp;
@@ -206,7 +231,8 @@ void paint_background(cairo_surface_t* surface, const SynthConfig& cfg, SynthRng
     }
     auto* row = reinterpret_cast<std::uint32_t*>(data + static_cast<std::size_t>(y) * stride);
     auto byte = [](double v) { return static_cast<std::uint32_t>(clamp01(v) * 255 + 0.5); };
-    for (int x = 0; x < w; ++x) row[x] = (byte(line[3 * x]) << 16) | (byte(line[3 * x + 1]) << 8) | byte(line[3 * x + 2]);
+    for (int x = 0; x < w; ++x)
+      row[x] = (byte(line[3 * x]) << 16) | (byte(line[3 * x + 1]) << 8) | byte(line[3 * x + 2]);
   }
   cairo_surface_mark_dirty(surface);
 }
@@ -329,8 +355,8 @@ ImageRGB8 surface_to_image(cairo_surface_t* surface, double noise_sigma, SynthRn
 
 SynthImage synthesize_image(const SynthConfig& cfg, SynthSplit split, int index) {
   const int w = cfg.image_width, h = cfg.image_height;
-  const std::uint64_t image_seed = derive_seed(cfg.seed, static_cast<std::uint64_t>(split) + 1,
-                                               static_cast<std::uint64_t>(index));
+  const std::uint64_t image_seed =
+      derive_seed(cfg.seed, static_cast<std::uint64_t>(split) + 1, static_cast<std::uint64_t>(index));
   SynthRng scene_rng(derive_seed(image_seed, 1));
   SynthRng paint_rng(derive_seed(image_seed, 2));
   SynthRng noise_rng(derive_seed(image_seed, 3));
@@ -341,7 +367,8 @@ SynthImage synthesize_image(const SynthConfig& cfg, SynthSplit split, int index)
   std::vector<int> seen, unseen;
   for (int i = 0; i < static_cast<int>(cats.size()); ++i) (cats[i].seen ? seen : unseen).push_back(i);
   if (split == SynthSplit::kSynthNovel && unseen.empty())
-    throw_input_error("synth config: held_out", "at least one held-out combination for the novel split", "none");
+    throw_input_error("synth config: held_out", "at least one held-out combination for the novel split",
+                      "none");
 
   const bool dense = split == SynthSplit::kSynthDense;
   const int target = dense ? scene_rng.uniform_int(cfg.dense_min_objects, cfg.dense_max_objects)
@@ -365,7 +392,8 @@ SynthImage synthesize_image(const SynthConfig& cfg, SynthSplit split, int index)
     ShapeGeometry shape = make_shape(kind, cx, cy, size, rotation);
     const BoxXYXY full = shape_bounds(shape);
     const BoxXYXY clipped = shape_bounds_in_image(shape, w, h);
-    if (clipped.x2 - clipped.x1 < cfg.min_box_side_px || clipped.y2 - clipped.y1 < cfg.min_box_side_px) continue;
+    if (clipped.x2 - clipped.x1 < cfg.min_box_side_px || clipped.y2 - clipped.y1 < cfg.min_box_side_px)
+      continue;
     if (box_area(clipped) < cfg.min_inside_fraction * box_area(full)) continue;
     if (!scene.try_place(shape, clipped)) continue;
     category_of.push_back(cat);
@@ -408,8 +436,9 @@ SynthDataset synthesize(const SynthConfig& cfg, SynthSplit split) {
   ds.categories = synth_categories(synth_held_out(cfg));
   const int n = synth_split_size(cfg, split);
   ds.images.resize(n);
-  const int threads = std::max(1, std::min(n, cfg.num_threads > 0 ? cfg.num_threads
-                                                                   : static_cast<int>(std::thread::hardware_concurrency())));
+  const int threads =
+      std::max(1, std::min(n, cfg.num_threads > 0 ? cfg.num_threads
+                                                  : static_cast<int>(std::thread::hardware_concurrency())));
   std::atomic<int> next{0};
   std::atomic<bool> failed{false};
   std::exception_ptr errors[2];  // the first error of the calling thread / of any worker
@@ -441,7 +470,9 @@ nlohmann::json synth_coco_json(const SynthConfig& cfg, const SynthDataset& ds) {
   nlohmann::json images = nlohmann::json::array(), annotations = nlohmann::json::array();
   int ann_id = 1;
   for (const SynthImage& im : ds.images) {
-    images.push_back({{"id", im.id}, {"file_name", im.file_name}, {"width", cfg.image_width},
+    images.push_back({{"id", im.id},
+                      {"file_name", im.file_name},
+                      {"width", cfg.image_width},
                       {"height", cfg.image_height}});
     for (const SynthObject& o : im.objects) {
       const double bw = round_centi(o.box.x2 - o.box.x1), bh = round_centi(o.box.y2 - o.box.y1);
@@ -456,7 +487,9 @@ nlohmann::json synth_coco_json(const SynthConfig& cfg, const SynthDataset& ds) {
   }
   nlohmann::json cats = nlohmann::json::array();
   for (const SynthCategory& c : ds.categories)
-    cats.push_back({{"id", c.id}, {"name", c.name}, {"supercategory", std::string(shape_kind_name(c.shape))},
+    cats.push_back({{"id", c.id},
+                    {"name", c.name},
+                    {"supercategory", std::string(shape_kind_name(c.shape))},
                     {"seen", c.seen}});
   j["images"] = std::move(images);
   j["annotations"] = std::move(annotations);

@@ -13,10 +13,14 @@ namespace coordexp {
 
 std::string synth_split_name(SynthSplit split) {
   switch (split) {
-    case SynthSplit::kSynthTrain: return "train";
-    case SynthSplit::kSynthVal: return "val";
-    case SynthSplit::kSynthNovel: return "novel";
-    case SynthSplit::kSynthDense: return "dense";
+    case SynthSplit::kSynthTrain:
+      return "train";
+    case SynthSplit::kSynthVal:
+      return "val";
+    case SynthSplit::kSynthNovel:
+      return "novel";
+    case SynthSplit::kSynthDense:
+      return "dense";
   }
   return "?";
 }
@@ -38,8 +42,8 @@ void validate_synth_config(const SynthConfig& c) {
   check(c.num_val >= 0, "num_val", ">= 0", str(c.num_val));
   check(c.num_novel >= 0, "num_novel", ">= 0", str(c.num_novel));
   check(c.num_dense >= 0, "num_dense", ">= 0", str(c.num_dense));
-  check(c.min_objects >= 1 && c.min_objects <= c.max_objects, "min_objects", "1 <= min_objects <= max_objects",
-        str(c.min_objects));
+  check(c.min_objects >= 1 && c.min_objects <= c.max_objects, "min_objects",
+        "1 <= min_objects <= max_objects", str(c.min_objects));
   check(c.max_objects <= 200, "max_objects", "<= 200", str(c.max_objects));
   check(c.dense_min_objects >= 1 && c.dense_min_objects <= c.dense_max_objects, "dense_min_objects",
         "1 <= dense_min_objects <= dense_max_objects", str(c.dense_min_objects));
@@ -67,16 +71,20 @@ void validate_synth_config(const SynthConfig& c) {
   std::vector<SynthCategory> cats = synth_categories(synth_held_out(c));  // checks held_out names
   int unseen = static_cast<int>(std::count_if(cats.begin(), cats.end(), [](auto& k) { return !k.seen; }));
   check(unseen < static_cast<int>(cats.size()), "held_out", "at least one seen combination", "all held out");
-  check(unseen > 0 || c.num_novel == 0, "held_out",
-        "at least one held-out combination when num_novel > 0", "none");
+  check(unseen > 0 || c.num_novel == 0, "held_out", "at least one held-out combination when num_novel > 0",
+        "none");
 }
 
 int synth_split_size(const SynthConfig& c, SynthSplit split) {
   switch (split) {
-    case SynthSplit::kSynthTrain: return c.num_train;
-    case SynthSplit::kSynthVal: return c.num_val;
-    case SynthSplit::kSynthNovel: return c.num_novel;
-    case SynthSplit::kSynthDense: return c.num_dense;
+    case SynthSplit::kSynthTrain:
+      return c.num_train;
+    case SynthSplit::kSynthVal:
+      return c.num_val;
+    case SynthSplit::kSynthNovel:
+      return c.num_novel;
+    case SynthSplit::kSynthDense:
+      return c.num_dense;
   }
   return 0;
 }
@@ -123,7 +131,9 @@ nlohmann::json synth_config_to_json(const SynthConfig& c) {
 
 namespace {
 
-std::string json_type(const nlohmann::json& v) { return v.type_name(); }
+std::string json_type(const nlohmann::json& v) {
+  return v.type_name();
+}
 
 int read_int(const nlohmann::json& v, const std::string& where) {
   if (!v.is_number_integer()) throw_input_error(where, "an integer", std::string("a ") + json_type(v));
@@ -146,7 +156,8 @@ std::vector<std::string> read_strings(const nlohmann::json& v, const std::string
   std::vector<std::string> out;
   for (std::size_t i = 0; i < v.size(); ++i) {
     if (!v[i].is_string())
-      throw_input_error(where + "[" + std::to_string(i) + "]", "a string", std::string("a ") + json_type(v[i]));
+      throw_input_error(where + "[" + std::to_string(i) + "]", "a string",
+                        std::string("a ") + json_type(v[i]));
     out.push_back(v[i].get<std::string>());
   }
   return out;
@@ -156,37 +167,68 @@ using FieldReader = std::function<void(SynthConfig&, const nlohmann::json&, cons
 
 const std::map<std::string, FieldReader>& field_readers() {
   static const std::map<std::string, FieldReader> readers = {
-      {"seed", [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.seed = read_u64(v, w); }},
-      {"image_width", [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.image_width = read_int(v, w); }},
-      {"image_height", [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.image_height = read_int(v, w); }},
-      {"num_train", [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.num_train = read_int(v, w); }},
-      {"num_val", [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.num_val = read_int(v, w); }},
-      {"num_novel", [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.num_novel = read_int(v, w); }},
-      {"num_dense", [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.num_dense = read_int(v, w); }},
-      {"min_objects", [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.min_objects = read_int(v, w); }},
-      {"max_objects", [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.max_objects = read_int(v, w); }},
-      {"min_object_size", [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.min_object_size = read_double(v, w); }},
-      {"max_object_size", [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.max_object_size = read_double(v, w); }},
-      {"dense_min_objects", [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.dense_min_objects = read_int(v, w); }},
-      {"dense_max_objects", [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.dense_max_objects = read_int(v, w); }},
-      {"dense_min_object_size", [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.dense_min_object_size = read_double(v, w); }},
-      {"dense_max_object_size", [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.dense_max_object_size = read_double(v, w); }},
-      {"min_visible_fraction", [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.min_visible_fraction = read_double(v, w); }},
-      {"max_extent_shrink_px", [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.max_extent_shrink_px = read_double(v, w); }},
-      {"min_inside_fraction", [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.min_inside_fraction = read_double(v, w); }},
-      {"min_box_side_px", [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.min_box_side_px = read_double(v, w); }},
-      {"max_clutter", [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.max_clutter = read_int(v, w); }},
-      {"noise_sigma", [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.noise_sigma = read_double(v, w); }},
-      {"background_texture", [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.background_texture = read_bool(v, w); }},
-      {"colour_jitter", [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.colour_jitter = read_double(v, w); }},
-      {"shading", [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.shading = read_double(v, w); }},
-      {"held_out", [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.held_out = read_strings(v, w); }},
-      {"num_held_out", [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.num_held_out = read_int(v, w); }},
-      {"novel_seen_fraction", [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.novel_seen_fraction = read_double(v, w); }},
-      {"describe_size", [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.describe_size = read_bool(v, w); }},
-      {"synonym_probability", [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.synonym_probability = read_double(v, w); }},
-      {"num_threads", [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.num_threads = read_int(v, w); }},
-      {"png_compression", [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.png_compression = read_int(v, w); }},
+      {"seed",
+       [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.seed = read_u64(v, w); }},
+      {"image_width",
+       [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.image_width = read_int(v, w); }},
+      {"image_height", [](SynthConfig& c, const nlohmann::json& v,
+                          const std::string& w) { c.image_height = read_int(v, w); }},
+      {"num_train",
+       [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.num_train = read_int(v, w); }},
+      {"num_val",
+       [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.num_val = read_int(v, w); }},
+      {"num_novel",
+       [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.num_novel = read_int(v, w); }},
+      {"num_dense",
+       [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.num_dense = read_int(v, w); }},
+      {"min_objects",
+       [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.min_objects = read_int(v, w); }},
+      {"max_objects",
+       [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.max_objects = read_int(v, w); }},
+      {"min_object_size", [](SynthConfig& c, const nlohmann::json& v,
+                             const std::string& w) { c.min_object_size = read_double(v, w); }},
+      {"max_object_size", [](SynthConfig& c, const nlohmann::json& v,
+                             const std::string& w) { c.max_object_size = read_double(v, w); }},
+      {"dense_min_objects", [](SynthConfig& c, const nlohmann::json& v,
+                               const std::string& w) { c.dense_min_objects = read_int(v, w); }},
+      {"dense_max_objects", [](SynthConfig& c, const nlohmann::json& v,
+                               const std::string& w) { c.dense_max_objects = read_int(v, w); }},
+      {"dense_min_object_size", [](SynthConfig& c, const nlohmann::json& v,
+                                   const std::string& w) { c.dense_min_object_size = read_double(v, w); }},
+      {"dense_max_object_size", [](SynthConfig& c, const nlohmann::json& v,
+                                   const std::string& w) { c.dense_max_object_size = read_double(v, w); }},
+      {"min_visible_fraction", [](SynthConfig& c, const nlohmann::json& v,
+                                  const std::string& w) { c.min_visible_fraction = read_double(v, w); }},
+      {"max_extent_shrink_px", [](SynthConfig& c, const nlohmann::json& v,
+                                  const std::string& w) { c.max_extent_shrink_px = read_double(v, w); }},
+      {"min_inside_fraction", [](SynthConfig& c, const nlohmann::json& v,
+                                 const std::string& w) { c.min_inside_fraction = read_double(v, w); }},
+      {"min_box_side_px", [](SynthConfig& c, const nlohmann::json& v,
+                             const std::string& w) { c.min_box_side_px = read_double(v, w); }},
+      {"max_clutter",
+       [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.max_clutter = read_int(v, w); }},
+      {"noise_sigma", [](SynthConfig& c, const nlohmann::json& v,
+                         const std::string& w) { c.noise_sigma = read_double(v, w); }},
+      {"background_texture", [](SynthConfig& c, const nlohmann::json& v,
+                                const std::string& w) { c.background_texture = read_bool(v, w); }},
+      {"colour_jitter", [](SynthConfig& c, const nlohmann::json& v,
+                           const std::string& w) { c.colour_jitter = read_double(v, w); }},
+      {"shading",
+       [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.shading = read_double(v, w); }},
+      {"held_out", [](SynthConfig& c, const nlohmann::json& v,
+                      const std::string& w) { c.held_out = read_strings(v, w); }},
+      {"num_held_out", [](SynthConfig& c, const nlohmann::json& v,
+                          const std::string& w) { c.num_held_out = read_int(v, w); }},
+      {"novel_seen_fraction", [](SynthConfig& c, const nlohmann::json& v,
+                                 const std::string& w) { c.novel_seen_fraction = read_double(v, w); }},
+      {"describe_size", [](SynthConfig& c, const nlohmann::json& v,
+                           const std::string& w) { c.describe_size = read_bool(v, w); }},
+      {"synonym_probability", [](SynthConfig& c, const nlohmann::json& v,
+                                 const std::string& w) { c.synonym_probability = read_double(v, w); }},
+      {"num_threads",
+       [](SynthConfig& c, const nlohmann::json& v, const std::string& w) { c.num_threads = read_int(v, w); }},
+      {"png_compression", [](SynthConfig& c, const nlohmann::json& v,
+                             const std::string& w) { c.png_compression = read_int(v, w); }},
   };
   return readers;
 }
@@ -196,7 +238,8 @@ const std::map<std::string, FieldReader>& field_readers() {
 SynthConfig synth_config_from_json(const nlohmann::json& j, const std::string& where) {
   // "cfg.json" -> "cfg.json: max_objects"; "run.json: synth" -> "run.json: synth.max_objects".
   const std::string prefix = where + (where.find(": ") == std::string::npos ? ": " : ".");
-  if (!j.is_object()) throw_input_error(where, "a JSON object of synth settings", std::string("a ") + json_type(j));
+  if (!j.is_object())
+    throw_input_error(where, "a JSON object of synth settings", std::string("a ") + json_type(j));
   SynthConfig c;
   for (const auto& [key, value] : j.items()) {
     auto it = field_readers().find(key);

@@ -32,10 +32,14 @@ std::vector<ShapePoint> regular_polygon(int n, double start_angle) {
 
 std::vector<ShapePoint> unit_outline(ShapeKind kind) {
   switch (kind) {
-    case ShapeKind::kShapeSquare: return regular_polygon(4, kPi / 4);
-    case ShapeKind::kShapeTriangle: return regular_polygon(3, -kPi / 2);
-    case ShapeKind::kShapeHexagon: return regular_polygon(6, 0);
-    case ShapeKind::kShapePentagon: return regular_polygon(5, -kPi / 2);
+    case ShapeKind::kShapeSquare:
+      return regular_polygon(4, kPi / 4);
+    case ShapeKind::kShapeTriangle:
+      return regular_polygon(3, -kPi / 2);
+    case ShapeKind::kShapeHexagon:
+      return regular_polygon(6, 0);
+    case ShapeKind::kShapePentagon:
+      return regular_polygon(5, -kPi / 2);
     case ShapeKind::kShapeStar: {
       std::vector<ShapePoint> pts(10);
       for (int k = 0; k < 10; ++k) {
@@ -48,42 +52,57 @@ std::vector<ShapePoint> unit_outline(ShapeKind kind) {
     case ShapeKind::kShapeCross: {
       // Arm ends at distance 1 along the axes would put corners outside the unit circle; scale them in.
       const double a = kCrossArmHalfWidth, e = std::sqrt(1.0 - a * a);
-      return {{-a, -e}, {a, -e}, {a, -a}, {e, -a}, {e, a}, {a, a},
+      return {{-a, -e}, {a, -e}, {a, -a}, {e, -a}, {e, a},   {a, a},
               {a, e},   {-a, e}, {-a, a}, {-e, a}, {-e, -a}, {-a, -a}};
     }
-    case ShapeKind::kShapeDiamond: return {{0, -1}, {kDiamondHalfWidth, 0}, {0, 1}, {-kDiamondHalfWidth, 0}};
+    case ShapeKind::kShapeDiamond:
+      return {{0, -1}, {kDiamondHalfWidth, 0}, {0, 1}, {-kDiamondHalfWidth, 0}};
     case ShapeKind::kShapeArrow:
       return {{-0.97, -0.24}, {0.15, -0.24}, {0.15, -0.66}, {1.0, 0.0},
               {0.15, 0.66},   {0.15, 0.24},  {-0.97, 0.24}};
     case ShapeKind::kShapeCircle:
-    case ShapeKind::kShapeRing: return {};
+    case ShapeKind::kShapeRing:
+      return {};
   }
   return {};
 }
 
 }  // namespace
 
-std::string_view shape_kind_name(ShapeKind kind) { return kShapeNames.at(static_cast<int>(kind)); }
+std::string_view shape_kind_name(ShapeKind kind) {
+  return kShapeNames.at(static_cast<int>(kind));
+}
 
 ShapeKind parse_shape_kind(std::string_view name) {
   for (int k = 0; k < kNumShapeKinds; ++k)
     if (kShapeNames[k] == name) return static_cast<ShapeKind>(k);
-  throw_input_error("shape name", "one of circle, square, triangle, star, hexagon, cross, ring, diamond, "
-                    "pentagon, arrow", std::string("\"").append(name).append("\""));
+  throw_input_error("shape name",
+                    "one of circle, square, triangle, star, hexagon, cross, ring, diamond, "
+                    "pentagon, arrow",
+                    std::string("\"").append(name).append("\""));
 }
 
 double shape_max_rotation(ShapeKind kind) {
   switch (kind) {
     case ShapeKind::kShapeCircle:
-    case ShapeKind::kShapeRing: return 0.0;
-    case ShapeKind::kShapeSquare: return 15.0 * kPi / 180;
-    case ShapeKind::kShapeDiamond: return 10.0 * kPi / 180;
-    case ShapeKind::kShapeTriangle: return 20.0 * kPi / 180;
-    case ShapeKind::kShapeCross: return 20.0 * kPi / 180;
-    case ShapeKind::kShapeStar: return kPi / 5;      // the star repeats every 72 degrees
-    case ShapeKind::kShapeHexagon: return kPi / 6;   // repeats every 60 degrees
-    case ShapeKind::kShapePentagon: return kPi / 5;  // repeats every 72 degrees
-    case ShapeKind::kShapeArrow: return kPi;         // an arrow may point anywhere
+    case ShapeKind::kShapeRing:
+      return 0.0;
+    case ShapeKind::kShapeSquare:
+      return 15.0 * kPi / 180;
+    case ShapeKind::kShapeDiamond:
+      return 10.0 * kPi / 180;
+    case ShapeKind::kShapeTriangle:
+      return 20.0 * kPi / 180;
+    case ShapeKind::kShapeCross:
+      return 20.0 * kPi / 180;
+    case ShapeKind::kShapeStar:
+      return kPi / 5;  // the star repeats every 72 degrees
+    case ShapeKind::kShapeHexagon:
+      return kPi / 6;  // repeats every 60 degrees
+    case ShapeKind::kShapePentagon:
+      return kPi / 5;  // repeats every 72 degrees
+    case ShapeKind::kShapeArrow:
+      return kPi;  // an arrow may point anywhere
   }
   return 0.0;
 }
@@ -114,7 +133,8 @@ BoxXYXY shape_bounds(const ShapeGeometry& s) {
 namespace {
 
 // One Sutherland-Hodgman step: keeps the part of `in` where sign * (coord - limit) >= 0 (coord = x or y).
-std::vector<ShapePoint> clip_half_plane(const std::vector<ShapePoint>& in, bool use_x, double limit, double sign) {
+std::vector<ShapePoint> clip_half_plane(const std::vector<ShapePoint>& in, bool use_x, double limit,
+                                        double sign) {
   std::vector<ShapePoint> out;
   const std::size_t n = in.size();
   auto side = [&](const ShapePoint& p) { return sign * ((use_x ? p.x : p.y) - limit); };

@@ -53,10 +53,11 @@ std::vector<SynthCategory> synth_categories(const std::vector<std::string>& held
     }
   }
   for (std::size_t i = 0; i < held_out.size(); ++i) {
-    auto it = std::find_if(cats.begin(), cats.end(), [&](const SynthCategory& c) { return c.name == held_out[i]; });
+    auto it =
+        std::find_if(cats.begin(), cats.end(), [&](const SynthCategory& c) { return c.name == held_out[i]; });
     if (it == cats.end())
-      throw_input_error("held_out[" + std::to_string(i) + "]", "a \"colour shape\" category such as \"red star\"",
-                        "\"" + held_out[i] + "\"");
+      throw_input_error("held_out[" + std::to_string(i) + "]",
+                        "a \"colour shape\" category such as \"red star\"", "\"" + held_out[i] + "\"");
     it->seen = false;
   }
   return cats;
@@ -64,10 +65,10 @@ std::vector<SynthCategory> synth_categories(const std::vector<std::string>& held
 
 const std::map<std::string, std::vector<std::string>>& synth_colour_synonyms() {
   static const std::map<std::string, std::vector<std::string>> table = {
-      {"red", {"crimson", "scarlet"}},   {"green", {"emerald", "leaf-green"}},
-      {"blue", {"azure", "cobalt"}},     {"yellow", {"golden", "lemon"}},
+      {"red", {"crimson", "scarlet"}},    {"green", {"emerald", "leaf-green"}},
+      {"blue", {"azure", "cobalt"}},      {"yellow", {"golden", "lemon"}},
       {"orange", {"amber", "tangerine"}}, {"purple", {"violet", "plum"}},
-      {"cyan", {"turquoise", "aqua"}},   {"pink", {"rose", "salmon-pink"}},
+      {"cyan", {"turquoise", "aqua"}},    {"pink", {"rose", "salmon-pink"}},
       {"white", {"ivory", "snow-white"}}, {"black", {"ebony", "jet-black"}},
   };
   return table;
@@ -104,8 +105,9 @@ std::vector<std::string> with_synonyms(const std::string& word,
   return all;
 }
 
-std::string maybe_synonym(const std::string& word, const std::map<std::string, std::vector<std::string>>& table,
-                          double probability, SynthRng& rng) {
+std::string maybe_synonym(const std::string& word,
+                          const std::map<std::string, std::vector<std::string>>& table, double probability,
+                          SynthRng& rng) {
   if (probability <= 0.0) return word;
   auto it = table.find(word);
   if (it == table.end() || it->second.empty() || !rng.bernoulli(probability)) return word;
@@ -121,8 +123,10 @@ std::string describe_synth_object(const SynthCategory& category, double box_long
   std::string phrase = maybe_synonym(colour, synth_colour_synonyms(), synonym_probability, rng) + " " +
                        maybe_synonym(shape, synth_shape_synonyms(), synonym_probability, rng);
   if (describe_size) {
-    if (box_long_side < kSmallObjectPx) phrase = "small " + phrase;
-    else if (box_long_side >= kLargeObjectPx) phrase = "large " + phrase;
+    if (box_long_side < kSmallObjectPx)
+      phrase = "small " + phrase;
+    else if (box_long_side >= kLargeObjectPx)
+      phrase = "large " + phrase;
   }
   return phrase;
 }

@@ -125,9 +125,10 @@ SynthWriteSummary write_synth_dataset(const SynthConfig& cfg, const std::string&
                                          {"max_objects_per_image", s.max_objects_per_image},
                                          {"annotations", synth_split_name(s.split) + ".json"}};
   meta["splits"] = splits;
-  meta["notes"] = "bbox is [x, y, w, h] in pixels: the analytic bounds of each shape clipped to the image. "
-                  "train/val/dense hold seen combinations only; novel holds held-out combinations "
-                  "(plus seen ones when novel_seen_fraction > 0). file_name is relative to this directory.";
+  meta["notes"] =
+      "bbox is [x, y, w, h] in pixels: the analytic bounds of each shape clipped to the image. "
+      "train/val/dense hold seen combinations only; novel holds held-out combinations "
+      "(plus seen ones when novel_seen_fraction > 0). file_name is relative to this directory.";
   write_json_file(meta, root / "dataset.json");
   summary.seconds = seconds_since(t0);
   return summary;

@@ -31,9 +31,9 @@ double coco_bbox_iou(const BoxXYWH& dt, const BoxXYWH& gt, bool gt_is_crowd) {
 namespace {
 
 struct GtBox {
-  uint32_t image;   // index into the sorted image ids
+  uint32_t image;  // index into the sorted image ids
   BoxXYWH bbox;
-  double area;      // the annotation's "area" field
+  double area;  // the annotation's "area" field
   bool crowd;
   bool id_nonzero;  // pycocotools records matches by GT id, and id 0 reads as "no match"
 };
@@ -51,7 +51,11 @@ struct Cell {
 };
 
 // Detection outcome at one IoU threshold, as accumulate reads dtMatches / dtIgnore.
-enum DetectionCode : uint8_t { kDetectionIgnored = 0, kDetectionTruePositive = 1, kDetectionFalsePositive = 2 };
+enum DetectionCode : uint8_t {
+  kDetectionIgnored = 0,
+  kDetectionTruePositive = 1,
+  kDetectionFalsePositive = 2
+};
 
 struct CategoryWork {
   std::vector<GtBox> gts;  // grouped by image (ascending), _gts order inside an image
@@ -59,9 +63,9 @@ struct CategoryWork {
   std::vector<Cell> cells;
   // evaluate(): detections kept after the per-image cap, cell by cell, each cell in score order.
   std::vector<double> kept_scores;
-  std::vector<uint32_t> kept_rank;            // position in its cell's score order (for max_dets[m])
-  std::vector<std::vector<uint8_t>> codes;    // [A][kept * T] DetectionCode
-  std::vector<int64_t> num_gt_not_ignored;    // [A] npig contribution
+  std::vector<uint32_t> kept_rank;          // position in its cell's score order (for max_dets[m])
+  std::vector<std::vector<uint8_t>> codes;  // [A][kept * T] DetectionCode
+  std::vector<int64_t> num_gt_not_ignored;  // [A] npig contribution
   // accumulate(): this category's slice of the tables as [T][R][A][M] (contiguous over a, m), copied
   // into the [T,R,K,A,M] tables afterwards so that no thread writes with a stride of K*A*M doubles.
   std::vector<double> precision, scores;
@@ -125,9 +129,9 @@ CocoEvaluator::CocoEvaluator(const CocoDataset& gt, const DetectionResults& resu
   State& s = *state_;
   s.options = std::move(options);
   const auto& p = s.options.params;
-  COORDEXP_CHECK_ARG(!p.max_dets.empty() && std::is_sorted(p.max_dets.begin(), p.max_dets.end()) &&
-                         p.max_dets.front() >= 0,
-                     "params.max_dets", "a non-empty ascending list of caps", std::to_string(p.max_dets.size()) + " values");
+  COORDEXP_CHECK_ARG(
+      !p.max_dets.empty() && std::is_sorted(p.max_dets.begin(), p.max_dets.end()) && p.max_dets.front() >= 0,
+      "params.max_dets", "a non-empty ascending list of caps", std::to_string(p.max_dets.size()) + " values");
   COORDEXP_CHECK_ARG(!p.iou_thresholds.empty() && !p.area_ranges.empty(), "params",
                      "IoU thresholds and area ranges", "an empty list");
 
@@ -201,8 +205,10 @@ CocoEvaluator::CocoEvaluator(const CocoDataset& gt, const DetectionResults& resu
 
   for (auto& cw : s.work) {
     // Stable: keeps _gts / file order inside an image. GT is already in image order unless ids repeat.
-    std::stable_sort(cw.gts.begin(), cw.gts.end(), [](const GtBox& a, const GtBox& b) { return a.image < b.image; });
-    std::stable_sort(cw.dts.begin(), cw.dts.end(), [](const DtBox& a, const DtBox& b) { return a.image < b.image; });
+    std::stable_sort(cw.gts.begin(), cw.gts.end(),
+                     [](const GtBox& a, const GtBox& b) { return a.image < b.image; });
+    std::stable_sort(cw.dts.begin(), cw.dts.end(),
+                     [](const DtBox& a, const DtBox& b) { return a.image < b.image; });
     size_t g = 0, d = 0;
     while (g < cw.gts.size() || d < cw.dts.size()) {
       const uint32_t image = std::min(g < cw.gts.size() ? cw.gts[g].image : UINT32_MAX,
@@ -237,7 +243,8 @@ void CocoEvaluator::State::evaluate_category(CategoryWork& cw) const {
     const DtBox* dt = cw.dts.data() + cell.dt_begin;
     order.resize(cell.dt_end - cell.dt_begin);
     std::iota(order.begin(), order.end(), 0u);
-    std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return dt[a].score > dt[b].score; });
+    std::stable_sort(order.begin(), order.end(),
+                     [&](uint32_t a, uint32_t b) { return dt[a].score > dt[b].score; });
     const size_t D = std::min(order.size(), max_det);
     const size_t kept_begin = cw.kept_scores.size();
     for (size_t r = 0; r < D; ++r) {
@@ -248,7 +255,8 @@ void CocoEvaluator::State::evaluate_category(CategoryWork& cw) const {
     const bool have_ious = D > 0 && G > 0;
     ious.resize(D * G);
     for (size_t d = 0; d < D && have_ious; ++d)
-      for (size_t g = 0; g < G; ++g) ious[d * G + g] = coco_bbox_iou(dt[order[d]].bbox, gt[g].bbox, gt[g].crowd);
+      for (size_t g = 0; g < G; ++g)
+        ious[d * G + g] = coco_bbox_iou(dt[order[d]].bbox, gt[g].bbox, gt[g].crowd);
 
     for (size_t a = 0; a < A; ++a) {
       const double lo = p.area_ranges[a].min_area, hi = p.area_ranges[a].max_area;
@@ -289,8 +297,9 @@ void CocoEvaluator::State::evaluate_category(CategoryWork& cw) const {
             const double area = dt[order[d]].area;
             if (area < lo || area > hi) ignored = true;
           }
-          codes[(kept_begin + d) * T + t] =
-              ignored ? kDetectionIgnored : matched ? kDetectionTruePositive : kDetectionFalsePositive;
+          codes[(kept_begin + d) * T + t] = ignored   ? kDetectionIgnored
+                                            : matched ? kDetectionTruePositive
+                                                      : kDetectionFalsePositive;
         }
       }
     }
@@ -357,7 +366,8 @@ void CocoEvaluator::State::accumulate_category(size_t k, CategoryWork& cw) {
         hits.resize(tp);
         for (uint32_t h = 0; h < tp; ++h) {
           const double tpd = double(h + 1);
-          hits[h] = {hit_position[h], tpd / double(npig), tpd / (double(hit_fp[h]) + tpd + DBL_EPSILON)};  // np.spacing(1)
+          hits[h] = {hit_position[h], tpd / double(npig),
+                     tpd / (double(hit_fp[h]) + tpd + DBL_EPSILON)};  // np.spacing(1)
         }
         // pr at position 0: 1/(1+eps) when it is a true positive, else 0.
         const double first_precision = (tp > 0 && hits[0].position == 0) ? hits[0].precision : 0.0;
@@ -376,7 +386,8 @@ void CocoEvaluator::State::accumulate_category(size_t k, CategoryWork& cw) {
           } else if (in_range) {
             // lower_bound over the non-decreasing recalls of the hits (thresholds need not be sorted).
             h = size_t(std::partition_point(hits.begin(), hits.end(),
-                                            [&](const TruePositive& x) { return x.recall < thr; }) - hits.begin());
+                                            [&](const TruePositive& x) { return x.recall < thr; }) -
+                       hits.begin());
             in_range = h < hits.size();
             if (in_range) {
               precision = hits[h].precision;
@@ -423,9 +434,17 @@ const CocoAccumulation& CocoEvaluator::accumulation() const {
   COORDEXP_CHECK_ARG(state_->accumulated, "evaluator", "accumulate() to have run", "it has not");
   return state_->acc;
 }
-const CocoEvalParams& CocoEvaluator::params() const { return state_->options.params; }
-const CocoEvalCounts& CocoEvaluator::counts() const { return state_->counts; }
-std::span<const int64_t> CocoEvaluator::image_ids() const { return state_->image_ids; }
-std::span<const int64_t> CocoEvaluator::category_ids() const { return state_->category_ids; }
+const CocoEvalParams& CocoEvaluator::params() const {
+  return state_->options.params;
+}
+const CocoEvalCounts& CocoEvaluator::counts() const {
+  return state_->counts;
+}
+std::span<const int64_t> CocoEvaluator::image_ids() const {
+  return state_->image_ids;
+}
+std::span<const int64_t> CocoEvaluator::category_ids() const {
+  return state_->category_ids;
+}
 
 }  // namespace coordexp

@@ -18,7 +18,10 @@ std::vector<double> coco_recall_thresholds() {
 
 std::vector<AreaRange> coco_area_ranges() {
   const double huge = 1e5 * 1e5;
-  return {{"all", 0, huge}, {"small", 0, 32.0 * 32.0}, {"medium", 32.0 * 32.0, 96.0 * 96.0}, {"large", 96.0 * 96.0, huge}};
+  return {{"all", 0, huge},
+          {"small", 0, 32.0 * 32.0},
+          {"medium", 32.0 * 32.0, 96.0 * 96.0},
+          {"large", 96.0 * 96.0, huge}};
 }
 
 }  // namespace coordexp

@@ -11,8 +11,8 @@ namespace coordexp {
 
 namespace {
 
-const char* const kStatNames[12] = {"AP",     "AP50",  "AP75",  "AP_small", "AP_medium", "AP_large",
-                                    "AR1",    "AR10",  "AR100", "AR_small", "AR_medium", "AR_large"};
+const char* const kStatNames[12] = {"AP",  "AP50", "AP75",  "AP_small", "AP_medium", "AP_large",
+                                    "AR1", "AR10", "AR100", "AR_small", "AR_medium", "AR_large"};
 
 std::optional<size_t> find_area(const CocoEvalParams& p, const std::string& label) {
   for (size_t a = 0; a < p.area_ranges.size(); ++a)
@@ -32,16 +32,22 @@ std::vector<CocoStatSpec> coco_bbox_stat_specs(const CocoEvalParams& params) {
   const auto& md = params.max_dets;
   auto cap = [&](size_t i) { return i < md.size() ? md[i] : int64_t(-1); };
   // The first line asks for maxDets=100 literally (its default argument), the others for params.maxDets[i].
-  return {{true, std::nullopt, "all", 100},   {true, .5, "all", cap(2)},    {true, .75, "all", cap(2)},
-          {true, std::nullopt, "small", cap(2)}, {true, std::nullopt, "medium", cap(2)},
-          {true, std::nullopt, "large", cap(2)}, {false, std::nullopt, "all", cap(0)},
-          {false, std::nullopt, "all", cap(1)}, {false, std::nullopt, "all", cap(2)},
-          {false, std::nullopt, "small", cap(2)}, {false, std::nullopt, "medium", cap(2)},
+  return {{true, std::nullopt, "all", 100},
+          {true, .5, "all", cap(2)},
+          {true, .75, "all", cap(2)},
+          {true, std::nullopt, "small", cap(2)},
+          {true, std::nullopt, "medium", cap(2)},
+          {true, std::nullopt, "large", cap(2)},
+          {false, std::nullopt, "all", cap(0)},
+          {false, std::nullopt, "all", cap(1)},
+          {false, std::nullopt, "all", cap(2)},
+          {false, std::nullopt, "small", cap(2)},
+          {false, std::nullopt, "medium", cap(2)},
           {false, std::nullopt, "large", cap(2)}};
 }
 
-double coco_summarize_stat(const CocoAccumulation& acc, const CocoEvalParams& params, const CocoStatSpec& spec,
-                           std::optional<size_t> only_category) {
+double coco_summarize_stat(const CocoAccumulation& acc, const CocoEvalParams& params,
+                           const CocoStatSpec& spec, std::optional<size_t> only_category) {
   const auto a = find_area(params, spec.area_label);
   const auto m = find_cap(params, spec.max_dets);
   if (!a || !m) return -1;
@@ -96,9 +102,10 @@ std::string format_coco_summary_table(const CocoSummary& summary, const CocoEval
     const auto& s = specs[i];
     const std::string iou = s.iou_threshold ? fmt::format("{:.2f}", *s.iou_threshold)
                                             : fmt::format("{:.2f}:{:.2f}", thr.front(), thr.back());
-    text += fmt::format(" {:<18} {} @[ IoU={:<9} | area={:>6} | maxDets={:>3} ] = {:.3f}\n",
-                        s.average_precision ? "Average Precision" : "Average Recall",
-                        s.average_precision ? "(AP)" : "(AR)", iou, s.area_label, s.max_dets, summary.stats[i]);
+    text +=
+        fmt::format(" {:<18} {} @[ IoU={:<9} | area={:>6} | maxDets={:>3} ] = {:.3f}\n",
+                    s.average_precision ? "Average Precision" : "Average Recall",
+                    s.average_precision ? "(AP)" : "(AR)", iou, s.area_label, s.max_dets, summary.stats[i]);
   }
   return text;
 }
@@ -106,9 +113,11 @@ std::string format_coco_summary_table(const CocoSummary& summary, const CocoEval
 std::string format_per_category_table(const CocoSummary& summary) {
   size_t width = 8;
   for (const auto& c : summary.per_category) width = std::max(width, c.name.size());
-  std::string text = fmt::format("{:>12}  {:<{}}  {:>7} {:>7} {:>7}\n", "category_id", "name", width, "AP", "AP50", "AP75");
+  std::string text =
+      fmt::format("{:>12}  {:<{}}  {:>7} {:>7} {:>7}\n", "category_id", "name", width, "AP", "AP50", "AP75");
   for (const auto& c : summary.per_category)
-    text += fmt::format("{:>12}  {:<{}}  {:>7.3f} {:>7.3f} {:>7.3f}\n", c.category_id, c.name, width, c.ap, c.ap50, c.ap75);
+    text += fmt::format("{:>12}  {:<{}}  {:>7.3f} {:>7.3f} {:>7.3f}\n", c.category_id, c.name, width, c.ap,
+                        c.ap50, c.ap75);
   return text;
 }
 
@@ -129,7 +138,10 @@ std::string coco_summary_to_json(const CocoSummary& summary, bool include_per_ca
   if (include_per_category) {
     nlohmann::ordered_json list = nlohmann::ordered_json::array();
     for (const auto& cat : summary.per_category)
-      list.push_back({{"category_id", cat.category_id}, {"name", cat.name}, {"AP", cat.ap}, {"AP50", cat.ap50},
+      list.push_back({{"category_id", cat.category_id},
+                      {"name", cat.name},
+                      {"AP", cat.ap},
+                      {"AP50", cat.ap50},
                       {"AP75", cat.ap75}});
     j["per_category"] = std::move(list);
   }

@@ -26,7 +26,8 @@ std::vector<F1AtThreshold> evaluate_detection_f1(const CocoDataset& gt, const De
     r.iou_threshold = thr;
     for (auto& [key, group] : groups) {
       auto& [anns, dets] = group;
-      std::stable_sort(dets.begin(), dets.end(), [](const Detection* a, const Detection* b) { return a->score > b->score; });
+      std::stable_sort(dets.begin(), dets.end(),
+                       [](const Detection* a, const Detection* b) { return a->score > b->score; });
       std::vector<uint8_t> taken(anns.size(), 0);
       for (const Detection* d : dets) {
         long best = -1;
@@ -53,7 +54,8 @@ std::vector<F1AtThreshold> evaluate_detection_f1(const CocoDataset& gt, const De
       for (size_t g = 0; g < anns.size(); ++g) r.false_negatives += !anns[g]->iscrowd && !taken[g];
     }
     const double tp = double(r.true_positives);
-    r.precision = r.true_positives + r.false_positives ? tp / double(r.true_positives + r.false_positives) : 0;
+    r.precision =
+        r.true_positives + r.false_positives ? tp / double(r.true_positives + r.false_positives) : 0;
     r.recall = r.true_positives + r.false_negatives ? tp / double(r.true_positives + r.false_negatives) : 0;
     r.f1 = r.precision + r.recall > 0 ? 2 * r.precision * r.recall / (r.precision + r.recall) : 0;
     out.push_back(r);

@@ -26,8 +26,10 @@ std::optional<std::string> locate_non_finite_token(std::string_view text) {
   for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
       else if (c == '"') {
         in_string = false;
         last_string = std::string(text.substr(string_start, i - string_start));
@@ -35,22 +37,32 @@ std::optional<std::string> locate_non_finite_token(std::string_view text) {
       continue;
     }
     switch (c) {
-      case '"': in_string = true; string_start = i + 1; break;
+      case '"':
+        in_string = true;
+        string_start = i + 1;
+        break;
       case '[':
         ++depth;
         if (list_depth < 0) list_depth = depth;
         break;
-      case '{': ++depth; break;
-      case ']': case '}': --depth; break;
+      case '{':
+        ++depth;
+        break;
+      case ']':
+      case '}':
+        --depth;
+        break;
       case ',':
         if (depth == list_depth) ++index;
         break;
-      case 'N': case 'I':
+      case 'N':
+      case 'I':
         if (text.substr(i, 3) == "NaN" || text.substr(i, 8) == "Infinity")
           return "[" + std::to_string(index) + "]." + last_string + " (value " +
                  std::string(text.substr(i, c == 'N' ? 3 : 8)) + ")";
         break;
-      default: break;
+      default:
+        break;
     }
   }
   return std::nullopt;
@@ -91,8 +103,9 @@ DetectionResults parse_results(std::string_view json_text, const std::string& so
     if (json_fields::find(obj, "category_id", e) && !e.is_null()) {
       det.category_id = json_fields::as_int64(e, loc, "category_id");
     } else if (options.require_category || det.description.empty()) {
-      json_fields::missing(loc, "category_id", options.require_category ? "an integer category id"
-                                                                        : "a category_id or a description");
+      json_fields::missing(
+          loc, "category_id",
+          options.require_category ? "an integer category id" : "a category_id or a description");
     } else {
       det.has_category = false;
     }
@@ -140,9 +153,8 @@ DetectionResults load_detection_results(const std::string& path, const ResultsLo
 std::string detection_results_to_json(const std::vector<Detection>& detections) {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& d : detections) {
-    nlohmann::json j = {{"image_id", d.image_id},
-                        {"bbox", {d.bbox.x, d.bbox.y, d.bbox.w, d.bbox.h}},
-                        {"score", d.score}};
+    nlohmann::json j = {
+        {"image_id", d.image_id}, {"bbox", {d.bbox.x, d.bbox.y, d.bbox.w, d.bbox.h}}, {"score", d.score}};
     if (d.has_category) j["category_id"] = d.category_id;
     if (!d.description.empty()) j["description"] = d.description;
     list.push_back(std::move(j));

@@ -28,14 +28,22 @@ struct Location {
 inline const char* type_name(simdjson::dom::element_type t) {
   using T = simdjson::dom::element_type;
   switch (t) {
-    case T::ARRAY: return "an array";
-    case T::OBJECT: return "an object";
-    case T::INT64: return "an integer";
-    case T::UINT64: return "an integer beyond int64";
-    case T::DOUBLE: return "a floating-point number";
-    case T::STRING: return "a string";
-    case T::BOOL: return "a boolean";
-    case T::NULL_VALUE: return "null";
+    case T::ARRAY:
+      return "an array";
+    case T::OBJECT:
+      return "an object";
+    case T::INT64:
+      return "an integer";
+    case T::UINT64:
+      return "an integer beyond int64";
+    case T::DOUBLE:
+      return "a floating-point number";
+    case T::STRING:
+      return "a string";
+    case T::BOOL:
+      return "a boolean";
+    case T::NULL_VALUE:
+      return "null";
   }
   return "an unknown value";
 }
@@ -72,10 +80,17 @@ inline int64_t optional_int64(simdjson::dom::object obj, std::string_view key, c
 inline double as_number(simdjson::dom::element e, const Location& loc, std::string_view key) {
   double v = 0;
   switch (e.type()) {
-    case simdjson::dom::element_type::INT64: v = double(int64_t(e)); break;
-    case simdjson::dom::element_type::UINT64: v = double(uint64_t(e)); break;
-    case simdjson::dom::element_type::DOUBLE: v = double(e); break;
-    default: throw_input_error(loc.field(key), "a number", type_name(e.type()));
+    case simdjson::dom::element_type::INT64:
+      v = double(int64_t(e));
+      break;
+    case simdjson::dom::element_type::UINT64:
+      v = double(uint64_t(e));
+      break;
+    case simdjson::dom::element_type::DOUBLE:
+      v = double(e);
+      break;
+    default:
+      throw_input_error(loc.field(key), "a number", type_name(e.type()));
   }
   if (!std::isfinite(v)) throw_input_error(loc.field(key), "a finite number", std::to_string(v));
   return v;
@@ -83,10 +98,14 @@ inline double as_number(simdjson::dom::element e, const Location& loc, std::stri
 
 inline bool as_flag(simdjson::dom::element e, const Location& loc, std::string_view key) {
   switch (e.type()) {
-    case simdjson::dom::element_type::BOOL: return bool(e);
-    case simdjson::dom::element_type::INT64: return int64_t(e) != 0;
-    case simdjson::dom::element_type::UINT64: return true;
-    default: throw_input_error(loc.field(key), "0, 1, true or false", type_name(e.type()));
+    case simdjson::dom::element_type::BOOL:
+      return bool(e);
+    case simdjson::dom::element_type::INT64:
+      return int64_t(e) != 0;
+    case simdjson::dom::element_type::UINT64:
+      return true;
+    default:
+      throw_input_error(loc.field(key), "0, 1, true or false", type_name(e.type()));
   }
 }
 
@@ -115,7 +134,8 @@ inline simdjson::dom::element parse_document(simdjson::dom::parser& parser, std:
   simdjson::dom::element root;
   auto error = parser.parse(text.data(), text.size(), !padded).get(root);
   if (error)
-    throw_input_error(file, "valid JSON", std::string("malformed JSON (") + simdjson::error_message(error) + ")",
+    throw_input_error(file, "valid JSON",
+                      std::string("malformed JSON (") + simdjson::error_message(error) + ")",
                       "check that the file is complete and is not JSON Lines");
   return root;
 }

@@ -23,9 +23,10 @@ uint64_t fnv1a(std::string_view s, uint64_t seed) {
 }  // namespace
 
 CharNgramEmbedder::CharNgramEmbedder(CharNgramEmbedderConfig config) : config_(config) {
-  COORDEXP_CHECK_ARG(config_.dim > 0 && config_.min_n >= 1 && config_.max_n >= config_.min_n, "CharNgramEmbedderConfig",
-                     "dim > 0 and 1 <= min_n <= max_n",
-                     std::to_string(config_.dim) + ", " + std::to_string(config_.min_n) + ", " + std::to_string(config_.max_n));
+  COORDEXP_CHECK_ARG(config_.dim > 0 && config_.min_n >= 1 && config_.max_n >= config_.min_n,
+                     "CharNgramEmbedderConfig", "dim > 0 and 1 <= min_n <= max_n",
+                     std::to_string(config_.dim) + ", " + std::to_string(config_.min_n) + ", " +
+                         std::to_string(config_.max_n));
 }
 
 std::vector<float> CharNgramEmbedder::embed(std::string_view text) const {

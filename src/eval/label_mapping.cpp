@@ -16,8 +16,8 @@ bool ends_with(const std::string& s, std::string_view suffix) {
 
 std::string singular(std::string w) {
   if (w.size() > 4 && ends_with(w, "ies")) return w.substr(0, w.size() - 3) + "y";
-  if (w.size() > 4 && (ends_with(w, "sses") || ends_with(w, "xes") || ends_with(w, "ches") || ends_with(w, "shes") ||
-                       ends_with(w, "zzes")))
+  if (w.size() > 4 && (ends_with(w, "sses") || ends_with(w, "xes") || ends_with(w, "ches") ||
+                       ends_with(w, "shes") || ends_with(w, "zzes")))
     return w.substr(0, w.size() - 2);
   if (w.size() > 3 && ends_with(w, "s") && !ends_with(w, "ss") && !ends_with(w, "us") && !ends_with(w, "is"))
     return w.substr(0, w.size() - 1);
@@ -35,9 +35,12 @@ std::string normalize_label(std::string_view text) {
     word.clear();
   };
   for (unsigned char c : text) {
-    if (std::isalnum(c) || c >= 0x80) word += char(std::tolower(c));  // bytes of UTF-8 text stay as they are
-    else if (c == '\'') continue;                                       // "person's" -> "persons" -> "person"
-    else flush();
+    if (std::isalnum(c) || c >= 0x80)
+      word += char(std::tolower(c));  // bytes of UTF-8 text stay as they are
+    else if (c == '\'')
+      continue;  // "person's" -> "persons" -> "person"
+    else
+      flush();
   }
   flush();
   return out;
@@ -48,15 +51,18 @@ std::unordered_map<std::string, std::vector<std::string>> load_label_synonyms(co
   try {
     j = nlohmann::json::parse(read_text_file(path));
   } catch (const nlohmann::json::exception& e) {
-    throw_input_error(path, "valid JSON {\"category name\": [\"synonym\", ...]}", std::string("malformed JSON (") + e.what() + ")");
+    throw_input_error(path, "valid JSON {\"category name\": [\"synonym\", ...]}",
+                      std::string("malformed JSON (") + e.what() + ")");
   }
-  if (!j.is_object()) throw_input_error(path, "a JSON object {\"category name\": [\"synonym\", ...]}", j.type_name());
+  if (!j.is_object())
+    throw_input_error(path, "a JSON object {\"category name\": [\"synonym\", ...]}", j.type_name());
   std::unordered_map<std::string, std::vector<std::string>> out;
   for (auto& [key, value] : j.items()) {
     if (!value.is_array()) throw_input_error(path + ": " + key, "an array of strings", value.type_name());
     for (size_t i = 0; i < value.size(); ++i) {
       if (!value[i].is_string())
-        throw_input_error(path + ": " + key + "[" + std::to_string(i) + "]", "a string", value[i].type_name());
+        throw_input_error(path + ": " + key + "[" + std::to_string(i) + "]", "a string",
+                          value[i].type_name());
       out[key].push_back(value[i].get<std::string>());
     }
   }
@@ -92,8 +98,10 @@ LabelMapper::LabelMapper(const std::vector<CocoCategory>& categories, LabelMappe
 LabelMatch LabelMapper::map(std::string_view description) const {
   const std::string key = normalize_label(description);
   if (key.empty()) return {};
-  if (auto it = exact_.find(key); it != exact_.end()) return {LabelMatchKind::kLabelMatchExact, it->second, 1.0};
-  if (auto it = synonym_.find(key); it != synonym_.end()) return {LabelMatchKind::kLabelMatchSynonym, it->second, 1.0};
+  if (auto it = exact_.find(key); it != exact_.end())
+    return {LabelMatchKind::kLabelMatchExact, it->second, 1.0};
+  if (auto it = synonym_.find(key); it != synonym_.end())
+    return {LabelMatchKind::kLabelMatchSynonym, it->second, 1.0};
   if (!config_.use_embedding || name_vectors_.empty()) return {};
   const auto v = embedder_->embed(key);
   double best = -2;
@@ -123,10 +131,18 @@ DetectionResults map_result_labels(const DetectionResults& results, const LabelM
     }
     const LabelMatch m = mapper.map(det.description);
     switch (m.kind) {
-      case LabelMatchKind::kLabelMatchExact: ++counts.exact; break;
-      case LabelMatchKind::kLabelMatchSynonym: ++counts.synonym; break;
-      case LabelMatchKind::kLabelMatchEmbedding: ++counts.embedding; break;
-      case LabelMatchKind::kLabelMatchDropped: ++counts.dropped; continue;
+      case LabelMatchKind::kLabelMatchExact:
+        ++counts.exact;
+        break;
+      case LabelMatchKind::kLabelMatchSynonym:
+        ++counts.synonym;
+        break;
+      case LabelMatchKind::kLabelMatchEmbedding:
+        ++counts.embedding;
+        break;
+      case LabelMatchKind::kLabelMatchDropped:
+        ++counts.dropped;
+        continue;
     }
     Detection mapped = det;
     mapped.category_id = m.category_id;

@@ -14,7 +14,9 @@ BoxXYXY box_cxcywh_to_xyxy(const BoxCXCYWH& b) {
   return {b.cx - b.w / 2, b.cy - b.h / 2, b.cx + b.w / 2, b.cy + b.h / 2};
 }
 
-double box_area(const BoxXYXY& b) { return std::max(0.0, b.x2 - b.x1) * std::max(0.0, b.y2 - b.y1); }
+double box_area(const BoxXYXY& b) {
+  return std::max(0.0, b.x2 - b.x1) * std::max(0.0, b.y2 - b.y1);
+}
 
 double box_intersection_area(const BoxXYXY& a, const BoxXYXY& b) {
   const double w = std::min(a.x2, b.x2) - std::max(a.x1, b.x1);

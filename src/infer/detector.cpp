@@ -14,9 +14,10 @@ GrammarTokens grammar_for(const WordTokenizer& tokenizer) {
   return {tokenizer.coord_vocab(), tokenizer.structure(), text, tokenizer.pad_id()};
 }
 
-DetectionRun detect_dataset(VisionLanguageModel& model, const DetectionDataset& dataset, const ImageCache& cache,
-                            const WordTokenizer& tokenizer, const LabelMapper& mapper, const GenerationConfig& config,
-                            int64_t batch_size, int64_t max_images) {
+DetectionRun detect_dataset(VisionLanguageModel& model, const DetectionDataset& dataset,
+                            const ImageCache& cache, const WordTokenizer& tokenizer,
+                            const LabelMapper& mapper, const GenerationConfig& config, int64_t batch_size,
+                            int64_t max_images) {
   const auto t0 = std::chrono::steady_clock::now();
   DetectionRun run;
   for (size_t i = 0; i < dataset.images.size(); ++i) {
@@ -43,10 +44,18 @@ DetectionRun detect_dataset(VisionLanguageModel& model, const DetectionDataset& 
         const std::string desc = tokenizer.decode(o.desc_ids);
         const LabelMatch m = mapper.map(desc);
         switch (m.kind) {
-          case LabelMatchKind::kLabelMatchExact: ++run.label_counts.exact; break;
-          case LabelMatchKind::kLabelMatchSynonym: ++run.label_counts.synonym; break;
-          case LabelMatchKind::kLabelMatchEmbedding: ++run.label_counts.embedding; break;
-          case LabelMatchKind::kLabelMatchDropped: ++run.label_counts.dropped; continue;
+          case LabelMatchKind::kLabelMatchExact:
+            ++run.label_counts.exact;
+            break;
+          case LabelMatchKind::kLabelMatchSynonym:
+            ++run.label_counts.synonym;
+            break;
+          case LabelMatchKind::kLabelMatchEmbedding:
+            ++run.label_counts.embedding;
+            break;
+          case LabelMatchKind::kLabelMatchDropped:
+            ++run.label_counts.dropped;
+            continue;
         }
         Detection d;
         d.image_id = img.image_id;

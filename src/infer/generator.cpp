@@ -21,11 +21,11 @@ enum class Grammar { kOutside, kAfterStart, kDescription, kCoordinate, kBeforeEn
 
 struct SequenceState {
   Grammar grammar = Grammar::kOutside;
-  int coord_index = 0;       // coordinates written in the open object
+  int coord_index = 0;  // coordinates written in the open object
   int desc_len = 0;
   std::array<int, 4> bins{};
   std::array<double, 4> values{};
-  double log_prob_sum = 0;   // of the open object's tokens
+  double log_prob_sum = 0;  // of the open object's tokens
   int token_count = 0;
   GeneratedObject open;
   Generation out;
@@ -39,7 +39,8 @@ std::vector<Generation> decode(VisionLanguageModel& model, int64_t B, const Gram
                                torch::Tensor hidden) {
   COORDEXP_CHECK_ARG(cfg.temperature >= 0 && std::isfinite(cfg.temperature), "temperature", ">= 0",
                      std::to_string(cfg.temperature));
-  COORDEXP_CHECK_ARG(cfg.repetition_penalty >= 1.0, "repetition_penalty", ">= 1", std::to_string(cfg.repetition_penalty));
+  COORDEXP_CHECK_ARG(cfg.repetition_penalty >= 1.0, "repetition_penalty", ">= 1",
+                     std::to_string(cfg.repetition_penalty));
   const int64_t V = model.vocab_size(), K = g.coords.num_bins(), first = g.coords.first_id();
   const auto opts = torch::TensorOptions().dtype(torch::kFloat).device(hidden.device());
   const float kNeg = -1e9f;
@@ -49,7 +50,8 @@ std::vector<Generation> decode(VisionLanguageModel& model, int64_t B, const Gram
     for (TokenId id : ids) m[id] = 0;
     return m;
   };
-  auto text = torch::where(g.text_mask.to(hidden.device()), torch::zeros({V}, opts), torch::full({V}, kNeg, opts));
+  auto text =
+      torch::where(g.text_mask.to(hidden.device()), torch::zeros({V}, opts), torch::full({V}, kNeg, opts));
   auto coord = torch::full({V}, kNeg, opts);
   coord.narrow(0, first, K).zero_();
   const auto m_outside = only({g.structure.obj_start, g.structure.answer_end});
@@ -76,16 +78,25 @@ std::vector<Generation> decode(VisionLanguageModel& model, int64_t B, const Gram
                     : static_cast<int64_t>(s.out.objects.size()) < cfg.min_objects ? m_start_only
                                                                                    : m_outside;
           break;
-        case Grammar::kAfterStart: mask[b] = text; break;
-        case Grammar::kDescription: mask[b] = s.desc_len >= cfg.max_description_tokens ? coord : m_desc; break;
+        case Grammar::kAfterStart:
+          mask[b] = text;
+          break;
+        case Grammar::kDescription:
+          mask[b] = s.desc_len >= cfg.max_description_tokens ? coord : m_desc;
+          break;
         case Grammar::kCoordinate: {
           auto m = coord.clone();
-          if (s.coord_index >= 2) m.narrow(0, first, s.bins[s.coord_index - 2]).fill_(kNeg);  // x2 >= x1, y2 >= y1
+          if (s.coord_index >= 2)
+            m.narrow(0, first, s.bins[s.coord_index - 2]).fill_(kNeg);  // x2 >= x1, y2 >= y1
           mask[b] = m;
           break;
         }
-        case Grammar::kBeforeEnd: mask[b] = m_before_end; break;
-        case Grammar::kDone: mask[b] = only({g.pad}); break;
+        case Grammar::kBeforeEnd:
+          mask[b] = m_before_end;
+          break;
+        case Grammar::kDone:
+          mask[b] = only({g.pad});
+          break;
       }
     }
     if (cfg.repetition_penalty > 1.0) {
@@ -125,7 +136,8 @@ std::vector<Generation> decode(VisionLanguageModel& model, int64_t B, const Gram
         const double c = (pk * phi.cpu()).sum().item<double>() / std::max(1e-12, pk.sum().item<double>());
         int k = g.coords.quantize(c);
         const auto& s = st[b];
-        if (s.grammar == Grammar::kCoordinate && s.coord_index >= 2) k = std::max(k, s.bins[s.coord_index - 2]);
+        if (s.grammar == Grammar::kCoordinate && s.coord_index >= 2)
+          k = std::max(k, s.bins[s.coord_index - 2]);
         chosen_cpu[b] = g.coords.id_of_bin(k);
       }
       chosen = chosen_cpu.to(chosen.device());
@@ -171,7 +183,8 @@ std::vector<Generation> decode(VisionLanguageModel& model, int64_t B, const Gram
             s.values[s.coord_index] = g.coords.dequantize(k);
           } else {
             auto pk = probs_cpu[b].narrow(0, first, K);
-            s.values[s.coord_index] = (pk * phi.cpu()).sum().item<double>() / std::max(1e-12, pk.sum().item<double>());
+            s.values[s.coord_index] =
+                (pk * phi.cpu()).sum().item<double>() / std::max(1e-12, pk.sum().item<double>());
           }
           s.log_prob_sum += std::log(p);
           s.token_count += 1;
@@ -186,7 +199,8 @@ std::vector<Generation> decode(VisionLanguageModel& model, int64_t B, const Gram
           s.grammar = Grammar::kOutside;
           break;
         }
-        case Grammar::kDone: break;
+        case Grammar::kDone:
+          break;
       }
     }
     hidden = next_hidden(chosen);
@@ -198,14 +212,16 @@ std::vector<Generation> decode(VisionLanguageModel& model, int64_t B, const Gram
 
 }  // namespace
 
-std::vector<Generation> generate(VisionLanguageModel& model, const torch::Tensor& images, const torch::Tensor& prompt,
-                                 const GrammarTokens& grammar, const GenerationConfig& config) {
+std::vector<Generation> generate(VisionLanguageModel& model, const torch::Tensor& images,
+                                 const torch::Tensor& prompt, const GrammarTokens& grammar,
+                                 const GenerationConfig& config) {
   torch::NoGradGuard no_grad;
   KvCache cache;
   auto img = model.encode_images(images);
   auto hidden = model.prefill(img, prompt, cache);
-  return decode(model, images.size(0), grammar, config,
-                [&](const torch::Tensor& tokens) { return model.decode_step(tokens, cache); }, hidden);
+  return decode(
+      model, images.size(0), grammar, config,
+      [&](const torch::Tensor& tokens) { return model.decode_step(tokens, cache); }, hidden);
 }
 
 std::vector<Generation> generate_uncached(VisionLanguageModel& model, const torch::Tensor& images,
@@ -215,12 +231,13 @@ std::vector<Generation> generate_uncached(VisionLanguageModel& model, const torc
   auto img = model.encode_images(images);
   torch::Tensor seq = prompt;
   auto hidden = model.forward_text(img, seq).select(1, seq.size(1) - 1);
-  return decode(model, images.size(0), grammar, config,
-                [&](const torch::Tensor& tokens) {
-                  seq = torch::cat({seq, tokens.unsqueeze(1)}, 1);
-                  return model.forward_text(img, seq).select(1, seq.size(1) - 1);
-                },
-                hidden);
+  return decode(
+      model, images.size(0), grammar, config,
+      [&](const torch::Tensor& tokens) {
+        seq = torch::cat({seq, tokens.unsqueeze(1)}, 1);
+        return model.forward_text(img, seq).select(1, seq.size(1) - 1);
+      },
+      hidden);
 }
 
 }  // namespace coordexp

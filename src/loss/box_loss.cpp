@@ -17,8 +17,8 @@ torch::Tensor box_giou_loss(const torch::Tensor& pred, const torch::Tensor& targ
 
 torch::Tensor box_pair_cost(const torch::Tensor& pred, const torch::Tensor& target, double l1_weight,
                             double giou_weight) {
-  auto l1 = torch::cdist(pred, target, /*p=*/1);                        // [N, M]
-  auto giou = generalized_box_iou_pairwise(pred, target);               // [N, M]
+  auto l1 = torch::cdist(pred, target, /*p=*/1);           // [N, M]
+  auto giou = generalized_box_iou_pairwise(pred, target);  // [N, M]
   return l1_weight * l1 + giou_weight * (1 - giou);
 }
 

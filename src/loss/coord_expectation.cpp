@@ -26,20 +26,21 @@ void check_tau(double tau) {
 std::pair<torch::Tensor, torch::Tensor> expectation(const torch::Tensor& logits, double tau) {
   const int64_t K = logits.size(1);
   COORDEXP_CHECK_ARG(K >= 2, "coordinate logits", "at least 2 coordinate bins (K >= 2)", std::to_string(K));
-  auto p = torch::softmax(logits / tau, 1);                          // [P, K]
-  auto c = torch::mv(p, coord_bin_values(K, logits.options()));      // [P]
+  auto p = torch::softmax(logits / tau, 1);                      // [P, K]
+  auto c = torch::mv(p, coord_bin_values(K, logits.options()));  // [P]
   auto bad = torch::logical_not(torch::isfinite(c));
   if (bad.any().item<bool>()) {
     const int64_t pos = bad.nonzero()[0][0].item<int64_t>();
-    throw_input_error("coord_expectation: coordinate position " + std::to_string(pos), "finite coordinate logits",
-                      "NaN or inf", "check the model's hidden states for divergence");
+    throw_input_error("coord_expectation: coordinate position " + std::to_string(pos),
+                      "finite coordinate logits", "NaN or inf",
+                      "check the model's hidden states for divergence");
   }
   return {p, c};
 }
 
 // g_z = g * p * (phi - c) / tau: the gradient of c with respect to the logits, times upstream g.
 torch::Tensor logit_grad(const torch::Tensor& g, const torch::Tensor& p, const torch::Tensor& c, double tau) {
-  auto phi = coord_bin_values(p.size(1), p.options());  // [K]
+  auto phi = coord_bin_values(p.size(1), p.options());                    // [K]
   return g.unsqueeze(1) * p * (phi.unsqueeze(0) - c.unsqueeze(1)) / tau;  // [P, K]
 }
 
@@ -47,7 +48,7 @@ struct CoordExpectationFused : public torch::autograd::Function<CoordExpectation
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& hidden, const torch::Tensor& weight,
                                const torch::Tensor& bias, double tau) {
     auto z = torch::matmul(hidden, weight.t());  // [P, K]
-    const bool has_bias = bias.numel() > 0;  // an empty tensor stands for "no bias"
+    const bool has_bias = bias.numel() > 0;      // an empty tensor stands for "no bias"
     if (has_bias) z = z + bias;
     auto [p, c] = expectation(z, tau);
     // Saved: h and W for the chain through z = h W^T + b, and p (c is recomputed from p); no [P, V] buffer.
@@ -63,10 +64,10 @@ struct CoordExpectationFused : public torch::autograd::Function<CoordExpectation
     const auto& weight = saved[1];
     const auto& p = saved[2];
     const double tau = ctx->saved_data["tau"].toDouble();
-    auto c = torch::mv(p, coord_bin_values(p.size(1), p.options()));  // [P]
-    auto gz = logit_grad(grad_out[0], p, c, tau);                        // [P, K]
-    auto d_hidden = torch::matmul(gz, weight);                          // [P, D]
-    auto d_weight = torch::matmul(gz.t(), hidden);                      // [K, D]
+    auto c = torch::mv(p, coord_bin_values(p.size(1), p.options()));                   // [P]
+    auto gz = logit_grad(grad_out[0], p, c, tau);                                      // [P, K]
+    auto d_hidden = torch::matmul(gz, weight);                                         // [P, D]
+    auto d_weight = torch::matmul(gz.t(), hidden);                                     // [K, D]
     auto d_bias = ctx->saved_data["has_bias"].toBool() ? gz.sum(0) : torch::Tensor();  // [K]
     return {d_hidden, d_weight, d_bias, torch::Tensor()};
   }
@@ -95,11 +96,13 @@ torch::Tensor coord_bin_values(int64_t num_bins, const torch::TensorOptions& opt
 torch::Tensor coord_expectation(const torch::Tensor& hidden, const torch::Tensor& coord_weight,
                                 const torch::Tensor& coord_bias, double tau) {
   check_tau(tau);
-  COORDEXP_CHECK_ARG(hidden.dim() == 2 && coord_weight.dim() == 2 && hidden.size(1) == coord_weight.size(1),
-                     "hidden/coord_weight", "hidden [P, D] and coord_weight [K, D] with the same D",
-                     "hidden " + c10::str(hidden.sizes()) + ", coord_weight " + c10::str(coord_weight.sizes()));
-  COORDEXP_CHECK_ARG(!coord_bias.defined() || (coord_bias.dim() == 1 && coord_bias.size(0) == coord_weight.size(0)),
-                     "coord_bias", "[K] matching coord_weight", c10::str(coord_bias.sizes()));
+  COORDEXP_CHECK_ARG(
+      hidden.dim() == 2 && coord_weight.dim() == 2 && hidden.size(1) == coord_weight.size(1),
+      "hidden/coord_weight", "hidden [P, D] and coord_weight [K, D] with the same D",
+      "hidden " + c10::str(hidden.sizes()) + ", coord_weight " + c10::str(coord_weight.sizes()));
+  COORDEXP_CHECK_ARG(
+      !coord_bias.defined() || (coord_bias.dim() == 1 && coord_bias.size(0) == coord_weight.size(0)),
+      "coord_bias", "[K] matching coord_weight", c10::str(coord_bias.sizes()));
   if (hidden.size(0) == 0) return torch::zeros({0}, hidden.options()) + 0 * coord_weight.sum();
   // LibTorch 1.13's Function::apply rejects undefined inputs, so "no bias" travels as an empty tensor.
   const torch::Tensor bias = coord_bias.defined() ? coord_bias : torch::empty({0}, coord_weight.options());
@@ -108,7 +111,8 @@ torch::Tensor coord_expectation(const torch::Tensor& hidden, const torch::Tensor
 
 torch::Tensor coord_expectation_from_logits(const torch::Tensor& coord_logits, double tau) {
   check_tau(tau);
-  COORDEXP_CHECK_ARG(coord_logits.dim() == 2, "coord_logits", "a [P, K] tensor", c10::str(coord_logits.sizes()));
+  COORDEXP_CHECK_ARG(coord_logits.dim() == 2, "coord_logits", "a [P, K] tensor",
+                     c10::str(coord_logits.sizes()));
   if (coord_logits.size(0) == 0) return torch::zeros({0}, coord_logits.options()) + 0 * coord_logits.sum();
   return CoordExpectationFromLogits::apply(coord_logits, tau);
 }

@@ -29,12 +29,15 @@ UnmatchedPolicy parse_unmatched_policy(const std::string& name) {
   throw_input_error("unmatched", "one of ignore, unlikelihood", "\"" + name + "\"");
 }
 
-bool CriterionOutput::finite() const { return std::isfinite(total.item<double>()); }
+bool CriterionOutput::finite() const {
+  return std::isfinite(total.item<double>());
+}
 
 std::string CriterionOutput::describe() const {
   std::ostringstream s;
   s << "total=" << total.item<double>();
-  for (const auto& [name, value] : terms) s << " " << name << "=" << value.item<double>() << " (w " << weights.at(name) << ")";
+  for (const auto& [name, value] : terms)
+    s << " " << name << "=" << value.item<double>() << " (w " << weights.at(name) << ")";
   return s.str();
 }
 
@@ -42,9 +45,12 @@ SetCriterion::SetCriterion(CriterionConfig config, CoordVocab vocab, StructureTo
     : config_(config), vocab_(vocab), structure_(structure) {
   COORDEXP_CHECK_ARG(std::isfinite(config.tau) && config.tau > 0, "tau", "a finite temperature > 0",
                      std::to_string(config.tau));
-  for (auto [name, w] : {std::pair{"coord_weight", config.coord_weight}, {"l1_weight", config.l1_weight},
-                         {"giou_weight", config.giou_weight}, {"coord_ce_weight", config.coord_ce_weight},
-                         {"match_geo_weight", config.match_geo_weight}, {"match_sem_weight", config.match_sem_weight},
+  for (auto [name, w] : {std::pair{"coord_weight", config.coord_weight},
+                         {"l1_weight", config.l1_weight},
+                         {"giou_weight", config.giou_weight},
+                         {"coord_ce_weight", config.coord_ce_weight},
+                         {"match_geo_weight", config.match_geo_weight},
+                         {"match_sem_weight", config.match_sem_weight},
                          {"unmatched_weight", config.unmatched_weight}})
     COORDEXP_CHECK_ARG(std::isfinite(w) && w >= 0, name, "a finite weight >= 0", std::to_string(w));
 }
@@ -67,24 +73,25 @@ CriterionOutput SetCriterion::operator()(const CriterionBatch& batch, const Text
   const auto& hidden = batch.hidden;
   COORDEXP_CHECK_ARG(hidden.dim() == 3, "batch.hidden", "[B, T, D]", c10::str(hidden.sizes()));
   const int64_t B = hidden.size(0), T = hidden.size(1), D = hidden.size(2);
-  COORDEXP_CHECK_ARG(static_cast<int64_t>(batch.samples.size()) == B, "batch.samples", std::to_string(B) + " samples",
-                     std::to_string(batch.samples.size()));
-  COORDEXP_CHECK_ARG(batch.tokens.sizes() == torch::IntArrayRef({B, T}) && batch.roles.sizes() == batch.tokens.sizes(),
-                     "batch.tokens/roles", "[B, T] = " + c10::str(torch::IntArrayRef({B, T})),
-                     c10::str(batch.tokens.sizes()) + " / " + c10::str(batch.roles.sizes()));
+  COORDEXP_CHECK_ARG(static_cast<int64_t>(batch.samples.size()) == B, "batch.samples",
+                     std::to_string(B) + " samples", std::to_string(batch.samples.size()));
+  COORDEXP_CHECK_ARG(
+      batch.tokens.sizes() == torch::IntArrayRef({B, T}) && batch.roles.sizes() == batch.tokens.sizes(),
+      "batch.tokens/roles", "[B, T] = " + c10::str(torch::IntArrayRef({B, T})),
+      c10::str(batch.tokens.sizes()) + " / " + c10::str(batch.roles.sizes()));
   const auto device = hidden.device();
   const auto fopts = hidden.options();
-  auto hidden_flat = hidden.reshape({B * T, D});                       // [B*T, D]
-  const auto& W = batch.lm_head_weight;                                 // [V, D]
-  auto lm_logits = [&](const torch::Tensor& h) {                        // [P, D] -> [P, V]
+  auto hidden_flat = hidden.reshape({B * T, D});  // [B*T, D]
+  const auto& W = batch.lm_head_weight;           // [V, D]
+  auto lm_logits = [&](const torch::Tensor& h) {  // [P, D] -> [P, V]
     auto z = torch::matmul(h, W.t());
     return batch.lm_head_bias.defined() ? z + batch.lm_head_bias : z;
   };
   std::vector<double> sample_weight(B);
   for (int64_t b = 0; b < B; ++b) {
     sample_weight[b] = batch.samples[b].weight;
-    COORDEXP_CHECK_ARG(std::isfinite(sample_weight[b]) && sample_weight[b] >= 0, "sample weight", "finite and >= 0",
-                       std::to_string(sample_weight[b]));
+    COORDEXP_CHECK_ARG(std::isfinite(sample_weight[b]) && sample_weight[b] >= 0, "sample weight",
+                       "finite and >= 0", std::to_string(sample_weight[b]));
   }
   auto weight_of_row = torch::tensor(sample_weight, fopts).repeat_interleave(T);  // [B*T]
 
@@ -94,16 +101,16 @@ CriterionOutput SetCriterion::operator()(const CriterionBatch& batch, const Text
     auto roles = batch.roles.to(torch::kInt).reshape({B * T});
     auto mask = roles == static_cast<int>(TokenRole::kDescription);
     if (config_.ce_on_structure) mask = mask | (roles == static_cast<int>(TokenRole::kStructure));
-    auto tok_idx = mask.nonzero().squeeze(1);                           // token positions t >= 1
-    tok_idx = tok_idx.masked_select(tok_idx.remainder(T) != 0);         // token 0 has no predicting state
-    auto h = hidden_flat.index_select(0, tok_idx - 1);                   // [P, D]
+    auto tok_idx = mask.nonzero().squeeze(1);                    // token positions t >= 1
+    tok_idx = tok_idx.masked_select(tok_idx.remainder(T) != 0);  // token 0 has no predicting state
+    auto h = hidden_flat.index_select(0, tok_idx - 1);           // [P, D]
     auto ce = token_cross_entropy(lm_logits(h), batch.tokens.reshape({B * T}).index_select(0, tok_idx));
     out.terms["text_ce"] = weighted_mean(ce, weight_of_row.index_select(0, tok_idx));
     out.weights["text_ce"] = 1.0;
   }
 
   // ---- coordinate positions of every predicted object, in (sample, object, x1 y1 x2 y2) order ----------
-  std::vector<int64_t> coord_rows;       // hidden rows predicting each coordinate token
+  std::vector<int64_t> coord_rows;  // hidden rows predicting each coordinate token
   std::vector<int64_t> first_object(B + 1, 0);
   std::vector<double> coord_weights;
   for (int64_t b = 0; b < B; ++b) {
@@ -120,7 +127,7 @@ CriterionOutput SetCriterion::operator()(const CriterionBatch& batch, const Text
   }
   const int64_t N = first_object[B];
   auto coord_idx = as_long(coord_rows, device);
-  auto h_coord = hidden_flat.index_select(0, coord_idx);                // [4N, D]
+  auto h_coord = hidden_flat.index_select(0, coord_idx);  // [4N, D]
 
   // ---- auxiliary CE at coordinate positions, toward the ground truth each object was encoded from ------
   if (config_.coord_ce) {
@@ -155,13 +162,16 @@ CriterionOutput SetCriterion::operator()(const CriterionBatch& batch, const Text
   // ---- CoordExp boxes, matching, L1 + GIoU -------------------------------------------------------------
   const bool geometry = config_.coord_weight > 0;
   torch::Tensor pred_boxes;  // [N, 4]
-  if (geometry || config_.matching == MatchingMode::kHungarian || config_.unmatched != UnmatchedPolicy::kIgnore) {
+  if (geometry || config_.matching == MatchingMode::kHungarian ||
+      config_.unmatched != UnmatchedPolicy::kIgnore) {
     const int64_t K = vocab_.num_bins();
-    auto coord_w = W.narrow(0, vocab_.first_id(), K);                                            // [K, D]
-    auto coord_b = batch.lm_head_bias.defined() ? batch.lm_head_bias.narrow(0, vocab_.first_id(), K) : torch::Tensor();
-    torch::Tensor c = geometry ? coord_expectation(h_coord, coord_w, coord_b, config_.tau)
-                               : coord_expectation(h_coord.detach(), coord_w.detach(),
-                                                   coord_b.defined() ? coord_b.detach() : coord_b, config_.tau);
+    auto coord_w = W.narrow(0, vocab_.first_id(), K);  // [K, D]
+    auto coord_b =
+        batch.lm_head_bias.defined() ? batch.lm_head_bias.narrow(0, vocab_.first_id(), K) : torch::Tensor();
+    torch::Tensor c = geometry
+                          ? coord_expectation(h_coord, coord_w, coord_b, config_.tau)
+                          : coord_expectation(h_coord.detach(), coord_w.detach(),
+                                              coord_b.defined() ? coord_b.detach() : coord_b, config_.tau);
     pred_boxes = legalize_boxes(c.view({N, 4}));
   } else {
     pred_boxes = torch::zeros({N, 4}, fopts);
@@ -235,10 +245,11 @@ std::vector<MatchResult> SetCriterion::match(const CriterionBatch& batch, const 
     const int64_t n = static_cast<int64_t>(s.objects.size()), m = static_cast<int64_t>(s.ground_truth.size());
     auto& r = out[b];
     if (n == 0 || m == 0) continue;
-    auto pred = pred_boxes.narrow(0, first_object[b], n).to(torch::kDouble).cpu();   // [N, 4]
+    auto pred = pred_boxes.narrow(0, first_object[b], n).to(torch::kDouble).cpu();  // [N, 4]
     std::vector<double> gt_vals;
-    for (const auto& g : s.ground_truth) gt_vals.insert(gt_vals.end(), {g.box.x1, g.box.y1, g.box.x2, g.box.y2});
-    auto gt = torch::tensor(gt_vals, torch::kDouble).view({m, 4});             // [M, 4]
+    for (const auto& g : s.ground_truth)
+      gt_vals.insert(gt_vals.end(), {g.box.x1, g.box.y1, g.box.x2, g.box.y2});
+    auto gt = torch::tensor(gt_vals, torch::kDouble).view({m, 4});  // [M, 4]
 
     if (config_.matching == MatchingMode::kIndex) {
       for (int64_t i = 0; i < n; ++i) {
@@ -261,7 +272,7 @@ std::vector<MatchResult> SetCriterion::match(const CriterionBatch& batch, const 
             for (int64_t p : pos) pred_desc[i].push_back(batch.tokens[b][p].item<int64_t>());
           } else {
             auto rows = (torch::tensor(pos, torch::kLong) - 1).to(batch.hidden.device());
-            auto h = batch.hidden[b].index_select(0, rows);                             // [L, D]
+            auto h = batch.hidden[b].index_select(0, rows);  // [L, D]
             auto z = torch::matmul(h, batch.lm_head_weight.t());
             if (batch.lm_head_bias.defined()) z = z + batch.lm_head_bias;
             auto ids = z.argmax(1).cpu();

@@ -14,24 +14,24 @@ CoordTarget parse_coord_target(const std::string& name) {
 }
 
 torch::Tensor token_cross_entropy(const torch::Tensor& logits, const torch::Tensor& targets) {
-  auto logp = torch::log_softmax(logits, -1);                 // [P, V]
-  return -logp.gather(1, targets.unsqueeze(1)).squeeze(1);    // [P]
+  auto logp = torch::log_softmax(logits, -1);               // [P, V]
+  return -logp.gather(1, targets.unsqueeze(1)).squeeze(1);  // [P]
 }
 
 torch::Tensor coord_bin_cross_entropy(const torch::Tensor& logits, const torch::Tensor& target_coords,
                                       const CoordVocab& vocab, CoordTarget target) {
   const int64_t K = vocab.num_bins();
-  auto logp = torch::log_softmax(logits, -1);                                  // [P, V]
-  auto scaled = target_coords.to(torch::kDouble).clamp(0, 1) * (K - 1);       // [P]
+  auto logp = torch::log_softmax(logits, -1);                            // [P, V]
+  auto scaled = target_coords.to(torch::kDouble).clamp(0, 1) * (K - 1);  // [P]
   if (target == CoordTarget::kHard) {
     // round half away from zero, as CoordVocab::quantize does (scaled >= 0 here)
     auto bins = torch::floor(scaled + 0.5).to(torch::kLong);
     return -logp.gather(1, (bins + vocab.first_id()).unsqueeze(1)).squeeze(1);
   }
-  auto lo = torch::floor(scaled).clamp_max(K - 2);           // [P], left bin, so lo + 1 <= K - 1
-  auto w_hi = (scaled - lo).to(logits.scalar_type());       // weight of the right bin
+  auto lo = torch::floor(scaled).clamp_max(K - 2);     // [P], left bin, so lo + 1 <= K - 1
+  auto w_hi = (scaled - lo).to(logits.scalar_type());  // weight of the right bin
   auto ids = torch::stack({lo, lo + 1}, 1).to(torch::kLong) + vocab.first_id();  // [P, 2]
-  auto lp = logp.gather(1, ids);                             // [P, 2]
+  auto lp = logp.gather(1, ids);                                                 // [P, 2]
   return -((1 - w_hi) * lp.select(1, 0) + w_hi * lp.select(1, 1));
 }
 

@@ -20,11 +20,11 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 
 // Solves for a row-major matrix with rows <= cols. Writes col_for_row[rows].
 void solve_wide(const double* c, int64_t rows, int64_t cols, std::vector<int64_t>& col_for_row) {
-  std::vector<double> u(rows, 0.0), v(cols, 0.0);     // dual variables
-  std::vector<double> path_cost(cols);                 // shortest path cost to each column this step
-  std::vector<int64_t> path(cols, -1);                 // predecessor row of each column on the path
+  std::vector<double> u(rows, 0.0), v(cols, 0.0);  // dual variables
+  std::vector<double> path_cost(cols);             // shortest path cost to each column this step
+  std::vector<int64_t> path(cols, -1);             // predecessor row of each column on the path
   std::vector<int64_t> row_for_col(cols, -1);
-  std::vector<int64_t> remaining(cols);                // columns not yet reached this step
+  std::vector<int64_t> remaining(cols);  // columns not yet reached this step
   std::vector<int64_t> seen_rows, seen_cols;
   col_for_row.assign(rows, -1);
 
@@ -44,7 +44,8 @@ void solve_wide(const double* c, int64_t rows, int64_t cols, std::vector<int64_t
       }
     }
     for (int64_t j = cols - 1; j >= 0; --j) {
-      if (v[j] == kInf) v[j] = 0;  // a column with no finite entry: infeasible, found by the search below
+      if (v[j] == kInf)
+        v[j] = 0;  // a column with no finite entry: infeasible, found by the search below
       else if (col_for_row[argmin[j]] == -1) {
         col_for_row[argmin[j]] = j;
         row_for_col[j] = argmin[j];
@@ -89,8 +90,10 @@ void solve_wide(const double* c, int64_t rows, int64_t cols, std::vector<int64_t
                          "(+inf marks forbidden pairs)");
       }
       const int64_t j = remaining[best];
-      if (row_for_col[j] == -1) sink = j;
-      else i = row_for_col[j];
+      if (row_for_col[j] == -1)
+        sink = j;
+      else
+        i = row_for_col[j];
       seen_cols.push_back(j);
       remaining[best] = remaining[--num_remaining];
     }
@@ -115,9 +118,10 @@ void solve_wide(const double* c, int64_t rows, int64_t cols, std::vector<int64_t
 Assignment linear_sum_assignment(std::span<const double> cost, int64_t num_rows, int64_t num_cols,
                                  bool maximize) {
   if (num_rows < 0 || num_cols < 0 || static_cast<size_t>(num_rows * num_cols) != cost.size()) {
-    throw_input_error("linear_sum_assignment: cost", "a row-major matrix of " + std::to_string(num_rows) +
-                                                         " x " + std::to_string(num_cols) + " entries",
-                      std::to_string(cost.size()) + " entries");
+    throw_input_error(
+        "linear_sum_assignment: cost",
+        "a row-major matrix of " + std::to_string(num_rows) + " x " + std::to_string(num_cols) + " entries",
+        std::to_string(cost.size()) + " entries");
   }
   Assignment out;
   if (num_rows == 0 || num_cols == 0) return out;
@@ -150,7 +154,8 @@ Assignment linear_sum_assignment(std::span<const double> cost, int64_t num_rows,
     // rows of the transposed problem are original columns; report sorted by original row.
     std::vector<int64_t> order(rows);
     std::iota(order.begin(), order.end(), 0);
-    std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return col_for_row[a] < col_for_row[b]; });
+    std::sort(order.begin(), order.end(),
+              [&](int64_t a, int64_t b) { return col_for_row[a] < col_for_row[b]; });
     for (int64_t k = 0; k < rows; ++k) {
       out.rows[k] = col_for_row[order[k]];
       out.cols[k] = order[k];

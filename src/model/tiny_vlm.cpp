@@ -12,7 +12,9 @@ namespace {
 namespace nn = torch::nn;
 
 struct RmsNormImpl : nn::Module {
-  RmsNormImpl(int64_t dim, double eps) : eps(eps) { weight = register_parameter("weight", torch::ones({dim})); }
+  RmsNormImpl(int64_t dim, double eps) : eps(eps) {
+    weight = register_parameter("weight", torch::ones({dim}));
+  }
   torch::Tensor forward(const torch::Tensor& x) {
     return x * torch::rsqrt(x.pow(2).mean(-1, true) + eps) * weight;
   }
@@ -24,14 +26,15 @@ TORCH_MODULE(RmsNorm);
 // Rotary embedding of x [B, H, L, hd] at absolute positions [L] (rotate-half convention).
 torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& positions, double theta) {
   const int64_t hd = x.size(-1), half = hd / 2;
-  auto inv_freq = torch::pow(theta, -torch::arange(0, half, x.options()) * 2.0 / hd);        // [hd/2]
-  auto freqs = positions.to(x.dtype()).unsqueeze(1) * inv_freq.unsqueeze(0);                // [L, hd/2]
+  auto inv_freq = torch::pow(theta, -torch::arange(0, half, x.options()) * 2.0 / hd);  // [hd/2]
+  auto freqs = positions.to(x.dtype()).unsqueeze(1) * inv_freq.unsqueeze(0);           // [L, hd/2]
   auto cos = freqs.cos(), sin = freqs.sin();
   auto x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);
   return torch::cat({x1 * cos - x2 * sin, x1 * sin + x2 * cos}, -1);
 }
 
-// softmax(q k^T / sqrt(hd) + mask) v for q [B, H, Lq, hd], k/v [B, H, Lk, hd], mask [Lq, Lk] additive or undefined.
+// softmax(q k^T / sqrt(hd) + mask) v for q [B, H, Lq, hd], k/v [B, H, Lk, hd], mask [Lq, Lk] additive or
+// undefined.
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                         const torch::Tensor& mask) {
   auto scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(q.size(-1)));
@@ -105,34 +108,40 @@ TORCH_MODULE(VisionBlock);
 class TinyVlmImpl : public VisionLanguageModel {
  public:
   explicit TinyVlmImpl(const TinyVlmConfig& c) : config_(c) {
-    COORDEXP_CHECK_ARG(c.vocab_size > 0, "model.vocab_size", "> 0 (set from the tokenizer)", std::to_string(c.vocab_size));
+    COORDEXP_CHECK_ARG(c.vocab_size > 0, "model.vocab_size", "> 0 (set from the tokenizer)",
+                       std::to_string(c.vocab_size));
     COORDEXP_CHECK_ARG(c.image_size % c.patch_size == 0, "model.image_size", "a multiple of patch_size",
                        std::to_string(c.image_size));
     COORDEXP_CHECK_ARG(c.width % c.heads == 0 && (c.width / c.heads) % 2 == 0, "model.width",
                        "divisible by heads into even head widths", std::to_string(c.width));
-    COORDEXP_CHECK_ARG(c.vision_width % c.vision_heads == 0, "model.vision_width", "divisible by vision_heads",
-                       std::to_string(c.vision_width));
+    COORDEXP_CHECK_ARG(c.vision_width % c.vision_heads == 0, "model.vision_width",
+                       "divisible by vision_heads", std::to_string(c.vision_width));
     const int64_t grid = c.image_size / c.patch_size;
     if (c.conv_stem) {
       // Early convolutions (two stride-2 3x3 convs, then a patch_size/4 patchify): local detail and sub-patch
       // position reach the tokens at a small cost, and the ViT converges faster.
       COORDEXP_CHECK_ARG(c.patch_size % 4 == 0, "model.patch_size", "a multiple of 4 with conv_stem",
                          std::to_string(c.patch_size));
-      const int64_t w1 = std::max<int64_t>(16, c.vision_width / 4), w2 = std::max<int64_t>(32, c.vision_width / 2);
-      stem_ = register_module("stem", nn::Sequential(
-          nn::Conv2d(nn::Conv2dOptions(3, w1, 3).stride(2).padding(1)), nn::GELU(),
-          nn::Conv2d(nn::Conv2dOptions(w1, w2, 3).stride(2).padding(1)), nn::GELU(),
-          nn::Conv2d(nn::Conv2dOptions(w2, c.vision_width, c.patch_size / 4).stride(c.patch_size / 4))));
+      const int64_t w1 = std::max<int64_t>(16, c.vision_width / 4),
+                    w2 = std::max<int64_t>(32, c.vision_width / 2);
+      stem_ = register_module(
+          "stem",
+          nn::Sequential(
+              nn::Conv2d(nn::Conv2dOptions(3, w1, 3).stride(2).padding(1)), nn::GELU(),
+              nn::Conv2d(nn::Conv2dOptions(w1, w2, 3).stride(2).padding(1)), nn::GELU(),
+              nn::Conv2d(nn::Conv2dOptions(w2, c.vision_width, c.patch_size / 4).stride(c.patch_size / 4))));
     } else {
-      stem_ = register_module("stem", nn::Sequential(nn::Conv2d(
-          nn::Conv2dOptions(3, c.vision_width, c.patch_size).stride(c.patch_size))));
+      stem_ = register_module(
+          "stem", nn::Sequential(
+                      nn::Conv2d(nn::Conv2dOptions(3, c.vision_width, c.patch_size).stride(c.patch_size))));
     }
     // fixed 2D sin-cos position code (rows in the first half of the width, columns in the second) plus a
     // learned correction starting at zero: the decoder has patch positions from the first step
     vision_pos_fixed_ = register_buffer("vision_pos_fixed", sincos_2d(grid, c.vision_width));
     vision_pos_ = register_parameter("vision_pos", torch::zeros({1, grid * grid, c.vision_width}));
     for (int64_t i = 0; i < c.vision_layers; ++i)
-      vision_blocks_.push_back(register_module("vision_block" + std::to_string(i), VisionBlock(c.vision_width, c.vision_heads)));
+      vision_blocks_.push_back(
+          register_module("vision_block" + std::to_string(i), VisionBlock(c.vision_width, c.vision_heads)));
     vision_norm_ = register_module("vision_norm", nn::LayerNorm(nn::LayerNormOptions({c.vision_width})));
     proj1_ = register_module("proj1", nn::Linear(c.vision_width, c.width));
     proj2_ = register_module("proj2", nn::Linear(c.width, c.width));
@@ -145,7 +154,8 @@ class TinyVlmImpl : public VisionLanguageModel {
   }
 
   torch::Tensor encode_images(const torch::Tensor& images) override {
-    auto x = stem_->forward(images).flatten(2).transpose(1, 2) + vision_pos_fixed_ + vision_pos_;  // [B, I, Cv]
+    auto x =
+        stem_->forward(images).flatten(2).transpose(1, 2) + vision_pos_fixed_ + vision_pos_;  // [B, I, Cv]
     for (auto& b : vision_blocks_) x = b(x);
     return proj2_(torch::gelu(proj1_(vision_norm_(x))));  // [B, I, D]
   }
@@ -159,23 +169,27 @@ class TinyVlmImpl : public VisionLanguageModel {
     return final_norm_(x.narrow(1, I, T));  // [B, T, D]
   }
 
-  torch::Tensor prefill(const torch::Tensor& image_embeds, const torch::Tensor& prompt, KvCache& cache) override {
+  torch::Tensor prefill(const torch::Tensor& image_embeds, const torch::Tensor& prompt,
+                        KvCache& cache) override {
     const int64_t I = image_embeds.size(1), T = prompt.size(1);
     auto x = torch::cat({image_embeds, embed_(prompt)}, 1);
     auto positions = torch::arange(I + T, torch::TensorOptions().dtype(torch::kLong).device(x.device()));
     cache.keys.assign(blocks_.size(), torch::Tensor());
     cache.values.assign(blocks_.size(), torch::Tensor());
     auto mask = prefix_mask(I, I + T, 0, x);
-    for (size_t l = 0; l < blocks_.size(); ++l) x = blocks_[l](x, positions, mask, &cache.keys[l], &cache.values[l]);
+    for (size_t l = 0; l < blocks_.size(); ++l)
+      x = blocks_[l](x, positions, mask, &cache.keys[l], &cache.values[l]);
     cache.length = I + T;
     return final_norm_(x.select(1, I + T - 1));  // [B, D]
   }
 
   torch::Tensor decode_step(const torch::Tensor& tokens, KvCache& cache) override {
     auto x = embed_(tokens.unsqueeze(1));  // [B, 1, D]
-    auto positions = torch::full({1}, cache.length, torch::TensorOptions().dtype(torch::kLong).device(x.device()));
+    auto positions =
+        torch::full({1}, cache.length, torch::TensorOptions().dtype(torch::kLong).device(x.device()));
     for (size_t l = 0; l < blocks_.size(); ++l)
-      x = blocks_[l](x, positions, torch::Tensor(), &cache.keys[l], &cache.values[l]);  // sees every cached position
+      x = blocks_[l](x, positions, torch::Tensor(), &cache.keys[l],
+                     &cache.values[l]);  // sees every cached position
     cache.length += 1;
     return final_norm_(x.select(1, 0));
   }
@@ -195,7 +209,8 @@ class TinyVlmImpl : public VisionLanguageModel {
   // [1, grid*grid, width]: sin/cos of the patch row over width/2 channels, of the column over the rest.
   static torch::Tensor sincos_2d(int64_t grid, int64_t width) {
     const int64_t quarter = width / 4;
-    auto omega = torch::pow(10000.0, -torch::arange(quarter, torch::kFloat) / std::max<int64_t>(1, quarter));  // [W/4]
+    auto omega =
+        torch::pow(10000.0, -torch::arange(quarter, torch::kFloat) / std::max<int64_t>(1, quarter));  // [W/4]
     auto pos = torch::arange(grid, torch::kFloat);
     auto code = [&](const torch::Tensor& p) {  // [G] -> [G, W/2]
       auto a = p.unsqueeze(1) * omega.unsqueeze(0);
@@ -217,10 +232,11 @@ class TinyVlmImpl : public VisionLanguageModel {
     const int64_t F = 8;
     auto phi = torch::arange(K, torch::kFloat) / static_cast<double>(K - 1);
     auto freqs = torch::arange(1, F + 1, torch::kFloat) * M_PI;
-    auto a = phi.unsqueeze(1) * freqs.unsqueeze(0);  // [K, F]
+    auto a = phi.unsqueeze(1) * freqs.unsqueeze(0);                                         // [K, F]
     auto features = torch::cat({a.sin(), a.cos()}, 1) / std::sqrt(static_cast<double>(F));  // [K, 2F]
     auto projection = torch::randn({2 * F, D}) * 0.02;
-    table.narrow(0, first, K).copy_(torch::matmul(features, projection) * std::sqrt(static_cast<double>(2 * F)));
+    table.narrow(0, first, K)
+        .copy_(torch::matmul(features, projection) * std::sqrt(static_cast<double>(2 * F)));
   }
 
   void init_weights() {
@@ -232,8 +248,10 @@ class TinyVlmImpl : public VisionLanguageModel {
       // (600 steps): the stem at LibTorch's fan-in init ended at L1 0.36 / GIoU loss 0.83 under teacher
       // forcing, at N(0, 0.02) at L1 0.11 / GIoU loss 0.26.
       if (name.find("norm") != std::string::npos || name == "vision_pos") continue;
-      if (t.dim() >= 2) t.normal_(0, 0.02);
-      else if (name.find("bias") != std::string::npos) t.zero_();
+      if (t.dim() >= 2)
+        t.normal_(0, 0.02);
+      else if (name.find("bias") != std::string::npos)
+        t.zero_();
     }
     smooth_coordinate_rows(embed_->weight);
     smooth_coordinate_rows(lm_head_->weight);

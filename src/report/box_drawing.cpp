@@ -55,8 +55,10 @@ void draw_one(cairo_t* cr, const LabelledBox& b, double scale, const BoxDrawConf
   const double pad = 2.0, tab_w = ts.width + 2 * pad, tab_h = ts.ascent + ts.descent + 2 * pad;
   double tx = std::clamp(x1 - cfg.line_width / 2, 0.0, std::max(0.0, w - tab_w));
   double ty;
-  if (gt) ty = (y2 + tab_h <= h) ? y2 : y2 - tab_h;   // below, else inside at the bottom
-  else ty = (y1 - tab_h >= 0) ? y1 - tab_h : y1;       // above, else inside at the top
+  if (gt)
+    ty = (y2 + tab_h <= h) ? y2 : y2 - tab_h;  // below, else inside at the bottom
+  else
+    ty = (y1 - tab_h >= 0) ? y1 - tab_h : y1;  // above, else inside at the top
   set_source(cr, colour, 0.88);
   cairo_rectangle(cr, tx, ty, tab_w, tab_h);
   cairo_fill(cr);
@@ -76,7 +78,8 @@ ImageRGB8 draw_labelled_boxes(const ImageRGB8& image, std::span<const LabelledBo
   for (const LabelledBox& b : boxes)
     if (b.role == BoxRole::kBoxGroundTruth || b.score.value_or(1.0) >= config.min_score) order.push_back(&b);
   std::stable_sort(order.begin(), order.end(), [](const LabelledBox* a, const LabelledBox* b) {
-    const int ra = a->role == BoxRole::kBoxGroundTruth ? 0 : 1, rb = b->role == BoxRole::kBoxGroundTruth ? 0 : 1;
+    const int ra = a->role == BoxRole::kBoxGroundTruth ? 0 : 1,
+              rb = b->role == BoxRole::kBoxGroundTruth ? 0 : 1;
     if (ra != rb) return ra < rb;
     return a->score.value_or(0.0) < b->score.value_or(0.0);
   });

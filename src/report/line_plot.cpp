@@ -17,9 +17,12 @@ ImageRGB8 render_line_plot(std::span<const PlotSeries> series, const PlotConfig&
   for (std::size_t i = 0; i < series.size(); ++i)
     if (series[i].x.size() != series[i].y.size())
       throw_input_error("series[" + std::to_string(i) + "] \"" + series[i].name + "\"",
-                        "x and y of equal length", std::to_string(series[i].x.size()) + " x values and " +
-                                                       std::to_string(series[i].y.size()) + " y values");
-  auto usable = [&](double x, double y) { return std::isfinite(x) && std::isfinite(y) && (!config.log_y || y > 0); };
+                        "x and y of equal length",
+                        std::to_string(series[i].x.size()) + " x values and " +
+                            std::to_string(series[i].y.size()) + " y values");
+  auto usable = [&](double x, double y) {
+    return std::isfinite(x) && std::isfinite(y) && (!config.log_y || y > 0);
+  };
   constexpr double kInf = std::numeric_limits<double>::infinity();
   double x_lo = kInf, x_hi = -kInf, y_lo = kInf, y_hi = -kInf;
   for (const PlotSeries& s : series)
@@ -68,8 +71,10 @@ ImageRGB8 render_line_plot(std::span<const PlotSeries> series, const PlotConfig&
         continue;
       }
       const double x = frame.px(s.x[i]), y = frame.py(s.y[i]);
-      if (pen_down) cairo_line_to(cr, x, y);
-      else cairo_move_to(cr, x, y), pen_down = true;
+      if (pen_down)
+        cairo_line_to(cr, x, y);
+      else
+        cairo_move_to(cr, x, y), pen_down = true;
       last = {x, y}, ++run;
     }
     if (run == 1) singles.push_back(last);

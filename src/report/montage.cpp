@@ -15,9 +15,11 @@ ImageRGB8 make_montage(std::span<const ImageRGB8> tiles, std::span<const std::st
                        const MontageConfig& config) {
   COORDEXP_CHECK_ARG(!tiles.empty(), "tiles", "at least one image", "none");
   COORDEXP_CHECK_ARG(captions.empty() || captions.size() == tiles.size(), "captions",
-                     "none or one per tile (" + std::to_string(tiles.size()) + ")", std::to_string(captions.size()));
+                     "none or one per tile (" + std::to_string(tiles.size()) + ")",
+                     std::to_string(captions.size()));
   const int n = static_cast<int>(tiles.size());
-  const int cols = config.columns > 0 ? std::min(config.columns, n) : static_cast<int>(std::ceil(std::sqrt(n)));
+  const int cols =
+      config.columns > 0 ? std::min(config.columns, n) : static_cast<int>(std::ceil(std::sqrt(n)));
   const int rows = (n + cols - 1) / cols;
   int cell_w = 0, cell_h = 0;
   for (const ImageRGB8& t : tiles) {

@@ -12,7 +12,7 @@ namespace coordexp {
 
 const std::vector<RgbColor>& plot_palette() {
   static const std::vector<RgbColor> palette = {
-      {31, 119, 180}, {255, 127, 14}, {44, 160, 44},  {214, 39, 40},  {148, 103, 189},
+      {31, 119, 180}, {255, 127, 14},  {44, 160, 44},   {214, 39, 40},  {148, 103, 189},
       {140, 86, 75},  {227, 119, 194}, {127, 127, 127}, {188, 189, 34}, {23, 190, 207}};
   return palette;
 }
@@ -27,7 +27,9 @@ constexpr double kPad = 12.0;
 constexpr double kTickLength = 5.0;
 constexpr double kRotatedLabelAngle = 35.0 * std::numbers::pi / 180;
 
-double crisp(double v) { return std::round(v) + 0.5; }
+double crisp(double v) {
+  return std::round(v) + 0.5;
+}
 
 }  // namespace
 
@@ -50,7 +52,8 @@ std::vector<double> nice_ticks(double lo, double hi, int target) {
 std::vector<double> log_ticks(double lo, double hi) {
   std::vector<double> ticks;
   if (!(lo > 0) || !(hi > lo)) return ticks;
-  const int d0 = static_cast<int>(std::floor(std::log10(lo))), d1 = static_cast<int>(std::ceil(std::log10(hi)));
+  const int d0 = static_cast<int>(std::floor(std::log10(lo))),
+            d1 = static_cast<int>(std::ceil(std::log10(hi)));
   const bool fine = d1 - d0 <= 3;
   const int stride = std::max(1, (d1 - d0) / 8);  // at most ~8 labelled decades
   for (int d = d0; d <= d1; ++d) {
@@ -83,7 +86,12 @@ std::string format_tick(double value, double step) {
 PlotFrame::PlotFrame(CairoCanvas& canvas, const PlotConfig& config, double x_lo, double x_hi, double y_lo,
                      double y_hi, std::vector<std::string> x_categories,
                      const std::vector<std::string>& legend_names)
-    : canvas_(canvas), config_(config), x_lo_(x_lo), x_hi_(x_hi), y_lo_(y_lo), y_hi_(y_hi),
+    : canvas_(canvas),
+      config_(config),
+      x_lo_(x_lo),
+      x_hi_(x_hi),
+      y_lo_(y_lo),
+      y_hi_(y_hi),
       x_categories_(std::move(x_categories)) {
   if (!(x_hi_ > x_lo_)) x_lo_ -= 0.5, x_hi_ = x_lo_ + 1.0;
   if (config_.log_y) {
@@ -148,9 +156,13 @@ void PlotFrame::layout(const std::vector<std::string>& legend_names) {
                       std::to_string(w) + "x" + std::to_string(h) + " px");
 }
 
-std::string PlotFrame::y_tick_label(double t) const { return format_tick(t, config_.log_y ? t : y_step_); }
+std::string PlotFrame::y_tick_label(double t) const {
+  return format_tick(t, config_.log_y ? t : y_step_);
+}
 
-double PlotFrame::px(double x) const { return left_ + (x - x_lo_) / (x_hi_ - x_lo_) * (right_ - left_); }
+double PlotFrame::px(double x) const {
+  return left_ + (x - x_lo_) / (x_hi_ - x_lo_) * (right_ - left_);
+}
 
 double PlotFrame::py(double y) const {
   double t = config_.log_y ? (std::log10(y) - std::log10(y_lo_)) / (std::log10(y_hi_) - std::log10(y_lo_))
@@ -192,15 +204,18 @@ void PlotFrame::draw_axes_and_grid() {
   }
   for (std::size_t i = 0; i < x_categories_.size(); ++i) {
     const double x = px(i + 0.5);
-    if (rotate_x_labels_) draw_text(cr, x_categories_[i], x, bottom_ + kTickLength + 3, 1.0, 0.0, -kRotatedLabelAngle);
-    else draw_text(cr, x_categories_[i], x, bottom_ + kTickLength + 3, 0.5, 0.0);
+    if (rotate_x_labels_)
+      draw_text(cr, x_categories_[i], x, bottom_ + kTickLength + 3, 1.0, 0.0, -kRotatedLabelAngle);
+    else
+      draw_text(cr, x_categories_[i], x, bottom_ + kTickLength + 3, 0.5, 0.0);
   }
   if (!config_.title.empty()) {
     select_font(cr, f * 1.3, true);
     draw_text(cr, config_.title, (left_ + right_) / 2, kPad, 0.5, 0.0);
   }
   select_font(cr, f * 1.05);
-  if (!config_.x_label.empty()) draw_text(cr, config_.x_label, (left_ + right_) / 2, canvas_.height() - kPad, 0.5, 1.0);
+  if (!config_.x_label.empty())
+    draw_text(cr, config_.x_label, (left_ + right_) / 2, canvas_.height() - kPad, 0.5, 1.0);
   if (!config_.y_label.empty())
     draw_text(cr, config_.y_label, kPad, (top_ + bottom_) / 2, 0.5, 0.0, -std::numbers::pi / 2);
 }

@@ -22,7 +22,8 @@ ImageRGB8 render_pr_curves(std::span<const PrCurve> curves, const PlotConfig& co
   for (std::size_t i = 0; i < curves.size(); ++i) {
     const PrCurve& c = curves[i];
     if (c.recall.size() != c.precision.size())
-      throw_input_error("curves[" + std::to_string(i) + "] \"" + c.name + "\"", "recall and precision of equal length",
+      throw_input_error("curves[" + std::to_string(i) + "] \"" + c.name + "\"",
+                        "recall and precision of equal length",
                         std::to_string(c.recall.size()) + " and " + std::to_string(c.precision.size()));
     PlotSeries s;
     s.name = c.name;

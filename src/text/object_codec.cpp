@@ -20,10 +20,14 @@ ObjectOrder parse_object_order(const std::string& name) {
 
 std::string object_order_name(ObjectOrder order) {
   switch (order) {
-    case ObjectOrder::kX1Ascending: return "x1";
-    case ObjectOrder::kTopLeft: return "top_left";
-    case ObjectOrder::kRandom: return "random";
-    case ObjectOrder::kGiven: return "given";
+    case ObjectOrder::kX1Ascending:
+      return "x1";
+    case ObjectOrder::kTopLeft:
+      return "top_left";
+    case ObjectOrder::kRandom:
+      return "random";
+    case ObjectOrder::kGiven:
+      return "given";
   }
   return "?";
 }
@@ -34,8 +38,10 @@ namespace {
 std::pair<int, int> quantize_interval(double lo, double hi, const CoordVocab& vocab) {
   int a = vocab.quantize(lo), b = vocab.quantize(hi);
   if (a == b) {
-    if (b < vocab.num_bins() - 1) ++b;
-    else --a;
+    if (b < vocab.num_bins() - 1)
+      ++b;
+    else
+      --a;
   }
   return {a, b};
 }
@@ -97,14 +103,16 @@ EncodedAnswer encode_answer(std::span<const DescribedBox> objects, std::span<con
     span.source_index = idx;
     span.open_pos = push(structure.obj_start, TokenRole::kStructure);
     for (TokenId id : obj.desc_ids) {
-      if (vocab.is_coord(id) || id == structure.obj_start || id == structure.obj_end || id == structure.answer_end)
+      if (vocab.is_coord(id) || id == structure.obj_start || id == structure.obj_end ||
+          id == structure.answer_end)
         throw_input_error("object " + std::to_string(idx) + " description", "text token ids",
                           "coordinate or structure token id " + std::to_string(id),
                           "coordinate tokens only ever encode box coordinates");
       span.desc_pos.push_back(push(id, TokenRole::kDescription));
     }
     span.bins = quantize_box(obj.box, vocab);
-    for (int c = 0; c < 4; ++c) span.coord_pos[c] = push(vocab.id_of_bin(span.bins[c]), TokenRole::kCoordinate);
+    for (int c = 0; c < 4; ++c)
+      span.coord_pos[c] = push(vocab.id_of_bin(span.bins[c]), TokenRole::kCoordinate);
     push(structure.obj_end, TokenRole::kStructure);
     out.objects.push_back(std::move(span));
   }
@@ -114,15 +122,24 @@ EncodedAnswer encode_answer(std::span<const DescribedBox> objects, std::span<con
 
 const char* parse_issue_name(ParseIssue issue) {
   switch (issue) {
-    case ParseIssue::kMissingCoordinates: return "missing_coordinates";
-    case ParseIssue::kCoordinateInDescription: return "coordinate_in_description";
-    case ParseIssue::kTooManyCoordinates: return "too_many_coordinates";
-    case ParseIssue::kEmptyDescription: return "empty_description";
-    case ParseIssue::kUnclosedObject: return "unclosed_object";
-    case ParseIssue::kTruncatedTail: return "truncated_tail";
-    case ParseIssue::kStrayToken: return "stray_token";
-    case ParseIssue::kInvertedBox: return "inverted_box";
-    case ParseIssue::kCount: break;
+    case ParseIssue::kMissingCoordinates:
+      return "missing_coordinates";
+    case ParseIssue::kCoordinateInDescription:
+      return "coordinate_in_description";
+    case ParseIssue::kTooManyCoordinates:
+      return "too_many_coordinates";
+    case ParseIssue::kEmptyDescription:
+      return "empty_description";
+    case ParseIssue::kUnclosedObject:
+      return "unclosed_object";
+    case ParseIssue::kTruncatedTail:
+      return "truncated_tail";
+    case ParseIssue::kStrayToken:
+      return "stray_token";
+    case ParseIssue::kInvertedBox:
+      return "inverted_box";
+    case ParseIssue::kCount:
+      break;
   }
   return "?";
 }
@@ -140,7 +157,8 @@ namespace {
 
 class AnswerParser {
  public:
-  AnswerParser(std::span<const TokenId> ids, const CoordVocab& vocab, const StructureTokens& st, ParseMode mode)
+  AnswerParser(std::span<const TokenId> ids, const CoordVocab& vocab, const StructureTokens& st,
+               ParseMode mode)
       : ids_(ids), vocab_(vocab), st_(st), strict_(mode == ParseMode::kStrict) {}
 
   ParseResult run() {
@@ -152,10 +170,14 @@ class AnswerParser {
         result_.terminated = true;
         return std::move(result_);
       }
-      if (id == st_.obj_start) on_obj_start();
-      else if (id == st_.obj_end) on_obj_end();
-      else if (vocab_.is_coord(id)) on_coord(id);
-      else on_text(id);
+      if (id == st_.obj_start)
+        on_obj_start();
+      else if (id == st_.obj_end)
+        on_obj_end();
+      else if (vocab_.is_coord(id))
+        on_coord(id);
+      else
+        on_text(id);
     }
     if (state_ != State::kOutside && state_ != State::kSkipping)
       drop(ParseIssue::kTruncatedTail, "<obj_end> before the end of the sequence");
@@ -173,7 +195,8 @@ class AnswerParser {
   }
 
   [[noreturn]] void fail(const std::string& expected) const {
-    const std::string found = pos_ < static_cast<int64_t>(ids_.size()) ? describe(ids_[pos_]) : "end of sequence";
+    const std::string found =
+        pos_ < static_cast<int64_t>(ids_.size()) ? describe(ids_[pos_]) : "end of sequence";
     throw_input_error("model output token " + std::to_string(pos_), expected, found);
   }
 
@@ -290,8 +313,8 @@ class AnswerParser {
 
 }  // namespace
 
-ParseResult parse_answer(std::span<const TokenId> ids, const CoordVocab& vocab, const StructureTokens& structure,
-                         ParseMode mode) {
+ParseResult parse_answer(std::span<const TokenId> ids, const CoordVocab& vocab,
+                         const StructureTokens& structure, ParseMode mode) {
   return AnswerParser(ids, vocab, structure, mode).run();
 }
 

@@ -16,7 +16,8 @@ ImageCache::ImageCache(const DetectionDataset& dataset, int64_t size, int thread
   auto work = [&] {
     for (size_t i = next++; i < images_.size(); i = next++) {
       try {
-        images_[i] = resize_bilinear(load_png(dataset.images[i].path), static_cast<int>(size), static_cast<int>(size));
+        images_[i] =
+            resize_bilinear(load_png(dataset.images[i].path), static_cast<int>(size), static_cast<int>(size));
       } catch (const InputError& e) {
         errors[i] = e.what();
       }
@@ -40,12 +41,19 @@ torch::Tensor image_to_tensor(const ImageRGB8& image, bool flip) {
   return (t / 255.0 - 0.5) / 0.25;
 }
 
-BatchBuilder::BatchBuilder(const DetectionDataset& dataset, const ImageCache& cache, const WordTokenizer& tokenizer,
-                           const DataConfig& config, int64_t batch_size, uint64_t seed)
-    : dataset_(dataset), cache_(cache), tokenizer_(tokenizer), config_(config), batch_size_(batch_size), seed_(seed) {
+BatchBuilder::BatchBuilder(const DetectionDataset& dataset, const ImageCache& cache,
+                           const WordTokenizer& tokenizer, const DataConfig& config, int64_t batch_size,
+                           uint64_t seed)
+    : dataset_(dataset),
+      cache_(cache),
+      tokenizer_(tokenizer),
+      config_(config),
+      batch_size_(batch_size),
+      seed_(seed) {
   for (size_t i = 0; i < dataset.images.size(); ++i)
     if (cache.usable(i)) usable_.push_back(i);
-  if (usable_.empty()) throw_input_error("training images", "at least one readable image", "none (" + cache.first_error() + ")");
+  if (usable_.empty())
+    throw_input_error("training images", "at least one readable image", "none (" + cache.first_error() + ")");
   prompt_ = tokenizer.prompt_ids({});
   parse_object_order(config.order);
 }

@@ -47,7 +47,8 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model, torch::o
     ar.save_to(tmp);
   } catch (const c10::Error& e) {
     std::remove(tmp.c_str());
-    throw_input_error("checkpoint " + path, "a writable folder with free space", std::string("a write failure: ") + e.what_without_backtrace(),
+    throw_input_error("checkpoint " + path, "a writable folder with free space",
+                      std::string("a write failure: ") + e.what_without_backtrace(),
                       "the previous checkpoint, if any, is unchanged");
   }
   fsync_file(tmp);
@@ -58,12 +59,15 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model, torch::o
     throw_input_error("checkpoint " + path, "a successful rename of " + tmp, ec.message(),
                       "the previous checkpoint, if any, is unchanged");
   }
-  fsync_file(std::filesystem::path(path).parent_path().empty() ? "." : std::filesystem::path(path).parent_path().string());
+  fsync_file(std::filesystem::path(path).parent_path().empty()
+                 ? "."
+                 : std::filesystem::path(path).parent_path().string());
 }
 
-CheckpointMeta load_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
-                               int64_t expected_vocab_size) {
-  if (!std::filesystem::exists(path)) throw_input_error("checkpoint " + path, "an existing file", "no such file");
+CheckpointMeta load_checkpoint(const std::string& path, torch::nn::Module& model,
+                               torch::optim::Optimizer* optimizer, int64_t expected_vocab_size) {
+  if (!std::filesystem::exists(path))
+    throw_input_error("checkpoint " + path, "an existing file", "no such file");
   torch::serialize::InputArchive ar;
   try {
     ar.load_from(path);
@@ -78,8 +82,9 @@ CheckpointMeta load_checkpoint(const std::string& path, torch::nn::Module& model
   meta.step = read_scalar(ar, "step", path);
   meta.vocab_size = read_scalar(ar, "vocab_size", path);
   if (meta.vocab_size != expected_vocab_size)
-    throw_input_error(path + ": vocab_size", std::to_string(expected_vocab_size) + " (the current tokenizer's)",
-                      std::to_string(meta.vocab_size), "a checkpoint from another vocabulary cannot be resumed");
+    throw_input_error(
+        path + ": vocab_size", std::to_string(expected_vocab_size) + " (the current tokenizer's)",
+        std::to_string(meta.vocab_size), "a checkpoint from another vocabulary cannot be resumed");
   try {
     torch::serialize::InputArchive model_ar;
     ar.read("model", model_ar);

@@ -17,7 +17,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const char* kStatNames[12] = {"AP", "AP50", "AP75", "AP_small", "AP_medium", "AP_large",
+const char* kStatNames[12] = {"AP",  "AP50", "AP75",  "AP_small", "AP_medium", "AP_large",
                               "AR1", "AR10", "AR100", "AR_small", "AR_medium", "AR_large"};
 
 ImageRGB8 loss_curve(const fs::path& metrics_path) {
@@ -59,12 +59,18 @@ ImageRGB8 predictions_picture(const SplitResult& r, size_t count) {
     const double sx = pic.width(), sy = pic.height();
     std::vector<LabelledBox> boxes;
     for (const auto& o : img.objects)
-      boxes.push_back({{o.box.x1 * sx, o.box.y1 * sy, o.box.x2 * sx, o.box.y2 * sy}, "", std::nullopt, BoxRole::kBoxGroundTruth});
+      boxes.push_back({{o.box.x1 * sx, o.box.y1 * sy, o.box.x2 * sx, o.box.y2 * sy},
+                       "",
+                       std::nullopt,
+                       BoxRole::kBoxGroundTruth});
     for (const auto& o : r.run.generated[k])
-      boxes.push_back({{o.box.x1 * sx, o.box.y1 * sy, o.box.x2 * sx, o.box.y2 * sy}, "", o.score, BoxRole::kBoxPrediction});
+      boxes.push_back({{o.box.x1 * sx, o.box.y1 * sy, o.box.x2 * sx, o.box.y2 * sy},
+                       "",
+                       o.score,
+                       BoxRole::kBoxPrediction});
     tiles.push_back(draw_labelled_boxes(pic, boxes, cfg));
-    captions.push_back("image " + std::to_string(img.image_id) + ": " + std::to_string(img.objects.size()) + " gt, " +
-                       std::to_string(r.run.generated[k].size()) + " predicted");
+    captions.push_back("image " + std::to_string(img.image_id) + ": " + std::to_string(img.objects.size()) +
+                       " gt, " + std::to_string(r.run.generated[k].size()) + " predicted");
   }
   MontageConfig mc;
   mc.columns = 4;
@@ -102,10 +108,13 @@ void write_run_report(const std::string& out_dir, const TrainConfig& config, con
     j["images"] = r.run.images.size();
     j["detections"] = r.run.detections.size();
     j["unterminated"] = r.run.unterminated;
-    j["labels"] = {{"exact", r.run.label_counts.exact}, {"synonym", r.run.label_counts.synonym},
-                   {"embedding", r.run.label_counts.embedding}, {"dropped", r.run.label_counts.dropped}};
+    j["labels"] = {{"exact", r.run.label_counts.exact},
+                   {"synonym", r.run.label_counts.synonym},
+                   {"embedding", r.run.label_counts.embedding},
+                   {"dropped", r.run.label_counts.dropped}};
     for (const auto& c : r.eval.summary.per_category)
-      if (c.ap >= 0) j["per_category"][std::to_string(c.category_id)] = {{"name", c.name}, {"AP", c.ap}, {"AP50", c.ap50}};
+      if (c.ap >= 0)
+        j["per_category"][std::to_string(c.category_id)] = {{"name", c.name}, {"AP", c.ap}, {"AP50", c.ap50}};
     std::ofstream(out / ("eval_" + r.name + ".json")) << j.dump(2) << "\n";
     const auto& rec = r.eval.params.recall_thresholds;
     curves.push_back({r.name + " IoU=0.50", rec, mean_precision_curve(r.eval, 0), r.eval.summary.stats[1]});
@@ -123,23 +132,30 @@ void write_run_report(const std::string& out_dir, const TrainConfig& config, con
   std::ostringstream md;
   md << std::fixed << std::setprecision(3);
   md << "# coordexp run report\n\n";
-  md << "Tiny V-LLM trained from scratch for " << facts.steps << " steps (" << std::setprecision(0) << facts.train_seconds
-     << " s, " << facts.tokens_per_second << " answer tokens/s, peak memory " << facts.peak_rss_mib << " MiB); vocabulary "
-     << tokenizer.vocab_size() << " tokens with K = " << config.data.num_bins << " coordinate bins. Matching: "
+  md << "Tiny V-LLM trained from scratch for " << facts.steps << " steps (" << std::setprecision(0)
+     << facts.train_seconds << " s, " << facts.tokens_per_second << " answer tokens/s, peak memory "
+     << facts.peak_rss_mib << " MiB); vocabulary " << tokenizer.vocab_size()
+     << " tokens with K = " << config.data.num_bins << " coordinate bins. Matching: "
      << (config.criterion.matching == MatchingMode::kHungarian ? "Hungarian" : "index") << ", lambda_coord "
      << std::setprecision(2) << config.criterion.coord_weight << ", coordinate CE "
      << (config.criterion.coord_ce ? "on" : "off") << ". Resolved configuration: `config.json`.\n\n";
   md << std::setprecision(3);
-  md << "| split | images | AP | AP50 | AP75 | AP small | AR100 | detections | unmapped labels |\n|---|---|---|---|---|---|---|---|---|\n";
+  md << "| split | images | AP | AP50 | AP75 | AP small | AR100 | detections | unmapped labels "
+        "|\n|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& r : results) {
     const auto& s = r.eval.summary.stats;
-    md << "| " << r.name << " | " << r.run.images.size() << " | " << s[0] << " | " << s[1] << " | " << s[2] << " | "
-       << s[3] << " | " << s[8] << " | " << r.run.detections.size() << " | " << r.run.label_counts.dropped << " |\n";
+    md << "| " << r.name << " | " << r.run.images.size() << " | " << s[0] << " | " << s[1] << " | " << s[2]
+       << " | " << s[3] << " | " << s[8] << " | " << r.run.detections.size() << " | "
+       << r.run.label_counts.dropped << " |\n";
   }
-  md << "\nScores are the geometric mean of the probabilities of the tokens that wrote each object; coordinates "
-     << "are decoded as the " << (config.generation.coord_decode == CoordDecode::kArgmax ? "argmax bin" : "CoordExp expectation")
-     << ".\n\n## Loss\n\n![loss curve](loss_curve.png)\n\n## Precision-recall\n\n![PR curves](pr_curves.png)\n\n";
-  for (const auto& r : results) md << "## Predictions on " << r.name << "\n\n![" << r.name << "](predictions_" << r.name << ".png)\n\n";
+  md << "\nScores are the geometric mean of the probabilities of the tokens that wrote each object; "
+        "coordinates "
+     << "are decoded as the "
+     << (config.generation.coord_decode == CoordDecode::kArgmax ? "argmax bin" : "CoordExp expectation")
+     << ".\n\n## Loss\n\n![loss curve](loss_curve.png)\n\n## Precision-recall\n\n![PR "
+        "curves](pr_curves.png)\n\n";
+  for (const auto& r : results)
+    md << "## Predictions on " << r.name << "\n\n![" << r.name << "](predictions_" << r.name << ".png)\n\n";
   std::ofstream(out / "report.md") << md.str();
 }
 

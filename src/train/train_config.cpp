@@ -10,10 +10,18 @@
 namespace coordexp {
 namespace {
 
-const char* matching_name(MatchingMode m) { return m == MatchingMode::kIndex ? "index" : "hungarian"; }
-const char* unmatched_name(UnmatchedPolicy p) { return p == UnmatchedPolicy::kIgnore ? "ignore" : "unlikelihood"; }
-const char* coord_target_name(CoordTarget t) { return t == CoordTarget::kHard ? "hard" : "two_bin"; }
-const char* coord_decode_name(CoordDecode d) { return d == CoordDecode::kArgmax ? "argmax" : "expectation"; }
+const char* matching_name(MatchingMode m) {
+  return m == MatchingMode::kIndex ? "index" : "hungarian";
+}
+const char* unmatched_name(UnmatchedPolicy p) {
+  return p == UnmatchedPolicy::kIgnore ? "ignore" : "unlikelihood";
+}
+const char* coord_target_name(CoordTarget t) {
+  return t == CoordTarget::kHard ? "hard" : "two_bin";
+}
+const char* coord_decode_name(CoordDecode d) {
+  return d == CoordDecode::kArgmax ? "argmax" : "expectation";
+}
 
 // Reads fields from a ConfigReader section.
 struct Reader {
@@ -23,7 +31,9 @@ struct Reader {
     if constexpr (std::is_same_v<T, uint64_t>) {
       int64_t v = static_cast<int64_t>(field);
       if (r.get(key, v)) {
-        if (v < 0) throw_input_error(r.source() + ": field \"" + r.key_path(key) + "\"", "a non-negative integer", std::to_string(v));
+        if (v < 0)
+          throw_input_error(r.source() + ": field \"" + r.key_path(key) + "\"", "a non-negative integer",
+                            std::to_string(v));
         field = static_cast<uint64_t>(v);
       }
     } else {
@@ -48,9 +58,13 @@ struct Reader {
 struct Writer {
   nlohmann::json* j;
   template <class T>
-  void operator()(const char* key, T& field) { (*j)[key] = field; }
+  void operator()(const char* key, T& field) {
+    (*j)[key] = field;
+  }
   template <class E, class Parse, class Name>
-  void enumeration(const char* key, E& field, Parse, Name name) { (*j)[key] = name(field); }
+  void enumeration(const char* key, E& field, Parse, Name name) {
+    (*j)[key] = name(field);
+  }
   Writer section(const char* key) {
     (*j)[key] = nlohmann::json::object();
     return Writer{&(*j)[key]};
@@ -100,7 +114,8 @@ void visit(V& v, TrainConfig& c) {
     auto s = v.section("generation");
     auto& g = c.generation;
     s("max_new_tokens", g.max_new_tokens), s("max_objects", g.max_objects);
-    s("max_description_tokens", g.max_description_tokens), s("temperature", g.temperature), s("top_p", g.top_p);
+    s("max_description_tokens", g.max_description_tokens), s("temperature", g.temperature),
+        s("top_p", g.top_p);
     s("repetition_penalty", g.repetition_penalty);
     s.enumeration("coord_decode", g.coord_decode, parse_coord_decode, coord_decode_name);
     s("seed", g.seed);
@@ -130,7 +145,8 @@ TrainConfig load_train_config(const std::string& path) {
   check_positive(path, "optim.batch_size", c.optim.batch_size);
   check_positive(path, "optim.lr", c.optim.lr);
   check_positive(path, "data.mc_orderings", c.data.mc_orderings);
-  if (c.data.train_json.empty()) throw_input_error(path + ": field \"data.train_json\"", "a COCO file path", "nothing");
+  if (c.data.train_json.empty())
+    throw_input_error(path + ": field \"data.train_json\"", "a COCO file path", "nothing");
   return c;
 }
 

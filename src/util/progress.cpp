@@ -11,15 +11,24 @@ namespace coordexp {
 std::string format_duration(double s) {
   char buf[32];
   const int64_t t = static_cast<int64_t>(s + 0.5);
-  if (t >= 3600) std::snprintf(buf, sizeof buf, "%ldh%02ldm", static_cast<long>(t / 3600), static_cast<long>(t % 3600 / 60));
-  else if (t >= 60) std::snprintf(buf, sizeof buf, "%ldm%02lds", static_cast<long>(t / 60), static_cast<long>(t % 60));
-  else std::snprintf(buf, sizeof buf, "%lds", static_cast<long>(t));
+  if (t >= 3600)
+    std::snprintf(buf, sizeof buf, "%ldh%02ldm", static_cast<long>(t / 3600),
+                  static_cast<long>(t % 3600 / 60));
+  else if (t >= 60)
+    std::snprintf(buf, sizeof buf, "%ldm%02lds", static_cast<long>(t / 60), static_cast<long>(t % 60));
+  else
+    std::snprintf(buf, sizeof buf, "%lds", static_cast<long>(t));
   return buf;
 }
 
 ProgressBar::ProgressBar(std::string label, int64_t total, int64_t start, int64_t every)
-    : label_(std::move(label)), total_(total), start_(start), every_(std::max<int64_t>(1, every)), done_(start),
-      tty_(isatty(fileno(stderr))), t0_(std::chrono::steady_clock::now()) {}
+    : label_(std::move(label)),
+      total_(total),
+      start_(start),
+      every_(std::max<int64_t>(1, every)),
+      done_(start),
+      tty_(isatty(fileno(stderr))),
+      t0_(std::chrono::steady_clock::now()) {}
 
 double ProgressBar::rate() const {
   const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
@@ -36,8 +45,8 @@ void ProgressBar::update(int64_t done, const std::string& terms) {
   std::string bar(filled, '#');
   bar.resize(width, '.');
   std::fprintf(stderr, "%s%s %ld/%ld [%s] %.2f/s ETA %s %s%s", tty_ ? "\r\033[K" : "", label_.c_str(),
-               static_cast<long>(done), static_cast<long>(total_), bar.c_str(), r, format_duration(eta).c_str(),
-               terms.c_str(), tty_ ? "" : "\n");
+               static_cast<long>(done), static_cast<long>(total_), bar.c_str(), r,
+               format_duration(eta).c_str(), terms.c_str(), tty_ ? "" : "\n");
   std::fflush(stderr);
 }
 

@@ -60,20 +60,29 @@ TEST(CocoDataset, ErrorsNameFileIndexAndField) {
   EXPECT_NE(error_of("{\"images\": [").find("gt.json: expected valid JSON"), std::string::npos);
   EXPECT_NE(error_of("[]").find("gt.json: expected a JSON object"), std::string::npos);
   EXPECT_NE(error_of(R"({"annotations": [], "categories": []})").find("gt.json: images"), std::string::npos);
-  EXPECT_NE(error_of(R"({"images": [{"id": 1}, {"file_name": "x"}], "categories": []})").find("gt.json: images[1].id"),
+  EXPECT_NE(error_of(R"({"images": [{"id": 1}, {"file_name": "x"}], "categories": []})")
+                .find("gt.json: images[1].id"),
             std::string::npos);
   const std::string bad_box =
       R"({"images": [{"id": 1}], "categories": [{"id": 1, "name": "a"}],
           "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 5, 5]},
                           {"id": 2, "image_id": 1, "category_id": 1, "bbox": [10, 10, 5, -5]}]})";
   const auto msg = error_of(bad_box);
-  EXPECT_NE(msg.find("gt.json: annotations[1].bbox: expected non-negative width and height"), std::string::npos) << msg;
-  EXPECT_NE(error_of(R"({"images": [], "categories": [{"id": 1}]})").find("categories[0].name"), std::string::npos);
-  EXPECT_NE(error_of(R"({"images": [], "categories": [], "annotations": [{"id": 1, "image_id": 1, "category_id": 1,
-            "bbox": [0, 0, 1, 1], "iscrowd": "no"}]})").find("annotations[0].iscrowd"), std::string::npos);
+  EXPECT_NE(msg.find("gt.json: annotations[1].bbox: expected non-negative width and height"),
+            std::string::npos)
+      << msg;
+  EXPECT_NE(error_of(R"({"images": [], "categories": [{"id": 1}]})").find("categories[0].name"),
+            std::string::npos);
+  EXPECT_NE(
+      error_of(R"({"images": [], "categories": [], "annotations": [{"id": 1, "image_id": 1, "category_id": 1,
+            "bbox": [0, 0, 1, 1], "iscrowd": "no"}]})")
+          .find("annotations[0].iscrowd"),
+      std::string::npos);
 }
 
-TEST(CocoDataset, MissingFileIsAnInputError) { EXPECT_THROW(load_coco_dataset("/nonexistent/gt.json"), InputError); }
+TEST(CocoDataset, MissingFileIsAnInputError) {
+  EXPECT_THROW(load_coco_dataset("/nonexistent/gt.json"), InputError);
+}
 
 }  // namespace
 }  // namespace coordexp

@@ -36,8 +36,9 @@ ImageRGB8 gradient_image(int w, int h) {
   ImageRGB8 im(w, h);
   for (int y = 0; y < h; ++y)
     for (int x = 0; x < w; ++x)
-      im.set(x, y, {static_cast<std::uint8_t>(x * 7), static_cast<std::uint8_t>(y * 11),
-                    static_cast<std::uint8_t>((x * y) & 255)});
+      im.set(x, y,
+             {static_cast<std::uint8_t>(x * 7), static_cast<std::uint8_t>(y * 11),
+              static_cast<std::uint8_t>((x * y) & 255)});
   return im;
 }
 
@@ -241,7 +242,8 @@ TEST(Resize, UpscaleMatchesHalfPixelBilinear) {
 TEST(Resize, DownscaleByTwoAveragesPairs) {
   ImageRGB8 im(4, 4);
   for (int y = 0; y < 4; ++y)
-    for (int x = 0; x < 4; ++x) im.set(x, y, {static_cast<std::uint8_t>(x * 20), static_cast<std::uint8_t>(y * 40), 9});
+    for (int x = 0; x < 4; ++x)
+      im.set(x, y, {static_cast<std::uint8_t>(x * 20), static_cast<std::uint8_t>(y * 40), 9});
   ImageRGB8 down = resize_bilinear(im, 2, 2);
   EXPECT_EQ(down.at(0, 0), (RgbColor{10, 20, 9}));
   EXPECT_EQ(down.at(1, 1), (RgbColor{50, 100, 9}));

@@ -55,7 +55,8 @@ RgbColor most_common_colour(const ImageRGB8& im) {
       RgbColor c = im.at(x, y);
       ++counts[(c.r << 16) | (c.g << 8) | c.b];
     }
-  auto best = std::max_element(counts.begin(), counts.end(), [](auto& a, auto& b) { return a.second < b.second; });
+  auto best =
+      std::max_element(counts.begin(), counts.end(), [](auto& a, auto& b) { return a.second < b.second; });
   return {std::uint8_t(best->first >> 16), std::uint8_t(best->first >> 8), std::uint8_t(best->first)};
 }
 
@@ -63,7 +64,8 @@ RgbColor most_common_colour(const ImageRGB8& im) {
 double max_coverage(const ImageRGB8& im, int x0, int y0, int x1, int y1, RgbColor obj, RgbColor bg) {
   double best = -1;
   for (int y = std::max(0, y0); y < std::min(im.height(), y1); ++y)
-    for (int x = std::max(0, x0); x < std::min(im.width(), x1); ++x) best = std::max(best, coverage(im.at(x, y), obj, bg));
+    for (int x = std::max(0, x0); x < std::min(im.width(), x1); ++x)
+      best = std::max(best, coverage(im.at(x, y), obj, bg));
   return best;
 }
 
@@ -126,7 +128,8 @@ TEST(SynthShapes, AnalyticBoundsAreTightForEveryKindAndRotation) {
   // Cut by the image edges: bounds of the inside part, checked the same way.
   for (int k = 0; k < kNumShapeKinds; ++k) {
     const ShapeKind kind = static_cast<ShapeKind>(k);
-    for (auto [cx, cy] : {std::pair{3.0, 20.0}, std::pair{38.0, 37.0}, std::pair{-4.0, 41.0}, std::pair{45.0, -3.0}, std::pair{20.0, 2.0}}) {
+    for (auto [cx, cy] : {std::pair{3.0, 20.0}, std::pair{38.0, 37.0}, std::pair{-4.0, 41.0},
+                          std::pair{45.0, -3.0}, std::pair{20.0, 2.0}}) {
       ShapeGeometry s = make_shape(kind, cx, cy, 24, 0.5 * shape_max_rotation(kind));
       BoxXYXY b = shape_bounds_in_image(s, 40, 40);
       double x1 = 1e9, y1 = 1e9, x2 = -1e9, y2 = -1e9;
@@ -215,7 +218,8 @@ TEST(Synth, SameSeedSamePixelsAndJsonOtherSeedDiffers) {
   EXPECT_EQ(differing, 24);
   EXPECT_NE(synth_coco_json(c, other)["annotations"].dump(), synth_coco_json(c, a)["annotations"].dump());
   // Splits draw from different streams.
-  EXPECT_NE(synthesize_image(c, SynthSplit::kSynthVal, 0).image, synthesize_image(c, SynthSplit::kSynthTrain, 0).image);
+  EXPECT_NE(synthesize_image(c, SynthSplit::kSynthVal, 0).image,
+            synthesize_image(c, SynthSplit::kSynthTrain, 0).image);
 }
 
 TEST(Synth, BoxesLieInsideTheImageWithPositiveSize) {
@@ -301,7 +305,8 @@ TEST(Synth, HeldOutCombinationsOnlyInNovel) {
   for (SynthSplit split : {SynthSplit::kSynthTrain, SynthSplit::kSynthVal, SynthSplit::kSynthDense})
     for (const SynthImage& im : synthesize(c, split).images)
       for (const SynthObject& o : im.objects) {
-        ASSERT_FALSE(unseen.count(o.category_id)) << synth_split_name(split) << " has held-out " << o.category_id;
+        ASSERT_FALSE(unseen.count(o.category_id))
+            << synth_split_name(split) << " has held-out " << o.category_id;
         if (split == SynthSplit::kSynthTrain) train_ids.insert(o.category_id);
       }
   EXPECT_EQ(train_ids.size(), 90u) << "every seen combination appears in 150 training images";
@@ -316,7 +321,8 @@ TEST(Synth, HeldOutCombinationsOnlyInNovel) {
   c.novel_seen_fraction = 0.5;
   int seen_objects = 0;
   for (const SynthImage& im : synthesize(c, SynthSplit::kSynthNovel).images) {
-    EXPECT_TRUE(std::any_of(im.objects.begin(), im.objects.end(), [&](auto& o) { return unseen.count(o.category_id); }));
+    EXPECT_TRUE(std::any_of(im.objects.begin(), im.objects.end(),
+                            [&](auto& o) { return unseen.count(o.category_id); }));
     for (const SynthObject& o : im.objects) seen_objects += !unseen.count(o.category_id);
   }
   EXPECT_GT(seen_objects, 20);
@@ -329,7 +335,8 @@ TEST(Synth, DenseSplitHasMoreAndSmallerObjects) {
     double objects = 0, side = 0;
     const SynthDataset ds = synthesize(c, s);
     for (const SynthImage& im : ds.images)
-      for (const SynthObject& o : im.objects) objects += 1, side += std::max(o.box.x2 - o.box.x1, o.box.y2 - o.box.y1);
+      for (const SynthObject& o : im.objects)
+        objects += 1, side += std::max(o.box.x2 - o.box.x1, o.box.y2 - o.box.y1);
     return std::pair{objects / ds.images.size(), side / objects};
   };
   auto [train_count, train_side] = stats(SynthSplit::kSynthTrain);
@@ -392,10 +399,11 @@ TEST(SynthWriter, WritesEverySplitDeterministically) {
   SynthConfig c = small_config();
   c.num_train = 10, c.num_val = 3, c.num_novel = 3, c.num_dense = 2;
   std::map<std::string, int> last_progress;
-  SynthWriteSummary s = write_synth_dataset(c, (root / "a").string(), [&](SynthSplit sp, int done, int total) {
-    last_progress[synth_split_name(sp)] = std::max(last_progress[synth_split_name(sp)], done);
-    EXPECT_LE(done, total);
-  });
+  SynthWriteSummary s =
+      write_synth_dataset(c, (root / "a").string(), [&](SynthSplit sp, int done, int total) {
+        last_progress[synth_split_name(sp)] = std::max(last_progress[synth_split_name(sp)], done);
+        EXPECT_LE(done, total);
+      });
   ASSERT_EQ(s.splits.size(), 4u);
   EXPECT_EQ(last_progress["train"], 10);
   const std::map<std::string, int> expected = {{"train", 10}, {"val", 3}, {"novel", 3}, {"dense", 2}};
@@ -452,7 +460,8 @@ TEST(SynthConfig, ValidationNamesTheField) {
   EXPECT_NO_THROW(synthesize_image(c, SynthSplit::kSynthTrain, 0));
   EXPECT_THROW(synthesize_image(c, SynthSplit::kSynthNovel, 0), InputError);
   // An output "directory" that is a file.
-  const fs::path file = fs::temp_directory_path() / ("coordexp_synth_not_a_dir_" + std::to_string(std::random_device()()));
+  const fs::path file =
+      fs::temp_directory_path() / ("coordexp_synth_not_a_dir_" + std::to_string(std::random_device()()));
   std::ofstream(file) << "x";
   c = small_config();
   EXPECT_THROW(write_synth_dataset(c, file.string()), InputError);

@@ -35,7 +35,9 @@ inline void write_text(const std::filesystem::path& path, const std::string& tex
   out << text;
 }
 
-inline std::string reference_script() { return std::string(COORDEXP_SOURCE_DIR) + "/tests/eval/ref/cocoeval_ref.py"; }
+inline std::string reference_script() {
+  return std::string(COORDEXP_SOURCE_DIR) + "/tests/eval/ref/cocoeval_ref.py";
+}
 
 // Runs the reference with `args` and parses its stdout as JSON; fails the test when it cannot run.
 inline nlohmann::json run_reference(const std::string& args) {
@@ -56,7 +58,8 @@ struct CppEval {
   CocoAccumulation acc;
 };
 
-inline CppEval evaluate_files(const std::string& gt_path, const std::string& dt_path, CocoEvalOptions options = {}) {
+inline CppEval evaluate_files(const std::string& gt_path, const std::string& dt_path,
+                              CocoEvalOptions options = {}) {
   const auto gt = load_coco_dataset(gt_path);
   const auto dt = load_detection_results(dt_path);
   CocoEvaluator ev(gt, dt, options);
@@ -67,11 +70,13 @@ inline CppEval evaluate_files(const std::string& gt_path, const std::string& dt_
 
 // Builds a small GT + results pair in memory.
 struct CaseBuilder {
-  nlohmann::json gt = {{"images", nlohmann::json::array()}, {"annotations", nlohmann::json::array()},
+  nlohmann::json gt = {{"images", nlohmann::json::array()},
+                       {"annotations", nlohmann::json::array()},
                        {"categories", nlohmann::json::array()}};
   nlohmann::json dt = nlohmann::json::array();
   CaseBuilder& image(int64_t id) {
-    gt["images"].push_back({{"id", id}, {"file_name", std::to_string(id) + ".png"}, {"width", 640}, {"height", 480}});
+    gt["images"].push_back(
+        {{"id", id}, {"file_name", std::to_string(id) + ".png"}, {"width", 640}, {"height", 480}});
     return *this;
   }
   CaseBuilder& category(int64_t id) {
@@ -79,9 +84,14 @@ struct CaseBuilder {
     return *this;
   }
   // area < 0 means w * h.
-  CaseBuilder& box(int64_t id, int64_t image, int64_t cat, std::array<double, 4> b, double area = -1, bool crowd = false) {
-    gt["annotations"].push_back({{"id", id}, {"image_id", image}, {"category_id", cat}, {"bbox", b},
-                                 {"area", area < 0 ? b[2] * b[3] : area}, {"iscrowd", crowd ? 1 : 0}});
+  CaseBuilder& box(int64_t id, int64_t image, int64_t cat, std::array<double, 4> b, double area = -1,
+                   bool crowd = false) {
+    gt["annotations"].push_back({{"id", id},
+                                 {"image_id", image},
+                                 {"category_id", cat},
+                                 {"bbox", b},
+                                 {"area", area < 0 ? b[2] * b[3] : area},
+                                 {"iscrowd", crowd ? 1 : 0}});
     return *this;
   }
   CaseBuilder& det(int64_t image, int64_t cat, std::array<double, 4> b, double score) {

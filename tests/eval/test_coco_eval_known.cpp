@@ -19,14 +19,20 @@ void expect_stats(const std::array<double, 12>& got, const std::array<double, 12
 }
 
 TEST(CocoEvalKnown, PerfectDetectionOfOneSmallBox) {
-  auto r = CaseBuilder().image(1).category(1).box(1, 1, 1, {0, 0, 10, 10}).det(1, 1, {0, 0, 10, 10}, .9).run();
+  auto r =
+      CaseBuilder().image(1).category(1).box(1, 1, 1, {0, 0, 10, 10}).det(1, 1, {0, 0, 10, 10}, .9).run();
   expect_stats(r.summary.stats, {1, 1, 1, 1, -1, -1, 1, 1, 1, 1, -1, -1});
 }
 
 TEST(CocoEvalKnown, FalsePositiveRankedFirstHalvesPrecision) {
   // Sorted: FP, TP -> rc = [0, 1], pr = [0, .5], envelope [.5, .5]: every recall point reads 0.5.
-  auto r = CaseBuilder().image(1).category(1).box(1, 1, 1, {0, 0, 10, 10})
-               .det(1, 1, {50, 50, 10, 10}, .9).det(1, 1, {0, 0, 10, 10}, .8).run();
+  auto r = CaseBuilder()
+               .image(1)
+               .category(1)
+               .box(1, 1, 1, {0, 0, 10, 10})
+               .det(1, 1, {50, 50, 10, 10}, .9)
+               .det(1, 1, {0, 0, 10, 10}, .8)
+               .run();
   EXPECT_NEAR(r.summary.stats[AP], 0.5, kTol);
   EXPECT_NEAR(r.summary.stats[AR1], 0.0, kTol);  // the single kept detection is the miss
   EXPECT_NEAR(r.summary.stats[AR10], 1.0, kTol);
@@ -34,7 +40,8 @@ TEST(CocoEvalKnown, FalsePositiveRankedFirstHalvesPrecision) {
 
 TEST(CocoEvalKnown, IouOf077MatchesSixOfTenThresholds) {
   // IoU = 77 / 100: matched at 0.50 ... 0.75, missed at 0.80 ... 0.95.
-  auto r = CaseBuilder().image(1).category(1).box(1, 1, 1, {0, 0, 10, 10}).det(1, 1, {0, 0, 10, 7.7}, .9).run();
+  auto r =
+      CaseBuilder().image(1).category(1).box(1, 1, 1, {0, 0, 10, 10}).det(1, 1, {0, 0, 10, 7.7}, .9).run();
   EXPECT_NEAR(r.summary.stats[AP], 0.6, kTol);
   EXPECT_NEAR(r.summary.stats[AP50], 1.0, kTol);
   EXPECT_NEAR(r.summary.stats[AP75], 1.0, kTol);
@@ -44,14 +51,28 @@ TEST(CocoEvalKnown, IouOf077MatchesSixOfTenThresholds) {
 TEST(CocoEvalKnown, CrowdRegionAbsorbsManyDetectionsWhichAreIgnored) {
   // d1, d2 lie inside the crowd region (IoU = intersection / detection area = 1 although their IoU is
   // tiny) and outrank the hit d3: they are ignored, so the hit has precision 1. The miss d4 comes last.
-  auto r = CaseBuilder().image(1).category(1).box(1, 1, 1, {0, 0, 10, 10}).box(2, 1, 1, {50, 50, 100, 100}, -1, true)
-               .det(1, 1, {60, 60, 10, 10}, .95).det(1, 1, {70, 70, 10, 10}, .94).det(1, 1, {0, 0, 10, 10}, .9)
-               .det(1, 1, {300, 300, 10, 10}, .6).run();
+  auto r = CaseBuilder()
+               .image(1)
+               .category(1)
+               .box(1, 1, 1, {0, 0, 10, 10})
+               .box(2, 1, 1, {50, 50, 100, 100}, -1, true)
+               .det(1, 1, {60, 60, 10, 10}, .95)
+               .det(1, 1, {70, 70, 10, 10}, .94)
+               .det(1, 1, {0, 0, 10, 10}, .9)
+               .det(1, 1, {300, 300, 10, 10}, .6)
+               .run();
   expect_stats(r.summary.stats, {1, 1, 1, 1, -1, -1, 0, 1, 1, 1, -1, -1});
   // The same boxes without the crowd flag: two false positives first -> precision 1/3 at the hit, and
   // the large box (area 10000) is never found.
-  auto plain = CaseBuilder().image(1).category(1).box(1, 1, 1, {0, 0, 10, 10}).box(2, 1, 1, {50, 50, 100, 100})
-                   .det(1, 1, {60, 60, 10, 10}, .95).det(1, 1, {70, 70, 10, 10}, .94).det(1, 1, {0, 0, 10, 10}, .9).run();
+  auto plain = CaseBuilder()
+                   .image(1)
+                   .category(1)
+                   .box(1, 1, 1, {0, 0, 10, 10})
+                   .box(2, 1, 1, {50, 50, 100, 100})
+                   .det(1, 1, {60, 60, 10, 10}, .95)
+                   .det(1, 1, {70, 70, 10, 10}, .94)
+                   .det(1, 1, {0, 0, 10, 10}, .9)
+                   .run();
   EXPECT_NEAR(plain.summary.stats[APs], 1.0 / (3.0 + DBL_EPSILON), kTol);
   EXPECT_NEAR(plain.summary.stats[APl], 0.0, kTol);
   EXPECT_NEAR(plain.summary.stats[AR100], 0.5, kTol);
@@ -59,24 +80,45 @@ TEST(CocoEvalKnown, CrowdRegionAbsorbsManyDetectionsWhichAreIgnored) {
 
 TEST(CocoEvalKnown, ScoreTiesKeepFileOrder) {
   // All scores equal: stable order is file order FP, TP, TP -> pr = [0, 1/2, 2/(3+eps)], envelope 2/3.
-  auto r = CaseBuilder().image(1).category(1).box(1, 1, 1, {0, 0, 10, 10}).box(2, 1, 1, {100, 100, 10, 10})
-               .det(1, 1, {50, 50, 10, 10}, .5).det(1, 1, {0, 0, 10, 10}, .5).det(1, 1, {100, 100, 10, 10}, .5).run();
+  auto r = CaseBuilder()
+               .image(1)
+               .category(1)
+               .box(1, 1, 1, {0, 0, 10, 10})
+               .box(2, 1, 1, {100, 100, 10, 10})
+               .det(1, 1, {50, 50, 10, 10}, .5)
+               .det(1, 1, {0, 0, 10, 10}, .5)
+               .det(1, 1, {100, 100, 10, 10}, .5)
+               .run();
   EXPECT_NEAR(r.summary.stats[AP], 2.0 / 3.0, kTol);
-  auto miss_last = CaseBuilder().image(1).category(1).box(1, 1, 1, {0, 0, 10, 10}).box(2, 1, 1, {100, 100, 10, 10})
-                       .det(1, 1, {0, 0, 10, 10}, .5).det(1, 1, {100, 100, 10, 10}, .5).det(1, 1, {50, 50, 10, 10}, .5).run();
+  auto miss_last = CaseBuilder()
+                       .image(1)
+                       .category(1)
+                       .box(1, 1, 1, {0, 0, 10, 10})
+                       .box(2, 1, 1, {100, 100, 10, 10})
+                       .det(1, 1, {0, 0, 10, 10}, .5)
+                       .det(1, 1, {100, 100, 10, 10}, .5)
+                       .det(1, 1, {50, 50, 10, 10}, .5)
+                       .run();
   EXPECT_NEAR(miss_last.summary.stats[AP], 1.0, kTol);
 }
 
 TEST(CocoEvalKnown, TiesAcrossImagesFollowSortedImageIds) {
   // Image 7 is listed and detected first, but image 3 sorts first: its miss precedes the hit -> AP 0.5.
-  auto r = CaseBuilder().image(7).image(3).category(1).box(1, 7, 1, {0, 0, 10, 10})
-               .det(7, 1, {0, 0, 10, 10}, .5).det(3, 1, {0, 0, 10, 10}, .5).run();
+  auto r = CaseBuilder()
+               .image(7)
+               .image(3)
+               .category(1)
+               .box(1, 7, 1, {0, 0, 10, 10})
+               .det(7, 1, {0, 0, 10, 10}, .5)
+               .det(3, 1, {0, 0, 10, 10}, .5)
+               .run();
   EXPECT_NEAR(r.summary.stats[AP], 0.5, kTol);
 }
 
 TEST(CocoEvalKnown, AnnotationIdZeroNeverCountsAsTruePositive) {
   // dtMatches stores the GT id, and 0 reads as "unmatched": the perfect detection is a false positive.
-  auto r = CaseBuilder().image(1).category(1).box(0, 1, 1, {0, 0, 10, 10}).det(1, 1, {0, 0, 10, 10}, .9).run();
+  auto r =
+      CaseBuilder().image(1).category(1).box(0, 1, 1, {0, 0, 10, 10}).det(1, 1, {0, 0, 10, 10}, .9).run();
   EXPECT_NEAR(r.summary.stats[AP], 0.0, kTol);
   EXPECT_NEAR(r.summary.stats[AR100], 0.0, kTol);
 }
@@ -95,8 +137,14 @@ TEST(CocoEvalKnown, MaxDetsCapsDetectionsPerImage) {
 }
 
 TEST(CocoEvalKnown, CategoryWithoutGtIsMinusOneAndLeftOutOfMeans) {
-  auto r = CaseBuilder().image(1).category(1).category(2).box(1, 1, 1, {0, 0, 10, 10})
-               .det(1, 1, {0, 0, 10, 10}, .9).det(1, 2, {0, 0, 10, 10}, .9).run();
+  auto r = CaseBuilder()
+               .image(1)
+               .category(1)
+               .category(2)
+               .box(1, 1, 1, {0, 0, 10, 10})
+               .det(1, 1, {0, 0, 10, 10}, .9)
+               .det(1, 2, {0, 0, 10, 10}, .9)
+               .run();
   EXPECT_NEAR(r.summary.stats[AP], 1.0, kTol);
   ASSERT_EQ(r.summary.per_category.size(), 2u);
   EXPECT_NEAR(r.summary.per_category[0].ap, 1.0, kTol);
@@ -104,8 +152,13 @@ TEST(CocoEvalKnown, CategoryWithoutGtIsMinusOneAndLeftOutOfMeans) {
 }
 
 TEST(CocoEvalKnown, DetectionsOnUnknownCategoriesAreDropped) {
-  auto r = CaseBuilder().image(1).category(1).box(1, 1, 1, {0, 0, 10, 10})
-               .det(1, 99, {0, 0, 10, 10}, .95).det(1, 1, {0, 0, 10, 10}, .9).run();
+  auto r = CaseBuilder()
+               .image(1)
+               .category(1)
+               .box(1, 1, 1, {0, 0, 10, 10})
+               .det(1, 99, {0, 0, 10, 10}, .95)
+               .det(1, 1, {0, 0, 10, 10}, .9)
+               .run();
   EXPECT_NEAR(r.summary.stats[AP], 1.0, kTol);
   EXPECT_EQ(r.summary.counts.dt_dropped_unknown_category, 1);
   EXPECT_EQ(r.summary.counts.dt_used, 1);
@@ -113,7 +166,8 @@ TEST(CocoEvalKnown, DetectionsOnUnknownCategoriesAreDropped) {
 
 TEST(CocoEvalKnown, AreaBoundsAreInclusive) {
   // area 1024 = 32^2 is both small and medium.
-  auto r = CaseBuilder().image(1).category(1).box(1, 1, 1, {0, 0, 32, 32}).det(1, 1, {0, 0, 32, 32}, .9).run();
+  auto r =
+      CaseBuilder().image(1).category(1).box(1, 1, 1, {0, 0, 32, 32}).det(1, 1, {0, 0, 32, 32}, .9).run();
   EXPECT_NEAR(r.summary.stats[APs], 1.0, kTol);
   EXPECT_NEAR(r.summary.stats[APm], 1.0, kTol);
   EXPECT_EQ(r.summary.stats[APl], -1.0);
@@ -121,7 +175,12 @@ TEST(CocoEvalKnown, AreaBoundsAreInclusive) {
 
 TEST(CocoEvalKnown, GtAreaComesFromTheAreaFieldNotTheBox) {
   // A 10x10 box whose "area" says 5000 is medium; the matched detection (area 100) counts there.
-  auto r = CaseBuilder().image(1).category(1).box(1, 1, 1, {0, 0, 10, 10}, 5000).det(1, 1, {0, 0, 10, 10}, .9).run();
+  auto r = CaseBuilder()
+               .image(1)
+               .category(1)
+               .box(1, 1, 1, {0, 0, 10, 10}, 5000)
+               .det(1, 1, {0, 0, 10, 10}, .9)
+               .run();
   EXPECT_EQ(r.summary.stats[APs], -1.0);
   EXPECT_NEAR(r.summary.stats[APm], 1.0, kTol);
 }
@@ -138,8 +197,13 @@ TEST(CocoEvalKnown, NoGtAtAllGivesMinusOneEverywhere) {
 
 TEST(CocoEvalKnown, DuplicateAnnotationIdsResolveToTheLastAnnotation) {
   // Both entries have id 5; COCO.anns keeps the second, so the GT list holds box B twice.
-  auto r = CaseBuilder().image(1).category(1).box(5, 1, 1, {0, 0, 10, 10}).box(5, 1, 1, {100, 100, 10, 10})
-               .det(1, 1, {0, 0, 10, 10}, .9).run();
+  auto r = CaseBuilder()
+               .image(1)
+               .category(1)
+               .box(5, 1, 1, {0, 0, 10, 10})
+               .box(5, 1, 1, {100, 100, 10, 10})
+               .det(1, 1, {0, 0, 10, 10}, .9)
+               .run();
   EXPECT_NEAR(r.summary.stats[AP], 0.0, kTol);
   EXPECT_EQ(r.summary.counts.gt_duplicate_ids, 1);
 }
@@ -165,14 +229,18 @@ TEST(CocoEvalKnown, BboxIouMatchesMaskApi) {
 }
 
 TEST(CocoEvalKnown, SummaryTableHasPycocotoolsLayout) {
-  auto r = CaseBuilder().image(1).category(1).box(1, 1, 1, {0, 0, 10, 10}).det(1, 1, {0, 0, 10, 10}, .9).run();
+  auto r =
+      CaseBuilder().image(1).category(1).box(1, 1, 1, {0, 0, 10, 10}).det(1, 1, {0, 0, 10, 10}, .9).run();
   const std::string table = format_coco_summary_table(r.summary, CocoEvalParams{});
   EXPECT_NE(table.find(" Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = 1.000\n"),
-            std::string::npos) << table;
+            std::string::npos)
+      << table;
   EXPECT_NE(table.find(" Average Precision  (AP) @[ IoU=0.50      | area=   all | maxDets=100 ] = 1.000\n"),
-            std::string::npos) << table;
+            std::string::npos)
+      << table;
   EXPECT_NE(table.find(" Average Recall     (AR) @[ IoU=0.50:0.95 | area= large | maxDets=100 ] = -1.000\n"),
-            std::string::npos) << table;
+            std::string::npos)
+      << table;
 }
 
 TEST(CocoEvalKnown, ThreadCountDoesNotChangeResults) {

@@ -69,8 +69,9 @@ struct CaseGenerator {
           const bool crowd = chance(0.1);
           int64_t id = next_ann++;
           if (chance(0.02) && id > 1) id -= 1;  // a repeated annotation id
-          json ann = {{"id", id}, {"image_id", img}, {"category_id", cat}, {"bbox", write_box(b)}, {"area", area},
-                      {"iscrowd", chance(0.5) ? json(crowd ? 1 : 0) : json(crowd)}};
+          json ann = {{"id", id},           {"image_id", img},
+                      {"category_id", cat}, {"bbox", write_box(b)},
+                      {"area", area},       {"iscrowd", chance(0.5) ? json(crowd ? 1 : 0) : json(crowd)}};
           if (chance(0.05)) ann["ignore"] = 1;  // overwritten from iscrowd by pycocotools' _prepare
           gt["annotations"].push_back(ann);
           if (chance(0.7)) {  // a detection near this GT box
@@ -79,7 +80,8 @@ struct CaseGenerator {
               const double j = uniform(0, 0.3);
               std::array<double, 4> d = {b[0] + uniform(-j, j) * b[2], b[1] + uniform(-j, j) * b[3],
                                          b[2] * (1 + uniform(-j, j)), b[3] * (1 + uniform(-j, j))};
-              dt.push_back({{"image_id", img}, {"category_id", cat}, {"bbox", write_box(d)}, {"score", score()}});
+              dt.push_back(
+                  {{"image_id", img}, {"category_id", cat}, {"bbox", write_box(d)}, {"score", score()}});
             }
           }
         }
@@ -111,7 +113,8 @@ void expect_matches_reference(const test::CppEval& got, const json& ref, const s
     EXPECT_NEAR(got.summary.per_category[k].ap, pc[k].get<double>(), kTol) << label << " category " << k;
   const auto& rec = ref["recall"];
   ASSERT_EQ(rec.size(), got.acc.recall.size()) << label;
-  for (size_t i = 0; i < rec.size(); ++i) EXPECT_NEAR(got.acc.recall[i], rec[i].get<double>(), kTol) << label << " recall " << i;
+  for (size_t i = 0; i < rec.size(); ++i)
+    EXPECT_NEAR(got.acc.recall[i], rec[i].get<double>(), kTol) << label << " recall " << i;
   const auto& acc = got.acc;
   size_t n = 0;
   for (size_t k = 0; k < acc.K; ++k)
@@ -155,24 +158,36 @@ TEST(CocoEvalParity, EdgeCaseStylesMatchTheNumpyReference) {
   for (int i = 0; i < 12; ++i) cases.push_back(gen.make_case(2));  // > 100 detections per image
   for (int i = 0; i < 10; ++i) cases.push_back(gen.make_case(3));  // empty results
   // Hand-made: GT without annotations, only crowd GT, and everything in one image.
-  json no_anns = {{"images", {{{"id", 1}}}}, {"categories", {{{"id", 1}, {"name", "a"}}}}, {"annotations", json::array()}};
-  cases.push_back({no_anns, json::array({{{"image_id", 1}, {"category_id", 1}, {"bbox", {0, 0, 5, 5}}, {"score", .5}}})});
+  json no_anns = {{"images", {{{"id", 1}}}},
+                  {"categories", {{{"id", 1}, {"name", "a"}}}},
+                  {"annotations", json::array()}};
+  cases.push_back(
+      {no_anns, json::array({{{"image_id", 1}, {"category_id", 1}, {"bbox", {0, 0, 5, 5}}, {"score", .5}}})});
   json crowd_only = no_anns;
-  crowd_only["annotations"].push_back({{"id", 1}, {"image_id", 1}, {"category_id", 1}, {"bbox", {0, 0, 50, 50}},
-                                       {"area", 2500}, {"iscrowd", 1}});
-  cases.push_back({crowd_only, json::array({{{"image_id", 1}, {"category_id", 1}, {"bbox", {0, 0, 5, 5}}, {"score", .5}}})});
+  crowd_only["annotations"].push_back({{"id", 1},
+                                       {"image_id", 1},
+                                       {"category_id", 1},
+                                       {"bbox", {0, 0, 50, 50}},
+                                       {"area", 2500},
+                                       {"iscrowd", 1}});
+  cases.push_back(
+      {crowd_only,
+       json::array({{{"image_id", 1}, {"category_id", 1}, {"bbox", {0, 0, 5, 5}}, {"score", .5}}})});
   check_cases(cases, "edge");
 }
 
 TEST(CocoEvalParity, ReferenceAndCppAgreeThatUnknownImagesAreErrors) {
-  json gt = {{"images", {{{"id", 1}}}}, {"categories", {{{"id", 1}, {"name", "a"}}}}, {"annotations", json::array()}};
+  json gt = {{"images", {{{"id", 1}}}},
+             {"categories", {{{"id", 1}, {"name", "a"}}}},
+             {"annotations", json::array()}};
   json dt = json::array({{{"image_id", 2}, {"category_id", 1}, {"bbox", {0, 0, 5, 5}}, {"score", .5}}});
   const auto dir = test::make_temp_dir("unknown");
   test::write_json(dir / "case_0_gt.json", gt);
   test::write_json(dir / "case_0_dt.json", dt);
   const json ref = test::run_reference("--batch " + dir.string() + " 1");
   EXPECT_EQ(ref[0]["error"], "unknown_image");
-  EXPECT_THROW(test::evaluate_files((dir / "case_0_gt.json").string(), (dir / "case_0_dt.json").string()), InputError);
+  EXPECT_THROW(test::evaluate_files((dir / "case_0_gt.json").string(), (dir / "case_0_dt.json").string()),
+               InputError);
   std::filesystem::remove_all(dir);
 }
 
@@ -188,7 +203,8 @@ TEST(CocoEvalParity, ComparisonCanFail) {
   auto got = test::evaluate_files((dir / "case_0_gt.json").string(), (dir / "case_0_dt.json").string());
   ::testing::TestPartResultArray failures;
   {
-    ::testing::ScopedFakeTestPartResultReporter reporter(::testing::ScopedFakeTestPartResultReporter::INTERCEPT_ONLY_CURRENT_THREAD, &failures);
+    ::testing::ScopedFakeTestPartResultReporter reporter(
+        ::testing::ScopedFakeTestPartResultReporter::INTERCEPT_ONLY_CURRENT_THREAD, &failures);
     expect_matches_reference(got, ref, "perturbed");
   }
   EXPECT_GE(failures.size(), 1);

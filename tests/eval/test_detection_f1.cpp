@@ -9,8 +9,12 @@ namespace {
 
 TEST(DetectionF1, CountsTruePositivesFalsePositivesAndMisses) {
   test::CaseBuilder c;
-  c.image(1).category(1).category(2)
-      .box(1, 1, 1, {0, 0, 10, 10}).box(2, 1, 1, {100, 100, 10, 10}).box(3, 1, 2, {50, 50, 10, 10})
+  c.image(1)
+      .category(1)
+      .category(2)
+      .box(1, 1, 1, {0, 0, 10, 10})
+      .box(2, 1, 1, {100, 100, 10, 10})
+      .box(3, 1, 2, {50, 50, 10, 10})
       .det(1, 1, {0, 0, 10, 10}, 1)      // TP
       .det(1, 1, {0, 0, 10, 10}, 1)      // duplicate: FP (one-to-one)
       .det(1, 1, {0, 0, 10, 7.7}, 1)     // IoU .77 with box 1 (taken): FP

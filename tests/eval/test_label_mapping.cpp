@@ -9,7 +9,10 @@ namespace coordexp {
 namespace {
 
 std::vector<CocoCategory> shapes() {
-  return {{1, "red star", "", {}}, {2, "blue square", "", {}}, {3, "box", "", {"carton"}}, {4, "traffic light", "", {}}};
+  return {{1, "red star", "", {}},
+          {2, "blue square", "", {}},
+          {3, "box", "", {"carton"}},
+          {4, "traffic light", "", {}}};
 }
 
 TEST(LabelMapping, NormalizesCasePunctuationAndPlurals) {

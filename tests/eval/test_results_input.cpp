@@ -41,24 +41,32 @@ TEST(ResultsInput, NotAListIsAnError) {
 
 TEST(ResultsInput, MissingFieldsNameIndexAndField) {
   EXPECT_NE(error_of(R"([{"image_id": 1, "category_id": 1, "bbox": [0,0,1,1], "score": 1},
-                         {"category_id": 1, "bbox": [0,0,1,1], "score": 1}])").find("dt.json: [1].image_id"),
+                         {"category_id": 1, "bbox": [0,0,1,1], "score": 1}])")
+                .find("dt.json: [1].image_id"),
             std::string::npos);
-  EXPECT_NE(error_of(R"([{"image_id": 1, "bbox": [0,0,1,1], "score": 1}])").find("[0].category_id"), std::string::npos);
-  EXPECT_NE(error_of(R"([{"image_id": 1, "category_id": 1, "score": 1}])").find("[0].bbox"), std::string::npos);
-  EXPECT_NE(error_of(R"([{"image_id": 1, "category_id": 1, "bbox": [0,0,1,1]}])").find("[0].score"), std::string::npos);
+  EXPECT_NE(error_of(R"([{"image_id": 1, "bbox": [0,0,1,1], "score": 1}])").find("[0].category_id"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"([{"image_id": 1, "category_id": 1, "score": 1}])").find("[0].bbox"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"([{"image_id": 1, "category_id": 1, "bbox": [0,0,1,1]}])").find("[0].score"),
+            std::string::npos);
 }
 
 TEST(ResultsInput, WrongTypesAreErrors) {
-  EXPECT_NE(error_of(R"([{"image_id": "1", "category_id": 1, "bbox": [0,0,1,1], "score": 1}])").find("found a string"),
+  EXPECT_NE(error_of(R"([{"image_id": "1", "category_id": 1, "bbox": [0,0,1,1], "score": 1}])")
+                .find("found a string"),
             std::string::npos);
-  EXPECT_NE(error_of(R"([{"image_id": 1.5, "category_id": 1, "bbox": [0,0,1,1], "score": 1}])").find("[0].image_id"),
+  EXPECT_NE(error_of(R"([{"image_id": 1.5, "category_id": 1, "bbox": [0,0,1,1], "score": 1}])")
+                .find("[0].image_id"),
             std::string::npos);
   EXPECT_NE(error_of(R"([{"image_id": 1, "category_id": 1, "bbox": [0,0,1], "score": 1}])").find("3 values"),
             std::string::npos);
-  EXPECT_NE(error_of(R"([{"image_id": 1, "category_id": 1, "bbox": [0,0,1,"a"], "score": 1}])").find("[0].bbox"),
-            std::string::npos);
-  EXPECT_NE(error_of(R"([{"image_id": 1, "category_id": 1, "bbox": [0,0,1,1], "score": null}])").find("[0].score"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of(R"([{"image_id": 1, "category_id": 1, "bbox": [0,0,1,"a"], "score": 1}])").find("[0].bbox"),
+      std::string::npos);
+  EXPECT_NE(
+      error_of(R"([{"image_id": 1, "category_id": 1, "bbox": [0,0,1,1], "score": null}])").find("[0].score"),
+      std::string::npos);
   EXPECT_NE(error_of(R"([7])").find("dt.json: [0]"), std::string::npos);
 }
 
@@ -90,7 +98,11 @@ TEST(ResultsInput, NegativeWidthIsAnErrorOrACountedSkip) {
 TEST(ResultsInput, KeptNegativeBoxIsIgnoredLikePycocotools) {
   // IoU 0 with everything and area w*h < 0 lies outside every area range: it is ignored, never a FP.
   test::CaseBuilder c;
-  c.image(1).category(1).box(1, 1, 1, {0, 0, 10, 10}).det(1, 1, {0, 0, -10, 10}, .99).det(1, 1, {0, 0, 10, 10}, .5);
+  c.image(1)
+      .category(1)
+      .box(1, 1, 1, {0, 0, 10, 10})
+      .det(1, 1, {0, 0, -10, 10}, .99)
+      .det(1, 1, {0, 0, 10, 10}, .5);
   ResultsLoadOptions keep;
   keep.invalid_box = InvalidBoxPolicy::kInvalidBoxKeep;
   const auto g = parse_coco_dataset(c.gt.dump(), "gt.json");
@@ -101,7 +113,11 @@ TEST(ResultsInput, KeptNegativeBoxIsIgnoredLikePycocotools) {
 
 TEST(ResultsInput, UnknownImageIsAnErrorOrACountedSkip) {
   test::CaseBuilder c;
-  c.image(1).category(1).box(1, 1, 1, {0, 0, 10, 10}).det(1, 1, {0, 0, 10, 10}, .9).det(42, 1, {0, 0, 10, 10}, .9);
+  c.image(1)
+      .category(1)
+      .box(1, 1, 1, {0, 0, 10, 10})
+      .det(1, 1, {0, 0, 10, 10}, .9)
+      .det(42, 1, {0, 0, 10, 10}, .9);
   const auto g = parse_coco_dataset(c.gt.dump(), "gt.json");
   const auto d = parse_detection_results(c.dt.dump(), "dt.json");
   try {

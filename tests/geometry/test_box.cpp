@@ -34,14 +34,15 @@ TEST(Box, IoUAndGIoUHandComputed) {
 
 TEST(Box, DegenerateBoxesAreFinite) {
   const BoxXYXY point{0.5, 0.5, 0.5, 0.5}, line{0.1, 0.5, 0.9, 0.5}, box{0, 0, 1, 1};
-  for (const auto& [x, y] : {std::pair{point, point}, {point, line}, {line, line}, {point, box}, {line, box}}) {
+  for (const auto& [x, y] :
+       {std::pair{point, point}, {point, line}, {line, line}, {point, box}, {line, box}}) {
     EXPECT_TRUE(std::isfinite(box_iou(x, y)));
     EXPECT_TRUE(std::isfinite(box_giou(x, y)));
     EXPECT_GE(box_giou(x, y), -1);
     EXPECT_LE(box_giou(x, y), 1);
   }
-  EXPECT_EQ(box_iou(point, point), 0);    // empty union
-  EXPECT_EQ(box_giou(point, point), 0);   // empty hull: giou = iou
+  EXPECT_EQ(box_iou(point, point), 0);        // empty union
+  EXPECT_EQ(box_giou(point, point), 0);       // empty hull: giou = iou
   EXPECT_EQ(box_giou(point, box), -1 + 1.0);  // hull == box == union: penalty 0, iou 0
 }
 

@@ -44,7 +44,8 @@ TEST(Generator, OutputAlwaysParsesStrictlyWithLegalBoxes) {
     auto out = generate(*m, torch::randn({3, 3, 32, 32}), torch::full({3, 2}, 1, torch::kLong), g, cfg);
     ASSERT_EQ(out.size(), 3u);
     for (const auto& gen : out) {
-      const ParseResult p = parse_answer(gen.tokens, g.coords, g.structure, ParseMode::kStrict);  // throws if malformed
+      const ParseResult p =
+          parse_answer(gen.tokens, g.coords, g.structure, ParseMode::kStrict);  // throws if malformed
       EXPECT_EQ(p.objects.size(), gen.objects.size());
       EXPECT_LE(static_cast<int64_t>(gen.tokens.size()), cfg.max_new_tokens);
       for (const auto& o : gen.objects) {
@@ -72,7 +73,8 @@ TEST(Generator, CachedEqualsUncachedGreedy) {
   for (int i = 0; i < 2; ++i) {
     EXPECT_EQ(a[i].tokens, b[i].tokens);
     ASSERT_EQ(a[i].objects.size(), b[i].objects.size());
-    for (size_t k = 0; k < a[i].objects.size(); ++k) EXPECT_NEAR(a[i].objects[k].box.x1, b[i].objects[k].box.x1, 1e-5);
+    for (size_t k = 0; k < a[i].objects.size(); ++k)
+      EXPECT_NEAR(a[i].objects[k].box.x1, b[i].objects[k].box.x1, 1e-5);
   }
 }
 

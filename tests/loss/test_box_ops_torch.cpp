@@ -56,7 +56,8 @@ TEST(BoxOpsTorch, LegalizeOrdersCornersAndRoutesGradients) {
   EXPECT_LT((l - torch::tensor({0.2, 0.1, 0.8, 0.9}, kF64).view({1, 4})).abs().max().item<double>(), 1e-15);
   (l * torch::tensor({1.0, 2.0, 3.0, 4.0}, kF64).view({1, 4})).sum().backward();
   // x1' = min(0.8, 0.2) takes value index 2, x2' = max takes index 0
-  EXPECT_LT((b.grad() - torch::tensor({3.0, 2.0, 1.0, 4.0}, kF64).view({1, 4})).abs().max().item<double>(), 1e-15);
+  EXPECT_LT((b.grad() - torch::tensor({3.0, 2.0, 1.0, 4.0}, kF64).view({1, 4})).abs().max().item<double>(),
+            1e-15);
 }
 
 TEST(BoxOpsTorch, GIoULossGradientMatchesFiniteDifferences) {
@@ -71,7 +72,8 @@ TEST(BoxOpsTorch, GIoULossGradientMatchesFiniteDifferences) {
       up[i][k] += eps;
       down[i][k] -= eps;
       const double fd =
-          (box_giou_loss(up, gt).sum().item<double>() - box_giou_loss(down, gt).sum().item<double>()) / (2 * eps);
+          (box_giou_loss(up, gt).sum().item<double>() - box_giou_loss(down, gt).sum().item<double>()) /
+          (2 * eps);
       EXPECT_NEAR(p.grad()[i][k].item<double>(), fd, 1e-6);
     }
 }
@@ -82,7 +84,8 @@ TEST(BoxOpsTorch, PairCostIsWeightedL1PlusGIoU) {
   for (int64_t i = 0; i < 3; ++i)
     for (int64_t j = 0; j < 4; ++j)
       EXPECT_NEAR(cost[i][j].item<double>(),
-                  5 * box_l1_distance(row(a, i), row(b, j)) + 2 * (1 - box_giou(row(a, i), row(b, j))), 1e-12);
+                  5 * box_l1_distance(row(a, i), row(b, j)) + 2 * (1 - box_giou(row(a, i), row(b, j))),
+                  1e-12);
 }
 
 }  // namespace

@@ -37,18 +37,23 @@ TEST(CoordExpectation, MatchesIndependentReferenceLiterals) {
   auto c = coord_expectation(h, W, b, 0.7);
   expect_close(c, torch::tensor({0.35465799683171595, 0.5563739108455632, 0.5135222888077585}, kF64), 1e-13);
   (c * torch::tensor({1.0, -2.0, 0.5}, kF64)).sum().backward();
-  expect_close(h.grad(), t2({{0.021264905727918976, 0.006377154779984767, -0.014077651385109826, -0.039116595221598806},
-                             {-0.017765481554108425, 0.049642267893047626, 0.13513864558700517, 0.23339188925433066},
-                             {0.006432062726963193, -0.009892335569387692, -0.030783519647850203, -0.05496985117936892}}),
+  expect_close(
+      h.grad(),
+      t2({{0.021264905727918976, 0.006377154779984767, -0.014077651385109826, -0.039116595221598806},
+          {-0.017765481554108425, 0.049642267893047626, 0.13513864558700517, 0.23339188925433066},
+          {0.006432062726963193, -0.009892335569387692, -0.030783519647850203, -0.05496985117936892}}),
+      1e-13);
+  expect_close(W.grad(),
+               t2({{0.25987297011610744, 0.21774203935395545, -0.3240166729067883, -0.1656949161080326},
+                   {0.1753754606080138, 0.11297381631636737, -0.18994026049524024, -0.06252690937292318},
+                   {0.05434078519573072, -0.0542892796080065, 0.0016549016634209517, 0.11381832127878845},
+                   {-0.13546423428223775, -0.12751448433806556, 0.17791712074490418, 0.10738759852909402},
+                   {-0.35412498163761386, -0.14891209172425074, 0.3343849109937033, 0.007015905673073516}}),
                1e-13);
-  expect_close(W.grad(), t2({{0.25987297011610744, 0.21774203935395545, -0.3240166729067883, -0.1656949161080326},
-                             {0.1753754606080138, 0.11297381631636737, -0.18994026049524024, -0.06252690937292318},
-                             {0.05434078519573072, -0.0542892796080065, 0.0016549016634209517, 0.11381832127878845},
-                             {-0.13546423428223775, -0.12751448433806556, 0.17791712074490418, 0.10738759852909402},
-                             {-0.35412498163761386, -0.14891209172425074, 0.3343849109937033, 0.007015905673073516}}),
-               1e-13);
-  expect_close(b.grad(), torch::tensor({0.055277716547718306, 0.06915054848916184, 0.08711817629320524,
-                                        -0.019081322846895732, -0.19246511848318923}, kF64),
+  expect_close(b.grad(),
+               torch::tensor({0.055277716547718306, 0.06915054848916184, 0.08711817629320524,
+                              -0.019081322846895732, -0.19246511848318923},
+                             kF64),
                1e-13);
 }
 
@@ -75,7 +80,8 @@ TEST(CoordExpectation, FusedGradientsMatchFiniteDifferences) {
     SCOPED_TRACE(tau);
     auto h = torch::randn({6, 8}, kF64), W = torch::randn({11, 8}, kF64), b = torch::randn({11}, kF64);
     auto g = torch::randn({6}, kF64);
-    auto hv = h.clone().requires_grad_(true), Wv = W.clone().requires_grad_(true), bv = b.clone().requires_grad_(true);
+    auto hv = h.clone().requires_grad_(true), Wv = W.clone().requires_grad_(true),
+         bv = b.clone().requires_grad_(true);
     (coord_expectation(hv, Wv, bv, tau) * g).sum().backward();
     torch::NoGradGuard ng;
     auto loss = [&] { return (coord_expectation(h, W, b, tau) * g).sum(); };
@@ -102,7 +108,8 @@ TEST(CoordExpectation, PlainPathGradientIsPTimesPhiMinusCOverTau) {
     torch::AutoGradMode on(true);
     (coord_expectation_from_logits(zv, tau) * g).sum().backward();
   }
-  expect_close(zv.grad(), numeric_grad([&] { return (coord_expectation_from_logits(zz, tau) * g).sum(); }, zz), 1e-8);
+  expect_close(zv.grad(),
+               numeric_grad([&] { return (coord_expectation_from_logits(zz, tau) * g).sum(); }, zz), 1e-8);
 }
 
 TEST(CoordExpectation, FusedEqualsPlainEqualsNaiveFullVocabulary) {

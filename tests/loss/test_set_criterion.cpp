@@ -75,7 +75,10 @@ Batch make_batch(const std::vector<Seq>& seqs, const torch::Tensor& hidden_pool,
 }
 
 std::vector<DescribedBox> four_objects() {
-  return {{{1}, {0.1, 0.1, 0.4, 0.5}}, {{2}, {0.5, 0.2, 0.9, 0.6}}, {{3}, {0.2, 0.6, 0.5, 0.95}}, {{1, 2}, {0.6, 0.7, 0.8, 0.9}}};
+  return {{{1}, {0.1, 0.1, 0.4, 0.5}},
+          {{2}, {0.5, 0.2, 0.9, 0.6}},
+          {{3}, {0.2, 0.6, 0.5, 0.95}},
+          {{1, 2}, {0.6, 0.7, 0.8, 0.9}}};
 }
 
 CriterionConfig geometry_only(MatchingMode mode) {
@@ -93,7 +96,8 @@ BoxXYXY box_row(const torch::Tensor& t, int64_t i) {
 TEST(SetCriterion, HungarianCoordLossIsTheMinimumOverAssignments) {
   torch::manual_seed(0);
   const auto gt = four_objects();
-  auto b = make_batch({make_seq(gt, {0, 1, 2, 3})}, torch::randn({1, 64, kD}, kF64) * 2, torch::randn({kV, kD}, kF64));
+  auto b = make_batch({make_seq(gt, {0, 1, 2, 3})}, torch::randn({1, 64, kD}, kF64) * 2,
+                      torch::randn({kV, kD}, kF64));
   const SetCriterion crit(geometry_only(MatchingMode::kHungarian), kVocab, kSt);
   const auto out = crit(b.batch, nullptr);
   const double coord = 5 * out.terms.at("l1").item<double>() + 2 * out.terms.at("giou").item<double>();
@@ -115,12 +119,14 @@ TEST(SetCriterion, HungarianCoordLossIsTheMinimumOverAssignments) {
 TEST(SetCriterion, IndexMatchingPairsEachObjectWithItsSource) {
   torch::manual_seed(1);
   const auto gt = four_objects();
-  auto b = make_batch({make_seq(gt, {2, 0, 3, 1})}, torch::randn({1, 64, kD}, kF64), torch::randn({kV, kD}, kF64));
+  auto b =
+      make_batch({make_seq(gt, {2, 0, 3, 1})}, torch::randn({1, 64, kD}, kF64), torch::randn({kV, kD}, kF64));
   const auto out = SetCriterion(geometry_only(MatchingMode::kIndex), kVocab, kSt)(b.batch, nullptr);
   EXPECT_EQ(out.matches[0].pred_idx, (std::vector<int64_t>{0, 1, 2, 3}));
   EXPECT_EQ(out.matches[0].gt_idx, (std::vector<int64_t>{2, 0, 3, 1}));
   double l1 = 0;
-  for (int i = 0; i < 4; ++i) l1 += box_l1_distance(box_row(out.pred_boxes, i), gt[out.matches[0].gt_idx[i]].box);
+  for (int i = 0; i < 4; ++i)
+    l1 += box_l1_distance(box_row(out.pred_boxes, i), gt[out.matches[0].gt_idx[i]].box);
   EXPECT_NEAR(out.terms.at("l1").item<double>(), l1 / 4, 1e-12);
 }
 
@@ -190,7 +196,8 @@ TEST(SetCriterion, MonteCarloOrderingsAverageExactly) {
   auto both = make_batch({make_seq(gt, o1, 0.5), make_seq(gt, o2, 0.5)}, pool, W);
   auto a = make_batch({make_seq(gt, o1)}, pool.narrow(0, 0, 1), W);
   auto c = make_batch({make_seq(gt, o2)}, pool.narrow(0, 1, 1), W);
-  const double avg = (crit(a.batch, nullptr).total.item<double>() + crit(c.batch, nullptr).total.item<double>()) / 2;
+  const double avg =
+      (crit(a.batch, nullptr).total.item<double>() + crit(c.batch, nullptr).total.item<double>()) / 2;
   EXPECT_NEAR(crit(both.batch, nullptr).total.item<double>(), avg, 1e-12);
 }
 
@@ -243,7 +250,8 @@ TEST(SetCriterion, TotalGradientMatchesFiniteDifferences) {
   cfg.coord_ce_target = CoordTarget::kTwoBin;
   cfg.tau = 0.8;
   const SetCriterion crit(cfg, kVocab, kSt);
-  auto b = make_batch({make_seq(gt, {0, 1, 2, 3})}, torch::randn({1, 64, kD}, kF64), torch::randn({kV, kD}, kF64));
+  auto b =
+      make_batch({make_seq(gt, {0, 1, 2, 3})}, torch::randn({1, 64, kD}, kF64), torch::randn({kV, kD}, kF64));
   crit(b.batch, nullptr).total.backward();
   auto h = b.hidden.detach().clone();
   CriterionBatch nb = b.batch;
@@ -263,7 +271,8 @@ TEST(SetCriterion, TotalGradientMatchesFiniteDifferences) {
       h[0][t][d] = orig - eps;
       const double down = crit(nb, nullptr).total.item<double>();
       h[0][t][d] = orig;
-      EXPECT_NEAR(b.hidden.grad()[0][t][d].item<double>(), (up - down) / (2 * eps), 1e-6) << "t=" << t << " d=" << d;
+      EXPECT_NEAR(b.hidden.grad()[0][t][d].item<double>(), (up - down) / (2 * eps), 1e-6)
+          << "t=" << t << " d=" << d;
     }
 }
 

@@ -138,9 +138,13 @@ TEST(LinearAssignment, AgreesWithScipy) {
   const std::string in = dir + "/lsa_cases.txt", out = dir + "/lsa_scipy.txt";
   std::mt19937_64 rng(11);
   std::uniform_real_distribution<double> unif(-10, 10);
-  struct Case { int n, m; std::vector<double> c; };
+  struct Case {
+    int n, m;
+    std::vector<double> c;
+  };
   std::vector<Case> cases;
-  for (auto [n, m] : std::vector<std::pair<int, int>>{{50, 50}, {30, 80}, {80, 30}, {200, 200}, {1, 40}, {40, 1}}) {
+  for (auto [n, m] :
+       std::vector<std::pair<int, int>>{{50, 50}, {30, 80}, {80, 30}, {200, 200}, {1, 40}, {40, 1}}) {
     Case k{n, m, std::vector<double>(n * m)};
     for (auto& x : k.c) x = unif(rng);
     cases.push_back(std::move(k));
@@ -156,8 +160,8 @@ TEST(LinearAssignment, AgreesWithScipy) {
     }
   }
   const std::string cmd = "/usr/bin/python3 " + script + " " + in + " " + out;
-  ASSERT_EQ(std::system(cmd.c_str()), 0) << "the scipy reference failed: " << cmd
-                                         << " (scripts/setup.sh installs python3-scipy)";
+  ASSERT_EQ(std::system(cmd.c_str()), 0)
+      << "the scipy reference failed: " << cmd << " (scripts/setup.sh installs python3-scipy)";
   std::ifstream f(out);
   for (auto& k : cases) {
     int len;

@@ -35,7 +35,8 @@ TEST(TinyVlm, ShapesAndCausality) {
   auto changed = tokens.clone();
   changed[0][5] = (changed[0][5].item<int64_t>() + 1) % 50;
   auto h2 = model->forward_text(img, changed);
-  EXPECT_LT((h.narrow(1, 0, 5) - h2.narrow(1, 0, 5)).abs().max().item<double>(), 1e-6);  // earlier positions unchanged
+  EXPECT_LT((h.narrow(1, 0, 5) - h2.narrow(1, 0, 5)).abs().max().item<double>(),
+            1e-6);  // earlier positions unchanged
   EXPECT_GT((h[0][5] - h2[0][5]).abs().max().item<double>(), 1e-4);
 }
 

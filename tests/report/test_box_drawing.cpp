@@ -17,7 +17,8 @@ int count_colour(const ImageRGB8& im, RgbColor c, int tolerance = 0) {
   for (int y = 0; y < im.height(); ++y)
     for (int x = 0; x < im.width(); ++x) {
       RgbColor p = im.at(x, y);
-      n += std::abs(p.r - c.r) <= tolerance && std::abs(p.g - c.g) <= tolerance && std::abs(p.b - c.b) <= tolerance;
+      n += std::abs(p.r - c.r) <= tolerance && std::abs(p.g - c.g) <= tolerance &&
+           std::abs(p.b - c.b) <= tolerance;
     }
   return n;
 }
@@ -90,7 +91,7 @@ TEST(Montage, GridSizeCaptionsAndPlacement) {
   ImageRGB8 with_text = make_montage(tiles, captions, cfg);
   EXPECT_GT(with_text.height(), m.height());
   EXPECT_EQ(with_text.width(), m.width());
-  EXPECT_LT(count_colour(with_text, {255, 255, 255}), with_text.width() * with_text.height()) ;
+  EXPECT_LT(count_colour(with_text, {255, 255, 255}), with_text.width() * with_text.height());
   std::vector<std::string> two = {"a", "b"};
   EXPECT_THROW(make_montage(tiles, two, cfg), InputError);
   EXPECT_THROW(make_montage({}, {}, cfg), InputError);

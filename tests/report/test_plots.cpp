@@ -16,7 +16,9 @@
 // Under COORDEXP_SANITIZE, LeakSanitizer reports fontconfig's font-pattern cache, which cairo's toy text
 // API fills once per process and never frees (not a leak of ours). LSan reads this hook at exit; in
 // ordinary builds it is an unused function.
-extern "C" const char* __lsan_default_suppressions() { return "leak:libfontconfig.so\n"; }
+extern "C" const char* __lsan_default_suppressions() {
+  return "leak:libfontconfig.so\n";
+}
 
 namespace coordexp {
 namespace {
@@ -132,7 +134,8 @@ TEST(BarChart, GroupedBarsWithErrorsAndNegativeValues) {
   const ImageRGB8 im = through_png_file(render_bar_chart(groups, series, cfg), "bars.png");
   EXPECT_EQ(im.width(), 700);
   EXPECT_EQ(im.height(), 400);
-  const int ap_pixels = count_colour(im, plot_palette()[0]), ap50_pixels = count_colour(im, plot_palette()[1]);
+  const int ap_pixels = count_colour(im, plot_palette()[0]),
+            ap50_pixels = count_colour(im, plot_palette()[1]);
   EXPECT_GT(ap_pixels, 2000);
   EXPECT_GT(ap50_pixels, 2000);
   EXPECT_LT(ap50_pixels, ap_pixels * 1.5) << "the NaN bar is not drawn";

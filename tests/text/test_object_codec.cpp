@@ -18,8 +18,8 @@ TEST(CoordVocab, QuantizeRoundsToNearestAndClamps) {
   const CoordVocab v(1000, kCoord0);
   EXPECT_EQ(v.quantize(0), 0);
   EXPECT_EQ(v.quantize(1), 999);
-  EXPECT_EQ(v.quantize(0.5), 500);        // 499.5 rounds away from zero
-  EXPECT_EQ(v.quantize(0.25), 250);       // 249.75
+  EXPECT_EQ(v.quantize(0.5), 500);   // 499.5 rounds away from zero
+  EXPECT_EQ(v.quantize(0.25), 250);  // 249.75
   EXPECT_EQ(v.quantize(-0.2), 0);
   EXPECT_EQ(v.quantize(1.7), 999);
   EXPECT_DOUBLE_EQ(v.dequantize(999), 1.0);
@@ -65,9 +65,10 @@ TEST(ObjectCodec, EncodeLayoutAndRoles) {
   const auto objs = sample_objects();
   const std::vector<int64_t> order{0, 1};
   const EncodedAnswer a = encode_answer(objs, order, v, kSt);
-  const std::vector<TokenId> expect = {kStart, 1, 2, kCoord0 + 500, kCoord0 + 100, kCoord0 + 699, kCoord0 + 300,
-                                       kEnd, kStart, 3, kCoord0 + 100, kCoord0 + 599, kCoord0 + 200,
-                                       kCoord0 + 899, kEnd, kEos};
+  const std::vector<TokenId> expect = {
+      kStart, 1,      2, kCoord0 + 500, kCoord0 + 100, kCoord0 + 699, kCoord0 + 300,
+      kEnd,   kStart, 3, kCoord0 + 100, kCoord0 + 599, kCoord0 + 200, kCoord0 + 899,
+      kEnd,   kEos};
   EXPECT_EQ(a.ids, expect);
   ASSERT_EQ(a.objects.size(), 2u);
   EXPECT_EQ(a.objects[1].source_index, 1);
@@ -94,7 +95,8 @@ TEST(ObjectCodec, EncodeThenParseRoundTrips) {
     std::vector<DescribedBox> objs;
     for (int i = 0; i < 1 + trial % 7; ++i) {
       double a = u(rng), b = u(rng), c = u(rng), d = u(rng);
-      objs.push_back({{static_cast<TokenId>(i % 5), 7}, {std::min(a, b), std::min(c, d), std::max(a, b), std::max(c, d)}});
+      objs.push_back({{static_cast<TokenId>(i % 5), 7},
+                      {std::min(a, b), std::min(c, d), std::max(a, b), std::max(c, d)}});
     }
     const auto order = order_objects(objs, ObjectOrder::kRandom, v, trial);
     const EncodedAnswer enc = encode_answer(objs, order, v, kSt);
@@ -133,13 +135,16 @@ TEST(ObjectParser, MalformedOutputStrictAndSalvage) {
   const std::vector<MalformedCase> cases = {
       {"missing coordinates", cat({good(1), {kStart, 2, kCoord0, kCoord0, kEnd}, good(3), {kEos}}),
        ParseIssue::kMissingCoordinates, 2, 11},
-      {"coordinate inside description", cat({{kStart, 2, kCoord0, 5, kCoord0, kCoord0, kCoord0, kEnd}, good(3), {kEos}}),
+      {"coordinate inside description",
+       cat({{kStart, 2, kCoord0, 5, kCoord0, kCoord0, kCoord0, kEnd}, good(3), {kEos}}),
        ParseIssue::kCoordinateInDescription, 1, 3},
-      {"too many coordinates", cat({{kStart, 2, kCoord0, kCoord0, kCoord0, kCoord0, kCoord0, kEnd}, good(3), {kEos}}),
+      {"too many coordinates",
+       cat({{kStart, 2, kCoord0, kCoord0, kCoord0, kCoord0, kCoord0, kEnd}, good(3), {kEos}}),
        ParseIssue::kTooManyCoordinates, 1, 6},
       {"empty description", cat({{kStart, kCoord0, kCoord0, kCoord0, kCoord0, kEnd}, good(3), {kEos}}),
        ParseIssue::kEmptyDescription, 1, 1},
-      {"unclosed object", cat({{kStart, 2, kCoord0, kCoord0}, good(3), {kEos}}), ParseIssue::kUnclosedObject, 1, 4},
+      {"unclosed object", cat({{kStart, 2, kCoord0, kCoord0}, good(3), {kEos}}), ParseIssue::kUnclosedObject,
+       1, 4},
       {"answer end inside object", cat({good(3), {kStart, 2, kEos}}), ParseIssue::kUnclosedObject, 1, 9},
       {"truncated tail", cat({good(3), {kStart, 2, kCoord0 + 5}}), ParseIssue::kTruncatedTail, 1, 10},
       {"stray tokens", cat({{5, kCoord0}, good(3), {kEnd}, good(4), {kEos}}), ParseIssue::kStrayToken, 2, 0},
@@ -163,7 +168,8 @@ TEST(ObjectParser, MalformedOutputStrictAndSalvage) {
 
 TEST(ObjectParser, SalvageRepairsInvertedBoxAndKeepsCounts) {
   const CoordVocab v(1000, kCoord0);
-  const std::vector<TokenId> ids = {kStart, 2, kCoord0 + 9, kCoord0 + 1, kCoord0 + 3, kCoord0 + 4, kEnd, kEos};
+  const std::vector<TokenId> ids = {kStart,      2,           kCoord0 + 9, kCoord0 + 1,
+                                    kCoord0 + 3, kCoord0 + 4, kEnd,        kEos};
   const ParseResult p = parse_answer(ids, v, kSt, ParseMode::kSalvage);
   ASSERT_EQ(p.objects.size(), 1u);
   EXPECT_EQ(p.objects[0].span.bins, (std::array<int, 4>{3, 1, 9, 4}));

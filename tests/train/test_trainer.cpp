@@ -71,12 +71,16 @@ TEST(TrainConfigFile, UnknownKeysWrongTypesAndBadEnumsAreNamed) {
     }
     return "";
   };
-  EXPECT_NE(message(R"({"data": {"train_json": "x"}, "optim": {"stpes": 3}})").find("optim.stpes"), std::string::npos);
-  EXPECT_NE(message(R"({"data": {"train_json": "x"}, "optim": {"lr": "fast"}})").find("optim.lr"), std::string::npos);
-  EXPECT_NE(message(R"({"data": {"train_json": "x"}, "criterion": {"matching": "greedy"}})").find("criterion.matching"),
+  EXPECT_NE(message(R"({"data": {"train_json": "x"}, "optim": {"stpes": 3}})").find("optim.stpes"),
+            std::string::npos);
+  EXPECT_NE(message(R"({"data": {"train_json": "x"}, "optim": {"lr": "fast"}})").find("optim.lr"),
+            std::string::npos);
+  EXPECT_NE(message(R"({"data": {"train_json": "x"}, "criterion": {"matching": "greedy"}})")
+                .find("criterion.matching"),
             std::string::npos);
   EXPECT_NE(message(R"({"optim": {"lr": 0.1}})").find("data.train_json"), std::string::npos);
-  EXPECT_NE(message(R"({"data": {"train_json": "x"}, "optim": {"steps": 0}})").find("optim.steps"), std::string::npos);
+  EXPECT_NE(message(R"({"data": {"train_json": "x"}, "optim": {"steps": 0}})").find("optim.steps"),
+            std::string::npos);
   // the resolved config reads back to the same values
   TrainConfig c = tiny_config("out");
   c.criterion.matching = MatchingMode::kIndex;
@@ -119,8 +123,8 @@ TEST(Trainer, FinalEvaluationWritesTheReport) {
   TrainConfig c = tiny_config(d.string());
   c.optim.steps = 2;
   train(c, TrainOptions{});
-  for (const char* f : {"report.md", "loss_curve.png", "pr_curves.png", "predictions_val.png", "eval_val.json",
-                        "detections_val.json", "config.json", "metrics.jsonl"})
+  for (const char* f : {"report.md", "loss_curve.png", "pr_curves.png", "predictions_val.png",
+                        "eval_val.json", "detections_val.json", "config.json", "metrics.jsonl"})
     EXPECT_TRUE(fs::exists(d / f)) << f;
 }
 
@@ -161,7 +165,8 @@ TEST(BatchBuilder, PositionsFlipsAndMonteCarloWeights) {
     EXPECT_DOUBLE_EQ(b.samples[n].weight, 0.5);
     for (const auto& o : b.samples[n].objects) {
       EXPECT_EQ(b.tokens[n][o.open_pos].item<int64_t>(), tok.structure().obj_start);
-      for (int c = 0; c < 4; ++c) EXPECT_EQ(b.tokens[n][o.coord_pos[c]].item<int64_t>(), vocab.id_of_bin(o.bins[c]));
+      for (int c = 0; c < 4; ++c)
+        EXPECT_EQ(b.tokens[n][o.coord_pos[c]].item<int64_t>(), vocab.id_of_bin(o.bins[c]));
       EXPECT_EQ(b.roles[n][o.coord_pos[0]].item<uint8_t>(), static_cast<uint8_t>(TokenRole::kCoordinate));
     }
   }
@@ -186,7 +191,8 @@ TEST(BatchBuilder, PositionsFlipsAndMonteCarloWeights) {
 TEST(DetectionDataset, SkipsAreCountedAndAllUnusableIsAnError) {
   const fs::path d = fresh_dir("skips");
   fs::create_directories(d);
-  std::ofstream(d / "a.json") << R"({"images": [{"id": 1, "file_name": "missing.png", "width": 10, "height": 10},
+  std::ofstream(d / "a.json")
+      << R"({"images": [{"id": 1, "file_name": "missing.png", "width": 10, "height": 10},
     {"id": 2, "file_name": "../train_data/train/000001.png", "width": 32, "height": 32}],
     "annotations": [{"id": 1, "image_id": 2, "category_id": 1, "bbox": [40, 40, 5, 5]},
                     {"id": 2, "image_id": 2, "category_id": 1, "bbox": [1, 1, 5, 5], "iscrowd": 1},
@@ -203,7 +209,8 @@ TEST(DetectionDataset, SkipsAreCountedAndAllUnusableIsAnError) {
   ASSERT_EQ(ds.images[0].objects.size(), 1u);
   EXPECT_DOUBLE_EQ(ds.images[0].objects[0].box.x1, 0.0);  // clipped to the image
   EXPECT_DOUBLE_EQ(ds.images[0].objects[0].box.x2, 7.0 / 32);
-  std::ofstream(d / "b.json") << R"({"images": [{"id": 1, "file_name": "missing.png", "width": 10, "height": 10}],
+  std::ofstream(d / "b.json")
+      << R"({"images": [{"id": 1, "file_name": "missing.png", "width": 10, "height": 10}],
     "annotations": [], "categories": []})";
   EXPECT_THROW(load_detection_dataset((d / "b.json").string(), "", true), InputError);
 }

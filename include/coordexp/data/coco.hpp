@@ -18,24 +18,24 @@ struct BoxXYWH {
 };
 
 struct CocoImage {
-  int64_t id = 0;              // unique image id
-  std::string file_name;       // path relative to the image root ("" when absent)
-  int64_t width = 0;           // pixels (0 when absent)
-  int64_t height = 0;          // pixels (0 when absent)
+  int64_t id = 0;         // unique image id
+  std::string file_name;  // path relative to the image root ("" when absent)
+  int64_t width = 0;      // pixels (0 when absent)
+  int64_t height = 0;     // pixels (0 when absent)
   // LVIS only: categories verified absent from the image, and categories not exhaustively annotated.
   std::vector<int64_t> neg_category_ids;
   std::vector<int64_t> not_exhaustive_category_ids;
 };
 
 struct CocoAnnotation {
-  int64_t id = 0;            // annotation id; pycocotools indexes annotations by it (see coco_eval.hpp)
-  int64_t image_id = 0;      // CocoImage::id this box belongs to
-  int64_t category_id = 0;   // CocoCategory::id
-  BoxXYWH bbox;              // [x, y, w, h]
-  double area = 0;           // the file's "area" (segment area in real COCO), or w*h when absent
+  int64_t id = 0;               // annotation id; pycocotools indexes annotations by it (see coco_eval.hpp)
+  int64_t image_id = 0;         // CocoImage::id this box belongs to
+  int64_t category_id = 0;      // CocoCategory::id
+  BoxXYWH bbox;                 // [x, y, w, h]
+  double area = 0;              // the file's "area" (segment area in real COCO), or w*h when absent
   bool area_from_file = false;  // true when "area" was present in the file
-  bool iscrowd = false;      // crowd region: matched by intersection over detection area, ignored
-  std::string description;   // optional free-text phrase ("red star"), "" when absent
+  bool iscrowd = false;         // crowd region: matched by intersection over detection area, ignored
+  std::string description;      // optional free-text phrase ("red star"), "" when absent
 };
 
 struct CocoCategory {

@@ -29,9 +29,9 @@ struct SynthObject {
 };
 
 struct SynthImage {
-  int id = 0;              // 1-based within its split (COCO image id)
-  std::string file_name;   // "<split>/<id, 6 digits>.png", relative to the dataset root
-  ImageRGB8 image;         // may be empty after writing to disk
+  int id = 0;                        // 1-based within its split (COCO image id)
+  std::string file_name;             // "<split>/<id, 6 digits>.png", relative to the dataset root
+  ImageRGB8 image;                   // may be empty after writing to disk
   std::vector<SynthObject> objects;  // in drawing order (later ones on top)
 };
 

@@ -20,19 +20,19 @@ std::string synth_split_name(SynthSplit split);  // "train", "val", "novel", "de
 SynthSplit parse_synth_split(const std::string& name);
 
 struct SynthConfig {
-  std::uint64_t seed = 0;            // master seed; image i of split s uses derive_seed(seed, s, i)
-  int image_width = 128;             // pixels
-  int image_height = 128;            // pixels
-  int num_train = 4000;              // images in the train split
-  int num_val = 500;                 // images in the val split
-  int num_novel = 500;               // images in the novel split
-  int num_dense = 200;               // images in the dense split
-  int min_objects = 1;               // objects per image (train/val/novel), uniform in [min, max]
-  int max_objects = 12;              //
-  double min_object_size = 10.0;     // object size (circumscribed diameter, px), log-uniform in [min, max]
-  double max_object_size = 64.0;     //
-  int dense_min_objects = 20;        // objects per image in the dense split
-  int dense_max_objects = 48;        //
+  std::uint64_t seed = 0;               // master seed; image i of split s uses derive_seed(seed, s, i)
+  int image_width = 128;                // pixels
+  int image_height = 128;               // pixels
+  int num_train = 4000;                 // images in the train split
+  int num_val = 500;                    // images in the val split
+  int num_novel = 500;                  // images in the novel split
+  int num_dense = 200;                  // images in the dense split
+  int min_objects = 1;                  // objects per image (train/val/novel), uniform in [min, max]
+  int max_objects = 12;                 //
+  double min_object_size = 10.0;        // object size (circumscribed diameter, px), log-uniform in [min, max]
+  double max_object_size = 64.0;        //
+  int dense_min_objects = 20;           // objects per image in the dense split
+  int dense_max_objects = 48;           //
   double dense_min_object_size = 8.0;   // object size range in the dense split, px
   double dense_max_object_size = 20.0;  //
   double min_visible_fraction = 0.5;    // occluders must leave this share of an object's pixels visible

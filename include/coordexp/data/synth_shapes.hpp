@@ -42,11 +42,11 @@ struct ShapePoint {
 // polygon (possibly concave: star, cross, arrow).
 struct ShapeGeometry {
   ShapeKind kind = ShapeKind::kShapeCircle;
-  double cx = 0, cy = 0;       // centre, pixels
-  double size = 0;             // circumscribed diameter, pixels
-  double rotation = 0;         // radians, clockwise on screen (y points down)
-  double radius = 0;           // outer radius (circle, ring)
-  double inner_radius = 0;     // hole radius (ring), else 0
+  double cx = 0, cy = 0;            // centre, pixels
+  double size = 0;                  // circumscribed diameter, pixels
+  double rotation = 0;              // radians, clockwise on screen (y points down)
+  double radius = 0;                // outer radius (circle, ring)
+  double inner_radius = 0;          // hole radius (ring), else 0
   std::vector<ShapePoint> polygon;  // vertices in order (polygon kinds), empty for circles
 };
 

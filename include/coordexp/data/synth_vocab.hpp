@@ -29,7 +29,7 @@ struct SynthCategory {
   std::string name;      // "red star"
   int colour_index = 0;  // into synth_colours()
   ShapeKind shape = ShapeKind::kShapeCircle;
-  bool seen = true;      // false: held out of train / val / dense, only in the novel split
+  bool seen = true;  // false: held out of train / val / dense, only in the novel split
 };
 
 // The default held-out pattern: colour i pairs with shape (3i+1) mod 10 (and, beyond 10 combinations, with

@@ -43,15 +43,15 @@ struct CocoEvalOptions {
 
 // What went in and what was left out, for reports.
 struct CocoEvalCounts {
-  int64_t num_images = 0;                  // I: unique GT image ids
-  int64_t num_categories = 0;              // K: unique GT category ids
-  int64_t gt_used = 0;                     // GT annotations on a known image and category
-  int64_t gt_dropped = 0;                  // GT annotations on an unknown image or category
-  int64_t gt_duplicate_ids = 0;            // GT annotations whose id repeats an earlier one
-  int64_t dt_used = 0;                     // detections evaluated (before the max_dets cap)
-  int64_t dt_dropped_unknown_category = 0; // detections whose category is not in the GT categories
-  int64_t dt_skipped_unknown_image = 0;    // detections on images absent from the GT (skip policy)
-  int64_t dt_without_category = 0;         // detections with only a description (never evaluated)
+  int64_t num_images = 0;                   // I: unique GT image ids
+  int64_t num_categories = 0;               // K: unique GT category ids
+  int64_t gt_used = 0;                      // GT annotations on a known image and category
+  int64_t gt_dropped = 0;                   // GT annotations on an unknown image or category
+  int64_t gt_duplicate_ids = 0;             // GT annotations whose id repeats an earlier one
+  int64_t dt_used = 0;                      // detections evaluated (before the max_dets cap)
+  int64_t dt_dropped_unknown_category = 0;  // detections whose category is not in the GT categories
+  int64_t dt_skipped_unknown_image = 0;     // detections on images absent from the GT (skip policy)
+  int64_t dt_without_category = 0;          // detections with only a description (never evaluated)
 };
 
 // accumulate()'s tables, in numpy's C order, with -1 where pycocotools leaves -1.
@@ -63,7 +63,9 @@ struct CocoAccumulation {
   double precision_at(size_t t, size_t r, size_t k, size_t a, size_t m) const {
     return precision[(((t * R + r) * K + k) * A + a) * M + m];
   }
-  double recall_at(size_t t, size_t k, size_t a, size_t m) const { return recall[((t * K + k) * A + a) * M + m]; }
+  double recall_at(size_t t, size_t k, size_t a, size_t m) const {
+    return recall[((t * K + k) * A + a) * M + m];
+  }
   double score_at(size_t t, size_t r, size_t k, size_t a, size_t m) const {
     return scores[(((t * R + r) * K + k) * A + a) * M + m];
   }

@@ -23,7 +23,7 @@ std::vector<double> coco_recall_thresholds();
 std::vector<AreaRange> coco_area_ranges();
 
 struct CocoEvalParams {
-  std::vector<double> iou_thresholds = coco_iou_thresholds();       // T thresholds, IoU >= t matches
+  std::vector<double> iou_thresholds = coco_iou_thresholds();        // T thresholds, IoU >= t matches
   std::vector<double> recall_thresholds = coco_recall_thresholds();  // R recall points of the PR curve
   std::vector<int64_t> max_dets = {1, 10, 100};  // M caps on detections per image and category (sorted)
   std::vector<AreaRange> area_ranges = coco_area_ranges();  // A area ranges

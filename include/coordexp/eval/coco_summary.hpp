@@ -15,10 +15,10 @@ namespace coordexp {
 
 // One line of the summary: AP or AR at an IoU threshold (all when absent), an area label and a cap.
 struct CocoStatSpec {
-  bool average_precision;             // true: mean precision (AP); false: mean recall (AR)
+  bool average_precision;               // true: mean precision (AP); false: mean recall (AR)
   std::optional<double> iou_threshold;  // exact threshold value, or every threshold when absent
-  std::string area_label;             // AreaRange::label
-  int64_t max_dets;                   // cap value looked up in params.max_dets
+  std::string area_label;               // AreaRange::label
+  int64_t max_dets;                     // cap value looked up in params.max_dets
 };
 
 // The 12 lines of _summarizeDets in order: AP, AP50, AP75, AP S/M/L, AR1, AR10, AR100, AR S/M/L.
@@ -33,14 +33,14 @@ struct CategoryAp {
 };
 
 struct CocoSummary {
-  std::array<double, 12> stats{};          // pycocotools' COCOeval.stats
-  std::vector<CategoryAp> per_category;    // in category-id order (the K axis)
-  CocoEvalCounts counts;                   // what was evaluated and what was dropped
+  std::array<double, 12> stats{};        // pycocotools' COCOeval.stats
+  std::vector<CategoryAp> per_category;  // in category-id order (the K axis)
+  CocoEvalCounts counts;                 // what was evaluated and what was dropped
 };
 
 // Mean of the accumulated table selected by `spec`, over entries > -1 (pycocotools' _summarize).
-double coco_summarize_stat(const CocoAccumulation& acc, const CocoEvalParams& params, const CocoStatSpec& spec,
-                           std::optional<size_t> only_category = std::nullopt);
+double coco_summarize_stat(const CocoAccumulation& acc, const CocoEvalParams& params,
+                           const CocoStatSpec& spec, std::optional<size_t> only_category = std::nullopt);
 
 // Runs the standard summary after accumulate(); category names come from the GT dataset.
 CocoSummary summarize_coco(const CocoEvaluator& evaluator, const CocoDataset& gt);

@@ -15,9 +15,9 @@ class LabelEmbedder {
 };
 
 struct CharNgramEmbedderConfig {
-  int dim = 512;      // vector length (hash buckets)
-  int min_n = 2;      // shortest character n-gram
-  int max_n = 4;      // longest character n-gram
+  int dim = 512;  // vector length (hash buckets)
+  int min_n = 2;  // shortest character n-gram
+  int max_n = 4;  // longest character n-gram
 };
 
 // Hashes the character n-grams of " text " (padded with spaces so word edges count) into buckets,

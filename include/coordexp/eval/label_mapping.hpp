@@ -25,7 +25,7 @@ std::string normalize_label(std::string_view text);
 std::unordered_map<std::string, std::vector<std::string>> load_label_synonyms(const std::string& path);
 
 struct LabelMapperConfig {
-  double min_cosine = 0.6;  // embedding fallback accepts the nearest category at or above this cosine
+  double min_cosine = 0.6;    // embedding fallback accepts the nearest category at or above this cosine
   bool use_embedding = true;  // false: exact and synonym matches only
   std::unordered_map<std::string, std::vector<std::string>> synonyms;  // category name -> synonyms
 };

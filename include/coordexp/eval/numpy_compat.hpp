@@ -7,8 +7,8 @@
 
 namespace coordexp {
 
-// np.linspace(start, stop, num, endpoint=True): step = (stop - start) / (num - 1), value i = i * step + start,
-// and the last value is exactly `stop` (numpy >= 1.16 arithmetic).
+// np.linspace(start, stop, num, endpoint=True): step = (stop - start) / (num - 1), value i = i * step +
+// start, and the last value is exactly `stop` (numpy >= 1.16 arithmetic).
 std::vector<double> numpy_linspace(double start, double stop, int num);
 
 // np.add.reduce over a contiguous float64 array: pairwise summation (8-way unrolled, blocks of 128) inside

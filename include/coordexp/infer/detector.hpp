@@ -20,27 +20,28 @@
 namespace coordexp {
 
 struct DetectionRun {
-  std::vector<Detection> detections;                     // COCO detections with categories
-  std::vector<size_t> images;                            // dataset indices that were run
-  std::vector<std::vector<GeneratedObject>> generated;   // per run image, as generated
-  LabelMappingCounts label_counts;                       // how descriptions met categories
+  std::vector<Detection> detections;                    // COCO detections with categories
+  std::vector<size_t> images;                           // dataset indices that were run
+  std::vector<std::vector<GeneratedObject>> generated;  // per run image, as generated
+  LabelMappingCounts label_counts;                      // how descriptions met categories
   int64_t generated_tokens = 0;
-  int64_t unterminated = 0;                              // sequences that hit the length limit
+  int64_t unterminated = 0;  // sequences that hit the length limit
   double seconds = 0;
 };
 
 GrammarTokens grammar_for(const WordTokenizer& tokenizer);
 
 // Runs the first max_images usable images (0 = all).
-DetectionRun detect_dataset(VisionLanguageModel& model, const DetectionDataset& dataset, const ImageCache& cache,
-                            const WordTokenizer& tokenizer, const LabelMapper& mapper, const GenerationConfig& config,
-                            int64_t batch_size, int64_t max_images);
+DetectionRun detect_dataset(VisionLanguageModel& model, const DetectionDataset& dataset,
+                            const ImageCache& cache, const WordTokenizer& tokenizer,
+                            const LabelMapper& mapper, const GenerationConfig& config, int64_t batch_size,
+                            int64_t max_images);
 
 struct RunEvaluation {
-  CocoSummary summary;               // the 12 stats, per-category AP, counts
-  CocoAccumulation accumulation;     // precision/recall tables (for PR curves)
+  CocoSummary summary;            // the 12 stats, per-category AP, counts
+  CocoAccumulation accumulation;  // precision/recall tables (for PR curves)
   CocoEvalParams params;
-  std::vector<int64_t> category_ids; // the K axis of the tables
+  std::vector<int64_t> category_ids;  // the K axis of the tables
 };
 
 // COCO evaluation restricted to the images that were run.

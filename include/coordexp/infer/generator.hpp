@@ -31,7 +31,7 @@ struct GenerationConfig {
   double top_p = 1.0;                  // nucleus sampling mass (with temperature > 0)
   double repetition_penalty = 1.0;     // > 1 discourages text tokens already written in this answer
   CoordDecode coord_decode = CoordDecode::kExpectation;  // how box coordinates are read off
-  uint64_t seed = 0;                   // sampling seed
+  uint64_t seed = 0;                                     // sampling seed
 };
 
 // What the grammar needs of the tokenizer.
@@ -44,19 +44,20 @@ struct GrammarTokens {
 
 struct GeneratedObject {
   std::vector<TokenId> desc_ids;
-  BoxXYXY box;        // normalised [0, 1]
-  double score = 0;   // geometric mean of the writing tokens' probabilities
+  BoxXYXY box;       // normalised [0, 1]
+  double score = 0;  // geometric mean of the writing tokens' probabilities
 };
 
 struct Generation {
-  std::vector<TokenId> tokens;            // the answer tokens, answer_end included when reached
+  std::vector<TokenId> tokens;  // the answer tokens, answer_end included when reached
   std::vector<GeneratedObject> objects;
-  bool terminated = false;                // answer_end was written (else the length limit hit)
+  bool terminated = false;  // answer_end was written (else the length limit hit)
 };
 
 // images [B, 3, S, S], prompt [B, T_p] (the same length for all rows).
-std::vector<Generation> generate(VisionLanguageModel& model, const torch::Tensor& images, const torch::Tensor& prompt,
-                                 const GrammarTokens& grammar, const GenerationConfig& config);
+std::vector<Generation> generate(VisionLanguageModel& model, const torch::Tensor& images,
+                                 const torch::Tensor& prompt, const GrammarTokens& grammar,
+                                 const GenerationConfig& config);
 
 // Reference decoder without a KV cache (recomputes the whole prefix each step), greedy only; used by the
 // generation benchmark and by tests to check the cached decoder.

@@ -8,14 +8,15 @@
 //   unmatched predictions (rollouts, N != M): ignored, or an unlikelihood penalty -log(1 - p) on the
 //           <obj_start> token that opened them.
 // Monte Carlo orderings: put R sequences of an image (R random orders) in the batch with weight 1/R each;
-// since permutations keep every count equal, the weighted means below are exactly the average of the R losses.
-// Shape letters: B batch, T tokens, D width, V vocabulary, K coordinate bins, N predicted objects,
-// M ground-truth objects.
+// since permutations keep every count equal, the weighted means below are exactly the average of the R
+// losses. Shape letters: B batch, T tokens, D width, V vocabulary, K coordinate bins, N predicted objects, M
+// ground-truth objects.
 #pragma once
+
+#include <torch/types.h>
 
 #include <map>
 #include <string>
-#include <torch/types.h>
 #include <vector>
 
 #include "coordexp/loss/text_embedder.hpp"
@@ -31,35 +32,35 @@ enum class MatchingMode {
 MatchingMode parse_matching_mode(const std::string& name);  // "index", "hungarian"
 
 enum class UnmatchedPolicy {
-  kIgnore,         // unmatched predictions get no loss
-  kUnlikelihood,   // -log(1 - p(<obj_start>)) at the position that opened each unmatched prediction
+  kIgnore,        // unmatched predictions get no loss
+  kUnlikelihood,  // -log(1 - p(<obj_start>)) at the position that opened each unmatched prediction
 };
 UnmatchedPolicy parse_unmatched_policy(const std::string& name);  // "ignore", "unlikelihood"
 
 struct CriterionConfig {
-  double coord_weight = 1.0;        // lambda_coord; 0 turns CoordExp off (the CE-only baseline)
-  double l1_weight = 5.0;           // alpha
-  double giou_weight = 2.0;         // beta
-  double tau = 1.0;                 // softmax temperature over the coordinate bins
-  bool ce_on_structure = true;      // token CE on <obj_start>, <obj_end>, answer end
-  bool coord_ce = true;             // auxiliary CE at coordinate positions
+  double coord_weight = 1.0;    // lambda_coord; 0 turns CoordExp off (the CE-only baseline)
+  double l1_weight = 5.0;       // alpha
+  double giou_weight = 2.0;     // beta
+  double tau = 1.0;             // softmax temperature over the coordinate bins
+  bool ce_on_structure = true;  // token CE on <obj_start>, <obj_end>, answer end
+  bool coord_ce = true;         // auxiliary CE at coordinate positions
   CoordTarget coord_ce_target = CoordTarget::kHard;  // its target: one-hot or two-bin
-  double coord_ce_weight = 1.0;     // its weight
+  double coord_ce_weight = 1.0;                      // its weight
   MatchingMode matching = MatchingMode::kHungarian;  // how predictions meet ground truth
-  double match_geo_weight = 1.0;    // lambda_geo in the matching cost
-  double match_sem_weight = 1.0;    // lambda_sem in the matching cost (0: geometry only)
-  double match_min_iou = 0.0;       // matched pairs below this IoU are declared unmatched (0: off)
+  double match_geo_weight = 1.0;                     // lambda_geo in the matching cost
+  double match_sem_weight = 1.0;                     // lambda_sem in the matching cost (0: geometry only)
+  double match_min_iou = 0.0;  // matched pairs below this IoU are declared unmatched (0: off)
   UnmatchedPolicy unmatched = UnmatchedPolicy::kIgnore;  // what unmatched predictions cost
-  double unmatched_weight = 1.0;    // weight of the unlikelihood term
+  double unmatched_weight = 1.0;                         // weight of the unlikelihood term
 };
 
 // One sequence of the batch. Positions are sequence token positions; hidden[b, t] predicts token t + 1.
 struct CriterionSample {
-  std::vector<ObjectSpan> objects;           // the N predicted objects as they stand in the sequence
-  std::vector<DescribedBox> ground_truth;    // the M ground-truth objects, boxes normalised to [0, 1]
-  bool desc_from_sequence = false;           // semantic cost reads the sequence's description tokens
-                                             // (rollouts); else the model's argmax there (teacher forcing)
-  double weight = 1.0;                       // 1/R under Monte Carlo orderings
+  std::vector<ObjectSpan> objects;         // the N predicted objects as they stand in the sequence
+  std::vector<DescribedBox> ground_truth;  // the M ground-truth objects, boxes normalised to [0, 1]
+  bool desc_from_sequence = false;         // semantic cost reads the sequence's description tokens
+                                           // (rollouts); else the model's argmax there (teacher forcing)
+  double weight = 1.0;                     // 1/R under Monte Carlo orderings
 };
 
 struct CriterionBatch {
@@ -78,14 +79,14 @@ struct MatchResult {
 };
 
 struct CriterionOutput {
-  torch::Tensor total;                               // scalar: sum of weight * term
-  std::map<std::string, torch::Tensor> terms;        // unweighted terms (scalars)
-  std::map<std::string, double> weights;             // each term's weight in total
-  std::vector<MatchResult> matches;                  // [B]
-  torch::Tensor pred_boxes;                          // [sum N, 4] legal CoordExp boxes, detached
+  torch::Tensor total;                         // scalar: sum of weight * term
+  std::map<std::string, torch::Tensor> terms;  // unweighted terms (scalars)
+  std::map<std::string, double> weights;       // each term's weight in total
+  std::vector<MatchResult> matches;            // [B]
+  torch::Tensor pred_boxes;                    // [sum N, 4] legal CoordExp boxes, detached
   int64_t num_matched = 0, num_unmatched_pred = 0, num_unmatched_gt = 0;
   bool finite() const;
-  std::string describe() const;                      // "total=... text_ce=... (w 1) ..."
+  std::string describe() const;  // "total=... text_ce=... (w 1) ..."
 };
 
 class SetCriterion {
@@ -97,7 +98,8 @@ class SetCriterion {
 
  private:
   std::vector<MatchResult> match(const CriterionBatch& batch, const torch::Tensor& pred_boxes,
-                                 const std::vector<int64_t>& first_object, const TextEmbedder* embedder) const;
+                                 const std::vector<int64_t>& first_object,
+                                 const TextEmbedder* embedder) const;
   CriterionConfig config_;
   CoordVocab vocab_;
   StructureTokens structure_;

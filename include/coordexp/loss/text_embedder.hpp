@@ -14,7 +14,8 @@ namespace coordexp {
 class TextEmbedder {
  public:
   virtual ~TextEmbedder() = default;
-  // descriptions (token ids each) -> [N, E]; rows need not be normalised. An empty description gives a zero row.
+  // descriptions (token ids each) -> [N, E]; rows need not be normalised. An empty description gives a zero
+  // row.
   virtual torch::Tensor embed(const std::vector<std::vector<TokenId>>& descriptions) const = 0;
 };
 

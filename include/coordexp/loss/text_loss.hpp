@@ -2,8 +2,9 @@
 // bins. Each returns per-position values [P]; the criterion weights and averages them.
 #pragma once
 
-#include <string>
 #include <torch/types.h>
+
+#include <string>
 
 #include "coordexp/text/coord_vocab.hpp"
 

@@ -24,11 +24,12 @@ class VisionLanguageModel : public torch::nn::Module {
   virtual torch::Tensor forward_text(const torch::Tensor& image_embeds, const torch::Tensor& tokens) = 0;
   // Incremental decoding: prefill with the image and a prompt [B, T_p], then one token per step [B].
   // Each returns the final-normed hidden state of the last position [B, D].
-  virtual torch::Tensor prefill(const torch::Tensor& image_embeds, const torch::Tensor& prompt, KvCache& cache) = 0;
+  virtual torch::Tensor prefill(const torch::Tensor& image_embeds, const torch::Tensor& prompt,
+                                KvCache& cache) = 0;
   virtual torch::Tensor decode_step(const torch::Tensor& tokens, KvCache& cache) = 0;
-  virtual torch::Tensor lm_head_weight() = 0;   // [V, D]
+  virtual torch::Tensor lm_head_weight() = 0;          // [V, D]
   virtual torch::Tensor lm_head_bias() { return {}; }  // [V] or undefined
-  virtual torch::Tensor input_embedding() = 0;  // [V, D]
+  virtual torch::Tensor input_embedding() = 0;         // [V, D]
   virtual int64_t vocab_size() const = 0;
 
   torch::Tensor logits(const torch::Tensor& hidden) {  // [..., D] -> [..., V]

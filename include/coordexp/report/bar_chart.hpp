@@ -18,9 +18,9 @@ struct BarSeries {
 };
 
 struct BarChartConfig {
-  PlotConfig plot;              // size, title, labels (x limits and log_y are ignored)
-  bool show_values = true;      // print each value above its bar
-  int value_decimals = 3;       // digits after the point in printed values
+  PlotConfig plot;          // size, title, labels (x limits and log_y are ignored)
+  bool show_values = true;  // print each value above its bar
+  int value_decimals = 3;   // digits after the point in printed values
 };
 
 // Throws InputError naming the series when its values / errors do not have one entry per group.

@@ -26,14 +26,14 @@ struct LabelledBox {
 };
 
 struct BoxDrawConfig {
-  double scale = 0;                          // output pixels per input pixel; 0 = auto (see min_side)
-  int min_side = 384;                        // auto scale: smallest integer making the shorter side >= this
-  double line_width = 2.0;                   // box outline width, output pixels
-  double font_size = 11.0;                   // label text size, output pixels
-  bool show_labels = true;                   // draw label tabs
-  double min_score = 0.0;                    // predictions with a lower score are not drawn
+  double scale = 0;                           // output pixels per input pixel; 0 = auto (see min_side)
+  int min_side = 384;                         // auto scale: smallest integer making the shorter side >= this
+  double line_width = 2.0;                    // box outline width, output pixels
+  double font_size = 11.0;                    // label text size, output pixels
+  bool show_labels = true;                    // draw label tabs
+  double min_score = 0.0;                     // predictions with a lower score are not drawn
   RgbColor ground_truth_colour{30, 210, 90};  // green
-  RgbColor prediction_colour{255, 70, 40};   // orange-red
+  RgbColor prediction_colour{255, 70, 40};    // orange-red
 };
 
 // The scale draw_labelled_boxes uses for an image (config.scale, or the auto rule).

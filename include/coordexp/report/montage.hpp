@@ -11,12 +11,12 @@
 namespace coordexp {
 
 struct MontageConfig {
-  int columns = 0;                        // tiles per row; 0 = ceil(sqrt(number of tiles))
-  int padding = 10;                       // pixels between and around tiles
-  double caption_font_size = 13.0;        // caption text size, pixels
-  std::string title;                      // drawn above the grid when non-empty
-  double title_font_size = 18.0;          //
-  RgbColor background{255, 255, 255};     //
+  int columns = 0;                     // tiles per row; 0 = ceil(sqrt(number of tiles))
+  int padding = 10;                    // pixels between and around tiles
+  double caption_font_size = 13.0;     // caption text size, pixels
+  std::string title;                   // drawn above the grid when non-empty
+  double title_font_size = 18.0;       //
+  RgbColor background{255, 255, 255};  //
 };
 
 // captions: empty, or one per tile (an empty string leaves that tile uncaptioned).

@@ -13,10 +13,10 @@
 namespace coordexp {
 
 struct PrCurve {
-  std::string name;                // legend entry, e.g. "val IoU=0.50"
-  std::vector<double> recall;      // same length as precision, 0..1
-  std::vector<double> precision;   // 0..1; negative values (COCO's -1 for "no data") are skipped
-  std::optional<double> ap;        // shown as "name (AP 0.532)"
+  std::string name;               // legend entry, e.g. "val IoU=0.50"
+  std::vector<double> recall;     // same length as precision, 0..1
+  std::vector<double> precision;  // 0..1; negative values (COCO's -1 for "no data") are skipped
+  std::optional<double> ap;       // shown as "name (AP 0.532)"
 };
 
 // Defaults: x "recall", y "precision", title "Precision-recall", legend bottom-left, axes [0, 1].

@@ -39,17 +39,17 @@ enum class TokenRole : uint8_t {
 
 // Where an object stands in a sequence; positions index the sequence's tokens.
 struct ObjectSpan {
-  int64_t source_index = -1;            // index into the caller's object list (-1 for parsed output)
-  int64_t open_pos = -1;                // position of <obj_start>
-  std::vector<int64_t> desc_pos;        // positions of the description tokens
-  std::array<int64_t, 4> coord_pos{};   // positions of x1, y1, x2, y2
-  std::array<int, 4> bins{};            // the coordinate bins written there
+  int64_t source_index = -1;           // index into the caller's object list (-1 for parsed output)
+  int64_t open_pos = -1;               // position of <obj_start>
+  std::vector<int64_t> desc_pos;       // positions of the description tokens
+  std::array<int64_t, 4> coord_pos{};  // positions of x1, y1, x2, y2
+  std::array<int, 4> bins{};           // the coordinate bins written there
 };
 
 struct EncodedAnswer {
-  std::vector<TokenId> ids;        // [T_answer]
-  std::vector<TokenRole> roles;    // [T_answer]
-  std::vector<ObjectSpan> objects; // in sequence order
+  std::vector<TokenId> ids;         // [T_answer]
+  std::vector<TokenRole> roles;     // [T_answer]
+  std::vector<ObjectSpan> objects;  // in sequence order
 };
 
 // Quantises a box to four bins. Zero-width rule: a box with positive extent that rounds to zero bins is
@@ -95,7 +95,7 @@ struct ParsedObject {
 struct ParseResult {
   std::vector<ParsedObject> objects;
   std::array<int64_t, static_cast<int>(ParseIssue::kCount)> issues{};  // count per ParseIssue
-  bool terminated = false;  // answer_end was seen
+  bool terminated = false;                                             // answer_end was seen
   int64_t dropped_objects() const;
 };
 

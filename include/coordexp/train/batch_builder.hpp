@@ -1,7 +1,8 @@
 // From dataset images to training batches: decoded, resized and normalised images (optionally flipped,
 // boxes flipped too), prompt + answer token sequences with roles, and the criterion's per-sequence samples.
 // Monte Carlo orderings give R sequences per image (random orders, weight 1/R each). A background thread
-// builds the batches of upcoming steps; batch k depends only on (seed, k), so a resumed run sees the same data.
+// builds the batches of upcoming steps; batch k depends only on (seed, k), so a resumed run sees the same
+// data.
 #pragma once
 
 #include <torch/torch.h>

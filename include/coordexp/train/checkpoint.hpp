@@ -12,8 +12,8 @@ namespace coordexp {
 constexpr int64_t kCheckpointVersion = 1;
 
 struct CheckpointMeta {
-  int64_t step = 0;         // optimiser steps completed
-  int64_t vocab_size = 0;   // V of the model that wrote it
+  int64_t step = 0;        // optimiser steps completed
+  int64_t vocab_size = 0;  // V of the model that wrote it
 };
 
 void save_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
@@ -21,7 +21,7 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model, torch::o
 
 // Loads into model (and optimizer when given). A missing file, another format version or another
 // vocabulary size is an InputError naming the file and what differs.
-CheckpointMeta load_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
-                               int64_t expected_vocab_size);
+CheckpointMeta load_checkpoint(const std::string& path, torch::nn::Module& model,
+                               torch::optim::Optimizer* optimizer, int64_t expected_vocab_size);
 
 }  // namespace coordexp

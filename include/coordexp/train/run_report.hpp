@@ -12,7 +12,7 @@
 namespace coordexp {
 
 struct SplitResult {
-  std::string name;                 // "val", "novel", ...
+  std::string name;  // "val", "novel", ...
   const DetectionDataset* data = nullptr;
   const ImageCache* cache = nullptr;
   DetectionRun run;

@@ -12,16 +12,16 @@
 namespace coordexp {
 
 struct DataConfig {
-  std::string train_json;            // COCO file of the training split
-  std::string val_json;              // COCO file evaluated during and after training ("" to skip)
-  std::string extra_eval_json;       // a further split evaluated after training, e.g. novel ("" to skip)
-  std::string image_root;            // folder image file_names are relative to ("" = the JSON's folder)
-  int num_bins = 1000;               // K coordinate tokens
-  std::string order = "x1";          // object order in targets: x1, top_left, random, given
-  int mc_orderings = 1;              // R sequences per image in random orders (Monte Carlo); 1 = off
-  double flip_prob = 0.5;            // horizontal flip augmentation (boxes flipped too)
-  int max_objects = 40;              // objects per image kept for training (largest first past this)
-  bool use_description = true;       // target text is the annotation's "description" (else category name)
+  std::string train_json;       // COCO file of the training split
+  std::string val_json;         // COCO file evaluated during and after training ("" to skip)
+  std::string extra_eval_json;  // a further split evaluated after training, e.g. novel ("" to skip)
+  std::string image_root;       // folder image file_names are relative to ("" = the JSON's folder)
+  int num_bins = 1000;          // K coordinate tokens
+  std::string order = "x1";     // object order in targets: x1, top_left, random, given
+  int mc_orderings = 1;         // R sequences per image in random orders (Monte Carlo); 1 = off
+  double flip_prob = 0.5;       // horizontal flip augmentation (boxes flipped too)
+  int max_objects = 40;         // objects per image kept for training (largest first past this)
+  bool use_description = true;  // target text is the annotation's "description" (else category name)
 };
 
 struct OptimConfig {
@@ -37,13 +37,13 @@ struct OptimConfig {
 
 struct RunConfig {
   std::string out_dir = "runs/default";  // checkpoints, logs, resolved config, report
-  uint64_t seed = 0;                 // model init, data order, augmentation
-  int threads = 0;                   // intra-op threads (0 = all cores)
-  int64_t log_every = 10;            // steps between log lines in metrics.jsonl
-  int64_t eval_every = 0;            // steps between evaluations on val (0 = only at the end)
-  int64_t eval_images = 200;         // val images used by periodic evaluations (0 = all)
-  int64_t checkpoint_every = 200;    // steps between checkpoints (the last one is always written)
-  int64_t eval_batch_size = 32;      // images per generation batch
+  uint64_t seed = 0;                     // model init, data order, augmentation
+  int threads = 0;                       // intra-op threads (0 = all cores)
+  int64_t log_every = 10;                // steps between log lines in metrics.jsonl
+  int64_t eval_every = 0;                // steps between evaluations on val (0 = only at the end)
+  int64_t eval_images = 200;             // val images used by periodic evaluations (0 = all)
+  int64_t checkpoint_every = 200;        // steps between checkpoints (the last one is always written)
+  int64_t eval_batch_size = 32;          // images per generation batch
 };
 
 struct TrainConfig {

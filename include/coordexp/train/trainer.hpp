@@ -11,9 +11,10 @@
 namespace coordexp {
 
 struct TrainOptions {
-  bool resume = false;        // continue from out_dir/checkpoint.pt when it exists
-  int64_t stop_after = -1;    // stop (with a checkpoint) after this many steps of this invocation; -1 = run to the end
-  bool final_eval = true;     // evaluate and write the report at the end
+  bool resume = false;  // continue from out_dir/checkpoint.pt when it exists
+  int64_t stop_after =
+      -1;  // stop (with a checkpoint) after this many steps of this invocation; -1 = run to the end
+  bool final_eval = true;  // evaluate and write the report at the end
 };
 
 struct TrainSummary {

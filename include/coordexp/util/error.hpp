@@ -21,8 +21,8 @@ std::string describe_input_problem(const std::string& where, const std::string& 
                                     const std::string& found, const std::string& hint = "");
 
 // Checks an argument of a library function; throws InputError naming the argument.
-#define COORDEXP_CHECK_ARG(cond, name, expected, found)                               \
-  do {                                                                                \
+#define COORDEXP_CHECK_ARG(cond, name, expected, found)                                                 \
+  do {                                                                                                  \
     if (!(cond)) ::coordexp::throw_input_error(std::string("argument ") + (name), (expected), (found)); \
   } while (0)
 
