@@ -144,6 +144,12 @@ ImageRGB8 decode_png(const std::vector<std::uint8_t>& bytes, const std::string& 
                   width, height, rowbytes);
     ok = false;
   }
+  // Deflate expands at most 1032:1 and a byte of 1-bit pixels becomes 24 RGB bytes, so n bytes of file
+  // cannot hold more than n * 1032 * 24 bytes of image: refuse a header that claims more before allocating
+  // (a 70-byte file claiming 30000 x 30000 pixels must not reserve 2.7 GB).
+  constexpr std::uint64_t kMaxExpansion = 1032 * 24;
+  const bool too_big_for_file = ok && std::uint64_t{width} * height * 3 > bytes.size() * kMaxExpansion;
+  if (too_big_for_file) ok = false;
   ImageRGB8 image;
   if (ok) {
     try {
@@ -157,6 +163,10 @@ ImageRGB8 decode_png(const std::vector<std::uint8_t>& bytes, const std::string& 
     }
   }
   png_destroy_read_struct(&png, &info, nullptr);
+  if (too_big_for_file)
+    throw_png_problem(name, "a truncated file: its header claims " + std::to_string(width) + " x " +
+                                std::to_string(height) + " pixels, more than " + std::to_string(bytes.size()) +
+                                " bytes of PNG data can hold");
   if (!ok) throw_png_problem(name, std::string("a corrupt or truncated file (libpng: ") + st.message + ")");
   return image;
 }

@@ -180,6 +180,8 @@ WordTokenizer WordTokenizer::from_json(std::string_view json, const std::string&
   } catch (const nlohmann::json::parse_error& e) {
     throw_input_error(source, "valid JSON",
                       "a parse error at byte " + std::to_string(e.byte) + ": " + e.what());
+  } catch (const nlohmann::json::exception& e) {  // out_of_range.406: a number beyond double, e.g. 1e400
+    throw_input_error(source, "valid JSON with numbers that fit a double", e.what());
   }
   auto field = [&](const std::string& name) { return source + ": field " + quote_text(name); };
   if (!doc.is_object()) throw_input_error(source, "a JSON object", std::string(doc.type_name()));

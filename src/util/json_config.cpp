@@ -93,6 +93,8 @@ ConfigReader ConfigReader::from_string(std::string_view text, const std::string&
       if (const size_t q = detail.find(": ", p); q != std::string::npos) detail = detail.substr(q + 2);
     throw InputError(source + ": malformed JSON at line " + std::to_string(line) + ", column " +
                      std::to_string(column) + " (byte " + std::to_string(e.byte) + "): " + detail);
+  } catch (const nlohmann::json::exception& e) {  // out_of_range.406: a number beyond double, e.g. 1e400
+    throw_input_error(source, "valid JSON with numbers that fit a double", e.what());
   }
   return ConfigReader(std::move(doc), source);
 }

@@ -216,6 +216,21 @@ TEST(PngErrors, AbsurdDimensionsAreRejectedBeforeAllocation) {
   EXPECT_NE(msg.find("huge.png"), std::string::npos) << msg;
 }
 
+// Found by fuzz/fuzz_png.cpp: a 70-byte file whose header claims 30000 x 30000 pixels (under
+// kMaxImageSide) made decode_png allocate 2.7 GB before reading any pixel data.
+TEST(PngErrors, HeaderClaimingMorePixelsThanTheFileCanHoldIsRejectedBeforeAllocation) {
+  std::vector<std::uint8_t> png = handmade_png(1, 1, 2, {0, 1, 2, 3});
+  // Patch IHDR's width and height to 30000 (0x7530) and fix its CRC.
+  png[18] = 0x75, png[19] = 0x30, png[22] = 0x75, png[23] = 0x30;
+  const std::uint32_t crc = crc32(png.data() + 12, 17);
+  for (int i = 0; i < 4; ++i) png[29 + i] = static_cast<std::uint8_t>(crc >> (24 - 8 * i));
+  const std::string msg = input_error_message([&] { decode_png(png, "bomb.png"); });
+  EXPECT_NE(msg.find("bomb.png: expected a readable PNG image, found a truncated file: its header claims "
+                     "30000 x 30000 pixels"),
+            std::string::npos)
+      << msg;
+}
+
 TEST(PngErrors, DirectoryIsNotAnImage) {
   EXPECT_THROW(load_png(temp_dir().string()), InputError);
 }

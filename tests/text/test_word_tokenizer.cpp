@@ -165,6 +165,10 @@ TEST(WordTokenizer, MalformedJsonNamesFileAndField) {
   EXPECT_TRUE(has(m, "field \"words\"[3]") && has(m, "sorted")) << m;
   m = error_of(head + R"("num_coord_bins": 8, "words": [":", ";", "all"]})");
   EXPECT_TRUE(has(m, "field \"words\"") && has(m, "detect")) << m;
+  // Found by fuzzing (fuzz/fuzz_json_config.cpp, same parser): a number beyond double range is nlohmann's
+  // out_of_range, not parse_error, and used to escape as a foreign exception.
+  m = error_of(head + R"("num_coord_bins": 1e400, "words": []})");
+  EXPECT_TRUE(has(m, "tok.json: expected valid JSON with numbers that fit a double")) << m;
 }
 
 }  // namespace

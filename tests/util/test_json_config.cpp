@@ -148,6 +148,13 @@ TEST(ConfigReader, MalformedJsonNamesSourceLineColumnAndByte) {
             "arr.json: expected a JSON object at the top level, found an array of 2 elements");
 }
 
+// Found by fuzz/fuzz_json_config.cpp: nlohmann reports a number too large for a double as out_of_range, not
+// parse_error, and it escaped from_string as a foreign exception.
+TEST(ConfigReader, NumberBeyondDoubleIsAnInputError) {
+  const std::string m = error_of([] { ConfigReader::from_string("{\"lr\": 1e400}", "big.json"); });
+  EXPECT_TRUE(has(m, "big.json: expected valid JSON with numbers that fit a double") && has(m, "1e400")) << m;
+}
+
 TEST(ConfigReader, FromFile) {
   const auto path = std::filesystem::temp_directory_path() / "coordexp_test_json_config.json";
   {
