@@ -59,7 +59,7 @@ std::vector<Generation> decode(VisionLanguageModel& model, int64_t B, const Gram
   const auto m_end_only = only({g.structure.answer_end});
   const auto m_before_end = only({g.structure.obj_end});
   const auto m_desc = torch::maximum(text, coord);
-  auto phi = torch::arange(K, opts) / static_cast<double>(K - 1);
+  const auto phi = torch::arange(K, torch::kFloat) / static_cast<double>(K - 1);  // [K], on the CPU like probs_cpu
   torch::manual_seed(cfg.seed);
 
   std::vector<SequenceState> st(B);
@@ -125,6 +125,12 @@ std::vector<Generation> decode(VisionLanguageModel& model, int64_t B, const Gram
     }
     auto chosen_cpu = chosen.cpu().clone();
     auto probs_cpu = probs.cpu();
+    // Expected coordinate of row b over the bins the grammar allows (the masked bins carry ~0 mass).
+    auto expected_coord = [&](int64_t b) {
+      auto pk = probs_cpu[b].narrow(0, first, K);
+      return (pk * phi).sum().item<double>() / std::max(1e-12, pk.sum().item<double>());
+    };
+    std::vector<double> expected(B, 0.0);  // filled for rows that write a coordinate this step
     if (cfg.coord_decode == CoordDecode::kExpectation) {
       // The written coordinate token is the bin nearest the expected coordinate (over the bins the grammar
       // allows), not the argmax: with a broad distribution the argmax can sit far from the mean, and the
@@ -132,9 +138,8 @@ std::vector<Generation> decode(VisionLanguageModel& model, int64_t B, const Gram
       for (int64_t b = 0; b < B; ++b) {
         const TokenId tok = chosen_cpu[b].item<int64_t>();
         if (!g.coords.is_coord(tok)) continue;
-        auto pk = probs_cpu[b].narrow(0, first, K);
-        const double c = (pk * phi.cpu()).sum().item<double>() / std::max(1e-12, pk.sum().item<double>());
-        int k = g.coords.quantize(c);
+        expected[b] = expected_coord(b);
+        int k = g.coords.quantize(expected[b]);
         const auto& s = st[b];
         if (s.grammar == Grammar::kCoordinate && s.coord_index >= 2)
           k = std::max(k, s.bins[s.coord_index - 2]);
@@ -182,9 +187,7 @@ std::vector<Generation> decode(VisionLanguageModel& model, int64_t B, const Gram
           if (cfg.coord_decode == CoordDecode::kArgmax) {
             s.values[s.coord_index] = g.coords.dequantize(k);
           } else {
-            auto pk = probs_cpu[b].narrow(0, first, K);
-            s.values[s.coord_index] =
-                (pk * phi.cpu()).sum().item<double>() / std::max(1e-12, pk.sum().item<double>());
+            s.values[s.coord_index] = expected[b];
           }
           s.log_prob_sum += std::log(p);
           s.token_count += 1;
