@@ -2,24 +2,19 @@
 # Fuzzes every parser of outside data (fuzz/fuzz_*.cpp) with libFuzzer under ASan + UBSan, each target for
 # SECONDS_PER_TARGET seconds (default 10) on a scratch copy of its seed corpus fuzz/corpus/<name>/ (the
 # repo corpus never grows). Prints executions per target; exits non-zero when any target crashes (the
-# crashing input is kept in build-fuzz/findings/). Usage: scripts/fuzz.sh [SECONDS_PER_TARGET]
-# Needs clang-14 + libclang-rt-14-dev (scripts/setup.sh installs them). COORDEXP_JOBS sets build jobs.
+# crashing input is kept in build-san/findings/). Usage: scripts/fuzz.sh [SECONDS_PER_TARGET]
+# Builds in build-san (see scripts/sanitized_build.sh). COORDEXP_JOBS sets build jobs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-10}"
-CXX_FUZZ="${CXX_FUZZ:-$(command -v clang++-14 || command -v clang++)}"
+source scripts/sanitized_build.sh
+configure_sanitized_build
+cmake --build build-san -j "${COORDEXP_JOBS:-2}" --target fuzz_targets
 
-cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER="$CXX_FUZZ" -DCOORDEXP_FUZZ=ON \
-  -DCOORDEXP_WITH_TORCH=OFF -DCOORDEXP_BUILD_TESTS=OFF -DCOORDEXP_BUILD_BENCH=OFF \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g" >/dev/null
-cmake --build build-fuzz -j "${COORDEXP_JOBS:-2}" --target fuzz_targets
-
-work="build-fuzz/run"
-findings="build-fuzz/findings"
+work="build-san/fuzz-run"
+findings="build-san/findings"
 rm -rf "$work"
 mkdir -p "$work" "$findings"
-export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
-export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 failed=()
 printf '%-24s %12s %8s  %s\n' target executions exec/s result
 for source in fuzz/fuzz_*.cpp; do
@@ -30,7 +25,7 @@ for source in fuzz/fuzz_*.cpp; do
   [[ -d "fuzz/corpus/$name" ]] && cp -r "fuzz/corpus/$name/." "$corpus/"
   log="$work/$name.log"
   rc=0
-  "build-fuzz/fuzz/$target" -max_total_time="$seconds" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
+  "build-san/fuzz/$target" -max_total_time="$seconds" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$findings/$name-" "$corpus" >"$log" 2>&1 || rc=$?
   execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)"
   result=ok
@@ -41,7 +36,7 @@ for source in fuzz/fuzz_*.cpp; do
   printf '%-24s %12s %8s  %s\n' "$target" "${execs:-?}" "$(( ${execs:-0} / (seconds > 0 ? seconds : 1) ))" "$result"
 done
 if ((${#failed[@]})); then
-  echo "fuzz: crashes in ${failed[*]}; inputs under $findings/, reproduce with build-fuzz/fuzz/<target> <input>"
+  echo "fuzz: crashes in ${failed[*]}; inputs under $findings/, reproduce with build-san/fuzz/<target> <input>"
   exit 1
 fi
 echo "fuzz: no crashes"

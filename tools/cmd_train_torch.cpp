@@ -1,8 +1,13 @@
-// `coordexp train --config FILE [--resume] [--out DIR] [--steps N] [--stop-after N]`: trains the tiny V-LLM
-// with the set criterion, evaluates and writes the report (see include/coordexp/train/trainer.hpp).
+// `coordexp train --config FILE [--resume] [--out DIR] [--steps N] [--stop-after N] [--nproc N]`: trains the
+// tiny V-LLM with the set criterion, evaluates and writes the report (see include/coordexp/train/trainer.hpp).
+// Data parallel under a launcher's RANK / WORLD_SIZE / MASTER_ADDR / MASTER_PORT, or with --nproc N workers
+// started here.
+#include <algorithm>
+#include <cstdlib>
 #include <iostream>
 
 #include "command.hpp"
+#include "local_workers.hpp"
 #include "coordexp/train/trainer.hpp"
 
 namespace coordexp::cli {
@@ -15,6 +20,7 @@ struct TrainArgs {
   int64_t stop_after = -1;
   bool resume = false;
   bool no_eval = false;
+  int nproc = 1;
 };
 
 const CommandRegistrar kTrain("train", "Train the tiny V-LLM detector from a JSON config", [](CLI::App& sub) {
@@ -28,7 +34,17 @@ const CommandRegistrar kTrain("train", "Train the tiny V-LLM detector from a JSO
                  "Stop after N steps of this invocation (checkpoint kept; --resume continues)");
   sub.add_flag("--resume", args->resume, "Continue from <out>/checkpoint.pt when it exists");
   sub.add_flag("--no-eval", args->no_eval, "Skip the final evaluation and report");
+  sub.add_option("--nproc", args->nproc,
+                 "Data-parallel workers to start on this machine (each with optim.batch_size images)")
+      ->check(CLI::Range(1, 256));
   return [args]() -> int {
+    if (args->nproc > 1) {
+      if (std::getenv("WORLD_SIZE") != nullptr)
+        throw std::runtime_error("--nproc starts its own workers; do not combine it with WORLD_SIZE set by a launcher");
+      // a bad config fails here once, not in every worker
+      const TrainConfig cfg = load_train_config(args->config);
+      return run_local_workers(args->nproc, static_cast<int>(std::min<int64_t>(30, cfg.run.dist_timeout_s + 5)));
+    }
     TrainConfig cfg = load_train_config(args->config);
     if (!args->out.empty()) cfg.run.out_dir = args->out;
     if (args->steps > 0) cfg.optim.steps = args->steps;
@@ -37,6 +53,7 @@ const CommandRegistrar kTrain("train", "Train the tiny V-LLM detector from a JSO
     opt.stop_after = args->stop_after;
     opt.final_eval = !args->no_eval;
     const TrainSummary s = train(cfg, opt);
+    if (std::getenv("RANK") != nullptr && std::string(std::getenv("RANK")) != "0") return 0;
     std::cout << "trained " << s.steps_done << " steps in " << s.seconds << " s; final loss " << s.final_loss
               << "\n";
     return 0;

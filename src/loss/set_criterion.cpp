@@ -33,6 +33,15 @@ bool CriterionOutput::finite() const {
   return std::isfinite(total.item<double>());
 }
 
+torch::Tensor CriterionOutput::total_with_denominators(const std::map<std::string, double>& global) const {
+  auto t = torch::zeros({}, total.options());
+  for (const auto& [name, value] : terms) {
+    const double local = denominators.at(name), all = global.at(name);
+    if (local > 0 && all > 0) t = t + weights.at(name) * value * (local / all);
+  }
+  return t;
+}
+
 std::string CriterionOutput::describe() const {
   std::ostringstream s;
   s << "total=" << total.item<double>();
@@ -105,7 +114,9 @@ CriterionOutput SetCriterion::operator()(const CriterionBatch& batch, const Text
     tok_idx = tok_idx.masked_select(tok_idx.remainder(T) != 0);  // token 0 has no predicting state
     auto h = hidden_flat.index_select(0, tok_idx - 1);           // [P, D]
     auto ce = token_cross_entropy(lm_logits(h), batch.tokens.reshape({B * T}).index_select(0, tok_idx));
-    out.terms["text_ce"] = weighted_mean(ce, weight_of_row.index_select(0, tok_idx));
+    auto w = weight_of_row.index_select(0, tok_idx);
+    out.terms["text_ce"] = weighted_mean(ce, w);
+    out.denominators["text_ce"] = w.sum().item<double>();
     out.weights["text_ce"] = 1.0;
   }
 
@@ -156,6 +167,7 @@ CriterionOutput SetCriterion::operator()(const CriterionBatch& batch, const Text
     auto ce = coord_bin_cross_entropy(lm_logits(h), torch::tensor(targets, torch::kDouble).to(device), vocab_,
                                       config_.coord_ce_target);
     out.terms["coord_ce"] = weighted_mean(ce, torch::tensor(weights, fopts));
+    out.denominators["coord_ce"] = std::accumulate(weights.begin(), weights.end(), 0.0);
     out.weights["coord_ce"] = config_.coord_ce_weight;
   }
 
@@ -210,6 +222,7 @@ CriterionOutput SetCriterion::operator()(const CriterionBatch& batch, const Text
     auto gt = torch::tensor(gt_vals, torch::kDouble).to(fopts.dtype()).to(device).view({-1, 4});  // [P, 4]
     out.terms["l1"] = weighted_mean(box_l1_loss(pred, gt), pw);
     out.terms["giou"] = weighted_mean(box_giou_loss(pred, gt), pw);
+    out.denominators["l1"] = out.denominators["giou"] = std::accumulate(pair_w.begin(), pair_w.end(), 0.0);
     out.weights["l1"] = config_.coord_weight * config_.l1_weight;
     out.weights["giou"] = config_.coord_weight * config_.giou_weight;
   }
@@ -223,6 +236,7 @@ CriterionOutput SetCriterion::operator()(const CriterionBatch& batch, const Text
     auto ul = token_unlikelihood(lm_logits(h), starts);
     const double denom = std::max(1e-12, std::accumulate(all_w.begin(), all_w.end(), 0.0));
     out.terms["unmatched"] = (ul * torch::tensor(unmatched_w, fopts)).sum() / denom;
+    out.denominators["unmatched"] = denom;
     out.weights["unmatched"] = config_.unmatched_weight;
   }
 

@@ -43,13 +43,17 @@ torch::Tensor image_to_tensor(const ImageRGB8& image, bool flip) {
 
 BatchBuilder::BatchBuilder(const DetectionDataset& dataset, const ImageCache& cache,
                            const WordTokenizer& tokenizer, const DataConfig& config, int64_t batch_size,
-                           uint64_t seed)
+                           uint64_t seed, int rank, int world_size)
     : dataset_(dataset),
       cache_(cache),
       tokenizer_(tokenizer),
       config_(config),
       batch_size_(batch_size),
-      seed_(seed) {
+      seed_(seed),
+      rank_(rank),
+      world_size_(world_size) {
+  COORDEXP_CHECK_ARG(world_size >= 1 && rank >= 0 && rank < world_size, "rank",
+                     "in [0, world_size = " + std::to_string(world_size) + ")", std::to_string(rank));
   for (size_t i = 0; i < dataset.images.size(); ++i)
     if (cache.usable(i)) usable_.push_back(i);
   if (usable_.empty())
@@ -58,14 +62,15 @@ BatchBuilder::BatchBuilder(const DetectionDataset& dataset, const ImageCache& ca
   parse_object_order(config.order);
 }
 
-// Epoch e is a permutation seeded by (seed, e); step k takes the next batch_size entries across epochs.
-std::vector<size_t> BatchBuilder::indices_for_step(int64_t step) const {
+std::vector<std::pair<size_t, int64_t>> BatchBuilder::indices_for_step(int64_t step) const {
   const size_t n = usable_.size();
-  std::vector<size_t> out;
+  const int64_t global = batch_size_ * world_size_;
+  std::vector<std::pair<size_t, int64_t>> out;
   int64_t cached_epoch = -1;
   std::vector<size_t> perm;
   for (int64_t k = 0; k < batch_size_; ++k) {
-    const int64_t flat = step * batch_size_ + k;
+    const int64_t position = rank_ * batch_size_ + k;
+    const int64_t flat = step * global + position;
     const int64_t epoch = flat / static_cast<int64_t>(n);
     if (epoch != cached_epoch) {
       perm = usable_;
@@ -73,7 +78,7 @@ std::vector<size_t> BatchBuilder::indices_for_step(int64_t step) const {
       std::shuffle(perm.begin(), perm.end(), rng);
       cached_epoch = epoch;
     }
-    out.push_back(perm[flat % n]);
+    out.emplace_back(perm[flat % n], position);
   }
   return out;
 }
@@ -87,12 +92,13 @@ TrainBatch BatchBuilder::build(int64_t step) const {
   const CoordVocab vocab = tokenizer_.coord_vocab();
   const StructureTokens st = tokenizer_.structure();
   const ObjectOrder order = R > 1 ? ObjectOrder::kRandom : parse_object_order(config_.order);
-  std::mt19937_64 rng(seed_ * 7919 + static_cast<uint64_t>(step));
   std::vector<torch::Tensor> images;
   std::vector<std::vector<TokenId>> seqs;
   std::vector<std::vector<uint8_t>> roles;
   const int64_t P = static_cast<int64_t>(prompt_.size());
-  for (size_t i : idx) {
+  for (const auto& [i, position] : idx) {
+    std::seed_seq seq{seed_, static_cast<uint64_t>(step), static_cast<uint64_t>(position)};
+    std::mt19937_64 rng(seq);
     const DatasetImage& img = dataset_.images[i];
     const bool flip = std::uniform_real_distribution<double>(0, 1)(rng) < config_.flip_prob;
     images.push_back(image_to_tensor(cache_.image(i), flip));

@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 #include "coordexp/util/error.hpp"
@@ -42,16 +44,46 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model, torch::o
   ar.write("format_version", torch::tensor(kCheckpointVersion));
   ar.write("step", torch::tensor(meta.step));
   ar.write("vocab_size", torch::tensor(meta.vocab_size));
+  // The archive is streamed through our own checked write(2) loop: a short write (full disk, file size
+  // limit, I/O error) is detected here rather than trusted to the archive writer, the temp file is
+  // removed and the previous checkpoint stays in place.
   const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    throw_input_error("checkpoint " + path, "a writable folder", std::string("cannot create ") + tmp + ": " +
+                      std::strerror(errno), "the previous checkpoint, if any, is unchanged");
+  // After a failed write the rest of the archive is swallowed (reported as written): LibTorch's archive
+  // writer terminates the process when its sink comes up short inside a destructor.
+  int write_errno = 0;
+  auto writer = [&](const void* data, size_t n) -> size_t {
+    const char* p = static_cast<const char*>(data);
+    size_t done = 0;
+    while (done < n && write_errno == 0) {
+      const ssize_t w = ::write(fd, p + done, n - done);
+      if (w > 0)
+        done += static_cast<size_t>(w);
+      else if (w < 0 && errno == EINTR)
+        continue;
+      else
+        write_errno = w < 0 ? errno : ENOSPC;
+    }
+    return n;
+  };
+  std::string failure;
   try {
-    ar.save_to(tmp);
+    ar.save_to(writer);
   } catch (const c10::Error& e) {
+    failure = e.what_without_backtrace();
+  }
+  if (write_errno == 0 && failure.empty() && ::fsync(fd) != 0) write_errno = errno;
+  if (::close(fd) != 0 && write_errno == 0 && failure.empty()) write_errno = errno;
+  if (write_errno != 0 || !failure.empty()) {
     std::remove(tmp.c_str());
     throw_input_error("checkpoint " + path, "a writable folder with free space",
-                      std::string("a write failure: ") + e.what_without_backtrace(),
+                      "a write failure on " + tmp + ": " +
+                          (write_errno != 0 ? std::string(std::strerror(write_errno)) : failure),
                       "the previous checkpoint, if any, is unchanged");
   }
-  fsync_file(tmp);
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
   if (ec) {

@@ -4,6 +4,9 @@
 #include <sys/resource.h>
 
 #include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +19,7 @@
 #include "coordexp/loss/text_embedder.hpp"
 #include "coordexp/train/batch_builder.hpp"
 #include "coordexp/train/checkpoint.hpp"
+#include "coordexp/train/distributed.hpp"
 #include "coordexp/train/run_report.hpp"
 #include "coordexp/util/error.hpp"
 #include "coordexp/util/progress.hpp"
@@ -71,6 +75,12 @@ std::string terms_line(const CriterionOutput& out) {
   return s.str();
 }
 
+// Where the non-zero ranks of a data-parallel run send their progress lines.
+std::ostream& null_stream() {
+  static std::ostream sink(nullptr);
+  return sink;
+}
+
 double peak_rss_mib() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
@@ -81,15 +91,23 @@ double peak_rss_mib() {
 
 TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
   const auto t_start = std::chrono::steady_clock::now();
-  const int threads =
-      cfg.run.threads > 0 ? cfg.run.threads : static_cast<int>(std::thread::hardware_concurrency());
+  // Data parallel when launched with WORLD_SIZE > 1 (torchrun-style variables or `train --nproc`).
+  const DistributedEnv env = distributed_env_from_environment();
+  Communicator comm(env, std::chrono::seconds(cfg.run.dist_timeout_s));
+  const bool main_rank = comm.is_main();
+  // One intra-op thread per rank when data parallel: OpenMP ranks oversubscribing the cores ran 30x slower.
+  const int threads = cfg.run.threads > 0           ? cfg.run.threads
+                      : env.world_size > 1          ? 1
+                                                    : static_cast<int>(std::thread::hardware_concurrency());
   torch::set_num_threads(std::max(1, threads));
   torch::manual_seed(cfg.run.seed);
   const fs::path out(cfg.run.out_dir);
-  fs::create_directories(out);
+  if (main_rank) fs::create_directories(out);
+  std::ostream& log = main_rank ? std::cerr : null_stream();
 
   // ---- data and tokenizer --------------------------------------------------------------------------------
-  std::cerr << "coordexp train: loading " << cfg.data.train_json << "\n";
+  log << "coordexp train: loading " << cfg.data.train_json
+      << (env.world_size > 1 ? " (" + std::to_string(env.world_size) + " data-parallel workers)" : "") << "\n";
   DetectionDataset train_set =
       load_detection_dataset(cfg.data.train_json, cfg.data.image_root, cfg.data.use_description);
   std::vector<std::pair<std::string, DetectionDataset>> eval_sets;
@@ -103,26 +121,29 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
         load_detection_dataset(cfg.data.extra_eval_json, cfg.data.image_root, cfg.data.use_description));
   }
   if (!train_set.describe_skips().empty())
-    std::cerr << "coordexp train: train: " << train_set.describe_skips() << "\n";
+    log << "coordexp train: train: " << train_set.describe_skips() << "\n";
   std::vector<const DetectionDataset*> all{&train_set};
   for (auto& [n, d] : eval_sets) all.push_back(&d);
   const WordTokenizer tokenizer = fs::exists(out / "tokenizer.json") && options.resume
                                       ? WordTokenizer::load((out / "tokenizer.json").string())
                                       : build_tokenizer(cfg, all);
-  tokenizer.save((out / "tokenizer.json").string());
   TrainConfig resolved = cfg;
   resolved.model.vocab_size = tokenizer.vocab_size();
   resolved.model.coord_first_id = tokenizer.coord_vocab().first_id();
   resolved.model.num_coord_bins = tokenizer.coord_vocab().num_bins();
-  write_text(out / "config.json", train_config_to_json(resolved) + "\n");
+  if (main_rank) {
+    tokenizer.save((out / "tokenizer.json").string());
+    write_text(out / "config.json", train_config_to_json(resolved) + "\n");
+  }
 
   ImageCache train_cache(train_set, cfg.model.image_size, threads);
   if (train_cache.corrupt() > 0)
-    std::cerr << "coordexp train: skipped " << train_cache.corrupt()
+    log << "coordexp train: skipped " << train_cache.corrupt()
               << " unreadable training images (first: " << train_cache.first_error() << ")\n";
-  std::vector<std::unique_ptr<ImageCache>> eval_caches;
-  for (auto& [n, d] : eval_sets)
-    eval_caches.push_back(std::make_unique<ImageCache>(d, cfg.model.image_size, threads));
+  std::vector<std::unique_ptr<ImageCache>> eval_caches;  // evaluation runs on rank 0
+  if (main_rank)
+    for (auto& [n, d] : eval_sets)
+      eval_caches.push_back(std::make_unique<ImageCache>(d, cfg.model.image_size, threads));
 
   // ---- model, criterion, optimiser -----------------------------------------------------------------------
   auto model = build_tiny_vlm(resolved.model);
@@ -135,11 +156,21 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
   const std::string ckpt = (out / "checkpoint.pt").string();
   if (options.resume && fs::exists(ckpt)) {
     step = load_checkpoint(ckpt, *model, optimizer.get(), tokenizer.vocab_size()).step;
-    std::cerr << "coordexp train: resumed from " << ckpt << " at step " << step << "\n";
+    log << "coordexp train: resumed from " << ckpt << " at step " << step << "\n";
   }
-  std::ofstream metrics(out / "metrics.jsonl", step > 0 ? std::ios::app : std::ios::trunc);
+  if (env.world_size > 1) {
+    // every rank must resume from the same step (out_dir visible to all); rank 0's parameters win
+    const auto steps = comm.all_reduce_sum({static_cast<double>(step), static_cast<double>(step) * step});
+    if (steps[0] * steps[0] != steps[1] * env.world_size)
+      throw_input_error("checkpoint " + ckpt, "the same step on every data-parallel worker",
+                        "different steps", "run.out_dir must be on a file system every worker sees");
+    comm.broadcast(model->parameters());
+  }
+  std::ofstream metrics;
+  if (main_rank) metrics.open(out / "metrics.jsonl", step > 0 ? std::ios::app : std::ios::trunc);
 
-  BatchBuilder builder(train_set, train_cache, tokenizer, cfg.data, cfg.optim.batch_size, cfg.run.seed);
+  BatchBuilder builder(train_set, train_cache, tokenizer, cfg.data, cfg.optim.batch_size, cfg.run.seed, env.rank,
+                       env.world_size);
   const int64_t last =
       options.stop_after >= 0 ? std::min(cfg.optim.steps, step + options.stop_after) : cfg.optim.steps;
   PrefetchLoader loader(builder, step, last);
@@ -147,9 +178,20 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
   TrainSummary summary;
   int64_t tokens_seen = 0;
   const auto t_loop = std::chrono::steady_clock::now();
-  auto save = [&] { save_checkpoint(ckpt, *model, optimizer.get(), {step, tokenizer.vocab_size()}); };
+  auto save = [&] {
+    if (main_rank) save_checkpoint(ckpt, *model, optimizer.get(), {step, tokenizer.vocab_size()});
+  };
+  const auto params = model->parameters();
+  // Fault injection for the data-parallel tests: COORDEXP_FAULT_KILL=RANK:STEP kills that worker there.
+  int64_t fault_kill_step = -1;
+  if (const char* f = std::getenv("COORDEXP_FAULT_KILL"); f != nullptr) {
+    int r = -1;
+    long long k = -1;
+    if (std::sscanf(f, "%d:%lld", &r, &k) == 2 && r == env.rank) fault_kill_step = k;
+  }
 
   while (step < last) {
+    if (fault_kill_step >= 0 && step == fault_kill_step) std::raise(SIGKILL);
     TrainBatch batch = loader.next();
     const double lr = learning_rate(cfg.optim, step);
     for (auto& g : optimizer->param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
@@ -163,12 +205,39 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
     cb.samples = std::move(batch.samples);
     const MeanInputEmbedder embedder(model->input_embedding());
     CriterionOutput loss = criterion(cb, &embedder);
-    if (!loss.finite()) {
+    torch::Tensor objective = loss.total;
+    bool finite = loss.finite();
+    if (env.world_size > 1) {
+      // global denominators (and whether any rank's loss is non-finite) before backward: the sum over
+      // ranks of the renormalised totals is the loss of the global batch
+      std::vector<double> local{finite ? 0.0 : 1.0};
+      for (const auto& [name, d] : loss.denominators) local.push_back(d);
+      const auto global = comm.all_reduce_sum(local);
+      finite = global[0] == 0;
+      std::map<std::string, double> denominators;
+      size_t k = 1;
+      for (const auto& [name, d] : loss.denominators) denominators[name] = global[k++];
+      if (finite) {
+        objective = loss.total_with_denominators(denominators);
+        for (auto& [name, v] : loss.terms) v = v * (loss.denominators[name] / std::max(1e-300, denominators[name]));
+      }
+    }
+    if (!finite) {
       throw std::runtime_error("non-finite loss at step " + std::to_string(step) + ": " + loss.describe() +
                                "; the last good checkpoint is " + ckpt + " (resume with --resume)");
     }
     optimizer->zero_grad();
-    loss.total.backward();
+    objective.backward();
+    comm.all_reduce_gradients(params);
+    if (env.world_size > 1) {  // logged terms and loss: sums of the ranks' shares
+      std::vector<double> local{objective.item<double>(), static_cast<double>(loss.num_matched)};
+      for (const auto& [name, v] : loss.terms) local.push_back(v.item<double>());
+      const auto global = comm.all_reduce_sum(local);
+      loss.total = torch::tensor(global[0]);
+      loss.num_matched = static_cast<int64_t>(global[1]);
+      size_t k = 2;
+      for (auto& [name, v] : loss.terms) v = torch::tensor(global[k++]);
+    }
     double grad_norm = 0;
     if (cfg.optim.grad_clip > 0)
       grad_norm = torch::nn::utils::clip_grad_norm_(model->parameters(), cfg.optim.grad_clip);
@@ -176,19 +245,20 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
     ++step;
     tokens_seen += batch.answer_tokens;
     const std::string terms = terms_line(loss);
-    bar.update(step, terms);
-    if (step % cfg.run.log_every == 0 || step == last) {
+    if (main_rank) bar.update(step, terms);
+    if (main_rank && (step % cfg.run.log_every == 0 || step == last)) {
       nlohmann::json j = {
           {"step", step},
           {"lr", lr},
           {"loss", loss.total.item<double>()},
           {"grad_norm", grad_norm},
           {"matched", loss.num_matched},
+          {"comm_s", comm.communication_seconds()},
           {"elapsed_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count()}};
       for (const auto& [name, v] : loss.terms) j[name] = v.item<double>();
       metrics << j.dump() << "\n" << std::flush;
     }
-    if (cfg.run.eval_every > 0 && step % cfg.run.eval_every == 0 && step < cfg.optim.steps &&
+    if (main_rank && cfg.run.eval_every > 0 && step % cfg.run.eval_every == 0 && step < cfg.optim.steps &&
         !eval_sets.empty()) {
       auto run = detect_dataset(*model, eval_sets[0].second, *eval_caches[0], tokenizer, mapper,
                                 cfg.generation, cfg.run.eval_batch_size, cfg.run.eval_images);
@@ -209,11 +279,15 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
   const double loop_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_loop).count();
   summary.steps_done = step;
   summary.tokens_per_second = loop_s > 0 ? tokens_seen / loop_s : 0;
-  if (isatty(fileno(stderr))) std::cerr << "\n";
-  std::cerr << "coordexp train: " << step << " steps, " << summary.tokens_per_second
-            << " answer tokens/s, peak RSS " << peak_rss_mib() << " MiB\n";
+  summary.communication_share = loop_s > 0 ? comm.communication_seconds() / loop_s : 0;
+  if (main_rank && isatty(fileno(stderr))) std::cerr << "\n";
+  log << "coordexp train: " << step << " steps, " << summary.tokens_per_second * env.world_size
+      << " answer tokens/s" << (env.world_size > 1 ? " (all workers)" : "") << ", peak RSS " << peak_rss_mib()
+      << " MiB";
+  if (env.world_size > 1) log << ", communication " << 100 * summary.communication_share << "% of the loop";
+  log << "\n";
 
-  if (options.final_eval && step == cfg.optim.steps) {
+  if (main_rank && options.final_eval && step == cfg.optim.steps) {
     std::vector<SplitResult> results;
     for (size_t k = 0; k < eval_sets.size(); ++k) {
       auto& [name, data] = eval_sets[k];

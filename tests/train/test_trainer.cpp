@@ -2,6 +2,10 @@
 // atomic and checked, batches carry consistent positions, flips and Monte Carlo weights, dataset skips.
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 
@@ -19,7 +23,8 @@ namespace fs = std::filesystem;
 // A small OpenShapes dataset, written once for the whole suite.
 const fs::path& data_dir() {
   static const fs::path dir = [] {
-    fs::path d = fs::path(COORDEXP_BINARY_DIR) / "tests" / "train_data";
+    // one folder per process: CTest runs the cases of this file as parallel processes
+    fs::path d = fs::path(COORDEXP_BINARY_DIR) / "tests" / ("train_data_" + std::to_string(::getpid()));
     fs::remove_all(d);
     SynthConfig c;
     c.num_train = 24, c.num_val = 8, c.num_novel = 4, c.num_dense = 0;
@@ -29,6 +34,12 @@ const fs::path& data_dir() {
     write_synth_dataset(c, d.string());
     return d;
   }();
+  static const struct Cleanup {
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    }
+  } cleanup;
   return dir;
 }
 
@@ -146,6 +157,46 @@ TEST(Checkpoint, VocabularyMismatchCorruptFileAndUnwritableFolderAreClearErrors)
   EXPECT_EQ(load_checkpoint(path, *model, nullptr, 50).step, 7);
 }
 
+// A full disk, simulated with a file-size limit (RLIMIT_FSIZE: writes past it fail with EFBIG, also as
+// root): overwriting a checkpoint fails with an error naming it, no temp file is left, and the previous
+// checkpoint still loads with its step and parameters.
+TEST(Checkpoint, FullDiskKeepsThePreviousCheckpoint) {
+  const fs::path d = fresh_dir("ckpt_full");
+  fs::create_directories(d);
+  TinyVlmConfig m = tiny_config("x").model;
+  m.vocab_size = 50;
+  auto model = build_tiny_vlm(m);
+  const std::string path = (d / "c.pt").string();
+  save_checkpoint(path, *model, nullptr, {7, 50});
+  const auto size = fs::file_size(path);
+  auto before = model->parameters().front().clone();
+  {
+    torch::NoGradGuard ng;
+    model->parameters().front().add_(1.0);
+  }
+  rlimit old{};
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
+  auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit small = old;
+  small.rlim_cur = size / 2;
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  std::string message;
+  try {
+    save_checkpoint(path, *model, nullptr, {8, 50});
+  } catch (const InputError& e) {
+    message = e.what();
+  }
+  setrlimit(RLIMIT_FSIZE, &old);
+  std::signal(SIGXFSZ, old_handler);
+  EXPECT_NE(message.find("c.pt"), std::string::npos) << message;
+  EXPECT_NE(message.find("write failure"), std::string::npos) << message;
+  EXPECT_FALSE(fs::exists(path + ".tmp"));
+  EXPECT_EQ(fs::file_size(path), size);
+  auto reloaded = build_tiny_vlm(m);
+  EXPECT_EQ(load_checkpoint(path, *reloaded, nullptr, 50).step, 7);
+  EXPECT_TRUE(torch::equal(reloaded->parameters().front(), before));
+}
+
 TEST(BatchBuilder, PositionsFlipsAndMonteCarloWeights) {
   DetectionDataset data = load_detection_dataset((data_dir() / "train.json").string(), "", true);
   ImageCache cache(data, 32, 1);
@@ -191,15 +242,15 @@ TEST(BatchBuilder, PositionsFlipsAndMonteCarloWeights) {
 TEST(DetectionDataset, SkipsAreCountedAndAllUnusableIsAnError) {
   const fs::path d = fresh_dir("skips");
   fs::create_directories(d);
+  const std::string image = (data_dir() / "train" / "000001.png").string();
   std::ofstream(d / "a.json")
       << R"({"images": [{"id": 1, "file_name": "missing.png", "width": 10, "height": 10},
-    {"id": 2, "file_name": "../train_data/train/000001.png", "width": 32, "height": 32}],
+    {"id": 2, "file_name": ")" << image << R"(", "width": 32, "height": 32}],
     "annotations": [{"id": 1, "image_id": 2, "category_id": 1, "bbox": [40, 40, 5, 5]},
                     {"id": 2, "image_id": 2, "category_id": 1, "bbox": [1, 1, 5, 5], "iscrowd": 1},
                     {"id": 3, "image_id": 2, "category_id": 9, "bbox": [1, 1, 5, 5]},
                     {"id": 4, "image_id": 2, "category_id": 1, "bbox": [-3, 2, 10, 5]}],
     "categories": [{"id": 1, "name": "red star"}]})";
-  data_dir();
   const DetectionDataset ds = load_detection_dataset((d / "a.json").string(), "", true);
   EXPECT_EQ(ds.skips.missing_image_files, 1);
   EXPECT_EQ(ds.skips.degenerate_boxes, 1);

@@ -82,6 +82,11 @@ struct CriterionOutput {
   torch::Tensor total;                         // scalar: sum of weight * term
   std::map<std::string, torch::Tensor> terms;  // unweighted terms (scalars)
   std::map<std::string, double> weights;       // each term's weight in total
+  // Each term is numerator / denominator with the denominator a sum of sample weights (tokens, coordinates,
+  // matched pairs, predicted objects). Data-parallel training sums the denominators over ranks and calls
+  // total_with_denominators(global): sum over ranks of that total is the loss of the whole global batch.
+  std::map<std::string, double> denominators;
+  torch::Tensor total_with_denominators(const std::map<std::string, double>& global) const;
   std::vector<MatchResult> matches;            // [B]
   torch::Tensor pred_boxes;                    // [sum N, 4] legal CoordExp boxes, detached
   int64_t num_matched = 0, num_unmatched_pred = 0, num_unmatched_gt = 0;

@@ -48,21 +48,29 @@ class ImageCache {
 // [3, S, S] float, (x / 255 - 0.5) / 0.25 per channel.
 torch::Tensor image_to_tensor(const ImageRGB8& image, bool flip);
 
+// Step k's global batch is batch_size * world_size consecutive entries of a per-epoch permutation
+// seeded by (seed, epoch); rank r takes entries [r * batch_size, (r + 1) * batch_size). Augmentation
+// (flip, orderings) is seeded by (seed, step, position in the global batch), so the union over ranks is
+// the same batch a single process with batch_size * world_size builds: data parallelism changes nothing
+// but the wall time.
 class BatchBuilder {
  public:
   BatchBuilder(const DetectionDataset& dataset, const ImageCache& cache, const WordTokenizer& tokenizer,
-               const DataConfig& config, int64_t batch_size, uint64_t seed);
+               const DataConfig& config, int64_t batch_size, uint64_t seed, int rank = 0,
+               int world_size = 1);
   TrainBatch build(int64_t step) const;
   std::vector<TokenId> prompt() const { return prompt_; }
 
  private:
-  std::vector<size_t> indices_for_step(int64_t step) const;
+  // (dataset index, position in the global batch) for this rank's share of step `step`
+  std::vector<std::pair<size_t, int64_t>> indices_for_step(int64_t step) const;
   const DetectionDataset& dataset_;
   const ImageCache& cache_;
   const WordTokenizer& tokenizer_;
   DataConfig config_;
   int64_t batch_size_;
   uint64_t seed_;
+  int rank_, world_size_;
   std::vector<size_t> usable_;  // dataset indices with a decoded image
   std::vector<TokenId> prompt_;
 };

@@ -27,7 +27,7 @@ struct DataConfig {
 struct OptimConfig {
   int64_t steps = 2000;              // optimiser steps
   int64_t batch_size = 16;           // images per step (each gives mc_orderings sequences)
-  double lr = 1e-3;                  // peak learning rate
+  double lr = 5e-4;                  // peak learning rate (2e-3 and 1e-3 stall the tiny V-LLM at chance)
   double min_lr_ratio = 0.05;        // cosine decays to lr * min_lr_ratio
   int64_t warmup_steps = 100;        // linear warmup
   double weight_decay = 0.05;        // AdamW decoupled weight decay (matrices only)
@@ -44,6 +44,7 @@ struct RunConfig {
   int64_t eval_images = 200;             // val images used by periodic evaluations (0 = all)
   int64_t checkpoint_every = 200;        // steps between checkpoints (the last one is always written)
   int64_t eval_batch_size = 32;          // images per generation batch
+  int64_t dist_timeout_s = 600;          // data parallel: a collective waiting longer than this fails
 };
 
 struct TrainConfig {

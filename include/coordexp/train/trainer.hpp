@@ -22,6 +22,7 @@ struct TrainSummary {
   double final_loss = 0;
   double tokens_per_second = 0;
   double seconds = 0;
+  double communication_share = 0;  // data parallel: share of the loop's wall time spent in collectives
 };
 
 TrainSummary train(const TrainConfig& config, const TrainOptions& options);
