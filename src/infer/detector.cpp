@@ -1,8 +1,13 @@
 // Dataset-level detection and evaluation (see detector.hpp).
 #include "coordexp/infer/detector.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <unordered_set>
+
+#include "coordexp/util/error.hpp"
 
 namespace coordexp {
 
@@ -17,13 +22,16 @@ GrammarTokens grammar_for(const WordTokenizer& tokenizer) {
 DetectionRun detect_dataset(VisionLanguageModel& model, const DetectionDataset& dataset,
                             const ImageCache& cache, const WordTokenizer& tokenizer,
                             const LabelMapper& mapper, const GenerationConfig& config, int64_t batch_size,
-                            int64_t max_images) {
+                            int64_t max_images, int shard, int num_shards) {
+  COORDEXP_CHECK_ARG(num_shards >= 1 && shard >= 0 && shard < num_shards, "shard",
+                     "in [0, num_shards = " + std::to_string(num_shards) + ")", std::to_string(shard));
   const auto t0 = std::chrono::steady_clock::now();
   DetectionRun run;
+  int64_t selected = 0;
   for (size_t i = 0; i < dataset.images.size(); ++i) {
     if (!cache.usable(i)) continue;
-    if (max_images > 0 && static_cast<int64_t>(run.images.size()) >= max_images) break;
-    run.images.push_back(i);
+    if (max_images > 0 && selected >= max_images) break;
+    if (selected++ % num_shards == shard) run.images.push_back(i);
   }
   const GrammarTokens grammar = grammar_for(tokenizer);
   const auto prompt_ids = tokenizer.prompt_ids({});
@@ -97,6 +105,107 @@ RunEvaluation evaluate_run(const DetectionDataset& dataset, const DetectionRun& 
   out.params = evaluator.params();
   out.category_ids.assign(evaluator.category_ids().begin(), evaluator.category_ids().end());
   return out;
+}
+
+}  // namespace coordexp
+
+namespace coordexp {
+
+DetectionRun merge_detection_runs(std::vector<DetectionRun> shards, const DetectionDataset& dataset) {
+  if (shards.size() == 1) return std::move(shards[0]);
+  struct ImageResult {
+    size_t index;
+    std::vector<GeneratedObject> generated;
+    std::vector<Detection> detections;
+  };
+  std::vector<ImageResult> images;
+  DetectionRun out;
+  for (auto& s : shards) {
+    std::map<int64_t, std::vector<Detection>> by_image;
+    for (auto& d : s.detections) by_image[d.image_id].push_back(std::move(d));
+    for (size_t k = 0; k < s.images.size(); ++k) {
+      COORDEXP_CHECK_ARG(s.images[k] < dataset.images.size(), "shard image index",
+                         "< " + std::to_string(dataset.images.size()), std::to_string(s.images[k]));
+      ImageResult r{s.images[k], k < s.generated.size() ? std::move(s.generated[k]) : std::vector<GeneratedObject>{},
+                    {}};
+      auto it = by_image.find(dataset.images[s.images[k]].image_id);
+      if (it != by_image.end()) r.detections = std::move(it->second);
+      images.push_back(std::move(r));
+    }
+    out.label_counts.exact += s.label_counts.exact;
+    out.label_counts.synonym += s.label_counts.synonym;
+    out.label_counts.embedding += s.label_counts.embedding;
+    out.label_counts.dropped += s.label_counts.dropped;
+    out.label_counts.kept_category += s.label_counts.kept_category;
+    out.generated_tokens += s.generated_tokens;
+    out.unterminated += s.unterminated;
+    out.seconds = std::max(out.seconds, s.seconds);
+  }
+  std::sort(images.begin(), images.end(), [](const auto& a, const auto& b) { return a.index < b.index; });
+  for (auto& r : images) {
+    out.images.push_back(r.index);
+    out.generated.push_back(std::move(r.generated));
+    for (auto& d : r.detections) {
+      d.index = static_cast<int64_t>(out.detections.size());
+      out.detections.push_back(std::move(d));
+    }
+  }
+  return out;
+}
+
+std::string serialize_detection_run(const DetectionRun& run) {
+  nlohmann::json j;
+  j["images"] = run.images;
+  auto& dets = j["detections"] = nlohmann::json::array();
+  for (const auto& d : run.detections)
+    dets.push_back({d.image_id, d.category_id, d.bbox.x, d.bbox.y, d.bbox.w, d.bbox.h, d.score, d.description});
+  auto& gen = j["generated"] = nlohmann::json::array();
+  for (const auto& objects : run.generated) {
+    auto list = nlohmann::json::array();
+    for (const auto& o : objects) list.push_back({o.desc_ids, o.box.x1, o.box.y1, o.box.x2, o.box.y2, o.score});
+    gen.push_back(std::move(list));
+  }
+  const auto& c = run.label_counts;
+  j["counts"] = {c.exact, c.synonym, c.embedding, c.dropped, c.kept_category, run.generated_tokens,
+                 run.unterminated};
+  j["seconds"] = run.seconds;
+  return j.dump();
+}
+
+DetectionRun deserialize_detection_run(const std::string& bytes) {
+  DetectionRun run;
+  try {
+    const auto j = nlohmann::json::parse(bytes);
+    run.images = j.at("images").get<std::vector<size_t>>();
+    for (const auto& d : j.at("detections")) {
+      Detection x;
+      x.image_id = d.at(0).get<int64_t>();
+      x.category_id = d.at(1).get<int64_t>();
+      x.bbox = {d.at(2).get<double>(), d.at(3).get<double>(), d.at(4).get<double>(), d.at(5).get<double>()};
+      x.score = d.at(6).get<double>();
+      x.description = d.at(7).get<std::string>();
+      x.index = static_cast<int64_t>(run.detections.size());
+      run.detections.push_back(std::move(x));
+    }
+    for (const auto& list : j.at("generated")) {
+      std::vector<GeneratedObject> objects;
+      for (const auto& o : list)
+        objects.push_back({o.at(0).get<std::vector<TokenId>>(),
+                           {o.at(1).get<double>(), o.at(2).get<double>(), o.at(3).get<double>(), o.at(4).get<double>()},
+                           o.at(5).get<double>()});
+      run.generated.push_back(std::move(objects));
+    }
+    const auto& c = j.at("counts");
+    run.label_counts = {c.at(0).get<int64_t>(), c.at(1).get<int64_t>(), c.at(2).get<int64_t>(),
+                        c.at(3).get<int64_t>(), c.at(4).get<int64_t>()};
+    run.generated_tokens = c.at(5).get<int64_t>();
+    run.unterminated = c.at(6).get<int64_t>();
+    run.seconds = j.at("seconds").get<double>();
+  } catch (const nlohmann::json::exception& e) {
+    throw_input_error("serialized detection run", "the JSON written by serialize_detection_run",
+                      std::string("a malformed document: ") + e.what());
+  }
+  return run;
 }
 
 }  // namespace coordexp

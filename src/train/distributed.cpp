@@ -7,6 +7,7 @@
 
 #include <charconv>
 #include <cstdlib>
+#include <cstring>
 
 #include "coordexp/util/error.hpp"
 
@@ -145,6 +146,31 @@ std::vector<double> Communicator::all_reduce_sum(const std::vector<double>& valu
   std::vector<at::Tensor> v{torch::tensor(values, torch::kDouble)};
   impl_->wait(impl_->group->allreduce(v), "metric all-reduce");
   return std::vector<double>(v[0].data_ptr<double>(), v[0].data_ptr<double>() + v[0].numel());
+}
+
+std::vector<std::string> Communicator::all_gather(const std::string& bytes) {
+  if (!impl_) return {bytes};
+  Timer t(comm_seconds_);
+  const auto sizes = [&] {
+    std::vector<double> mine(static_cast<size_t>(env_.world_size), 0.0);
+    mine[static_cast<size_t>(env_.rank)] = static_cast<double>(bytes.size());
+    return mine;
+  }();
+  std::vector<at::Tensor> size_in{torch::tensor(sizes, torch::kDouble)};
+  impl_->wait(impl_->group->allreduce(size_in), "size all-reduce");
+  const auto all_sizes = size_in[0];
+  const int64_t longest = static_cast<int64_t>(all_sizes.max().item<double>());
+  auto mine = torch::zeros({std::max<int64_t>(1, longest)}, torch::kUInt8);
+  std::memcpy(mine.data_ptr<uint8_t>(), bytes.data(), bytes.size());
+  std::vector<at::Tensor> input{mine};
+  std::vector<std::vector<at::Tensor>> output(1);
+  for (int r = 0; r < env_.world_size; ++r) output[0].push_back(torch::empty_like(mine));
+  impl_->wait(impl_->group->allgather(output, input), "all-gather");
+  std::vector<std::string> out;
+  for (int r = 0; r < env_.world_size; ++r)
+    out.emplace_back(reinterpret_cast<const char*>(output[0][r].data_ptr<uint8_t>()),
+                     static_cast<size_t>(all_sizes[r].item<double>()));
+  return out;
 }
 
 void Communicator::barrier() {

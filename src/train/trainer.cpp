@@ -140,10 +140,19 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
   if (train_cache.corrupt() > 0)
     log << "coordexp train: skipped " << train_cache.corrupt()
               << " unreadable training images (first: " << train_cache.first_error() << ")\n";
-  std::vector<std::unique_ptr<ImageCache>> eval_caches;  // evaluation runs on rank 0
-  if (main_rank)
-    for (auto& [n, d] : eval_sets)
-      eval_caches.push_back(std::make_unique<ImageCache>(d, cfg.model.image_size, threads));
+  std::vector<std::unique_ptr<ImageCache>> eval_caches;
+  for (auto& [n, d] : eval_sets)
+    eval_caches.push_back(std::make_unique<ImageCache>(d, cfg.model.image_size, threads));
+  // Evaluation is sharded: every rank generates for every world_size-th image, rank 0 gathers and scores.
+  auto detect_sharded = [&](VisionLanguageModel& m, size_t k, const LabelMapper& mp, int64_t max_images) {
+    DetectionRun local = detect_dataset(m, eval_sets[k].second, *eval_caches[k], tokenizer, mp, cfg.generation,
+                                        cfg.run.eval_batch_size, max_images, env.rank, env.world_size);
+    if (env.world_size == 1) return local;
+    std::vector<DetectionRun> shards;
+    for (const auto& bytes : comm.all_gather(serialize_detection_run(local)))
+      shards.push_back(deserialize_detection_run(bytes));
+    return merge_detection_runs(std::move(shards), eval_sets[k].second);
+  };
 
   // ---- model, criterion, optimiser -----------------------------------------------------------------------
   auto model = build_tiny_vlm(resolved.model);
@@ -258,11 +267,11 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
       for (const auto& [name, v] : loss.terms) j[name] = v.item<double>();
       metrics << j.dump() << "\n" << std::flush;
     }
-    if (main_rank && cfg.run.eval_every > 0 && step % cfg.run.eval_every == 0 && step < cfg.optim.steps &&
+    if (cfg.run.eval_every > 0 && step % cfg.run.eval_every == 0 && step < cfg.optim.steps &&
         !eval_sets.empty()) {
-      auto run = detect_dataset(*model, eval_sets[0].second, *eval_caches[0], tokenizer, mapper,
-                                cfg.generation, cfg.run.eval_batch_size, cfg.run.eval_images);
-      const auto ev = evaluate_run(eval_sets[0].second, run);
+      const auto run = detect_sharded(*model, 0, mapper, cfg.run.eval_images);
+      if (main_rank) {
+        const auto ev = evaluate_run(eval_sets[0].second, run);
       nlohmann::json j = {{"step", step},
                           {"eval_split", eval_sets[0].first},
                           {"AP", ev.summary.stats[0]},
@@ -272,6 +281,7 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
       metrics << j.dump() << "\n" << std::flush;
       std::cerr << (isatty(fileno(stderr)) ? "\n" : "") << "eval @" << step << " " << eval_sets[0].first
                 << ": AP " << ev.summary.stats[0] << " AP50 " << ev.summary.stats[1] << "\n";
+      }
     }
     if (step % cfg.run.checkpoint_every == 0 || step == last) save();
     summary.final_loss = loss.total.item<double>();
@@ -287,13 +297,13 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
   if (env.world_size > 1) log << ", communication " << 100 * summary.communication_share << "% of the loop";
   log << "\n";
 
-  if (main_rank && options.final_eval && step == cfg.optim.steps) {
+  if (options.final_eval && step == cfg.optim.steps) {
     std::vector<SplitResult> results;
     for (size_t k = 0; k < eval_sets.size(); ++k) {
       auto& [name, data] = eval_sets[k];
       const LabelMapper split_mapper(data.coco.categories);
-      auto run = detect_dataset(*model, data, *eval_caches[k], tokenizer, split_mapper, cfg.generation,
-                                cfg.run.eval_batch_size, 0);
+      auto run = detect_sharded(*model, k, split_mapper, 0);
+      if (!main_rank) continue;
       auto ev = evaluate_run(data, run);
       save_detection_results(run.detections, (out / ("detections_" + name + ".json")).string());
       std::cerr << "coordexp train: " << name << ": AP " << ev.summary.stats[0] << " AP50 "
@@ -302,9 +312,11 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
                 << " generated tokens/s)\n";
       results.push_back({name, &data, eval_caches[k].get(), std::move(run), std::move(ev)});
     }
-    RunFacts facts{summary.tokens_per_second, peak_rss_mib(), loop_s, step};
-    write_run_report(out.string(), resolved, tokenizer, results, facts);
-    std::cerr << "coordexp train: report written to " << (out / "report.md").string() << "\n";
+    if (main_rank) {
+      RunFacts facts{summary.tokens_per_second, peak_rss_mib(), loop_s, step};
+      write_run_report(out.string(), resolved, tokenizer, results, facts);
+      std::cerr << "coordexp train: report written to " << (out / "report.md").string() << "\n";
+    }
   }
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   return summary;

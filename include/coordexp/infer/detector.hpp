@@ -31,11 +31,20 @@ struct DetectionRun {
 
 GrammarTokens grammar_for(const WordTokenizer& tokenizer);
 
-// Runs the first max_images usable images (0 = all).
+// Runs the first max_images usable images (0 = all); with num_shards > 1 only every num_shards-th of them,
+// starting at shard (data-parallel evaluation; merge_detection_runs puts the shards back together).
 DetectionRun detect_dataset(VisionLanguageModel& model, const DetectionDataset& dataset,
                             const ImageCache& cache, const WordTokenizer& tokenizer,
                             const LabelMapper& mapper, const GenerationConfig& config, int64_t batch_size,
-                            int64_t max_images);
+                            int64_t max_images, int shard = 0, int num_shards = 1);
+
+// Shards of one detect_dataset call -> the run one process would have produced: images in dataset order,
+// detections grouped by image in that order and re-indexed, counts summed, seconds the slowest shard's.
+DetectionRun merge_detection_runs(std::vector<DetectionRun> shards, const DetectionDataset& dataset);
+
+// A run as bytes and back, to move shards between processes. Malformed bytes are an InputError.
+std::string serialize_detection_run(const DetectionRun& run);
+DetectionRun deserialize_detection_run(const std::string& bytes);
 
 struct RunEvaluation {
   CocoSummary summary;            // the 12 stats, per-category AP, counts

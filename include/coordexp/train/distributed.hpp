@@ -45,6 +45,8 @@ class Communicator {
   // Element-wise sum over ranks of a small vector.
   std::vector<double> all_reduce_sum(const std::vector<double>& values);
   void barrier();
+  // Every rank's bytes, in rank order (sizes first, then one padded all-gather).
+  std::vector<std::string> all_gather(const std::string& bytes);
 
   // Seconds spent inside collectives since construction (the communication share of a step).
   double communication_seconds() const { return comm_seconds_; }
