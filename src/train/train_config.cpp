@@ -108,7 +108,7 @@ void visit(V& v, TrainConfig& c) {
     auto& o = c.optim;
     s("steps", o.steps), s("batch_size", o.batch_size), s("lr", o.lr), s("min_lr_ratio", o.min_lr_ratio);
     s("warmup_steps", o.warmup_steps), s("weight_decay", o.weight_decay), s("beta1", o.beta1);
-    s("beta2", o.beta2), s("grad_clip", o.grad_clip);
+    s("beta2", o.beta2), s("grad_clip", o.grad_clip), s("coord_loss_warmup_steps", o.coord_loss_warmup_steps);
   }
   {
     auto s = v.section("generation");

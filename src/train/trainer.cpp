@@ -214,6 +214,12 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
     cb.samples = std::move(batch.samples);
     const MeanInputEmbedder embedder(model->input_embedding());
     CriterionOutput loss = criterion(cb, &embedder);
+    if (cfg.optim.coord_loss_warmup_steps > 0 && step < cfg.optim.coord_loss_warmup_steps) {
+      const double ramp = static_cast<double>(step) / static_cast<double>(cfg.optim.coord_loss_warmup_steps);
+      for (const char* name : {"coord_ce", "l1", "giou"})
+        if (loss.weights.count(name)) loss.weights[name] *= ramp;
+      loss.total = loss.total_with_denominators(loss.denominators);
+    }
     torch::Tensor objective = loss.total;
     bool finite = loss.finite();
     if (env.world_size > 1) {

@@ -14,11 +14,11 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "coordexp/data/synth_writer.hpp"
 #include "coordexp/text/word_tokenizer.hpp"
 #include "coordexp/train/checkpoint.hpp"
 #include "coordexp/train/distributed.hpp"
 #include "coordexp/util/error.hpp"
+#include "train_fixtures.hpp"
 #include "coordexp/train/train_config.hpp"
 
 namespace coordexp {
@@ -26,27 +26,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-fs::path work_dir() {
-  static const fs::path dir = [] {
-    // one folder per process: CTest runs the cases of this file as parallel processes
-    fs::path d = fs::path(COORDEXP_BINARY_DIR) / "tests" / ("ddp_" + std::to_string(::getpid()));
-    fs::remove_all(d);
-    SynthConfig c;
-    c.num_train = 40, c.num_val = 4, c.num_novel = 2, c.num_dense = 0;
-    c.image_width = c.image_height = 32;
-    c.min_object_size = 6, c.max_object_size = 14, c.max_objects = 3;
-    c.num_threads = 1;
-    write_synth_dataset(c, (d / "data").string());
-    return d;
-  }();
-  static const struct Cleanup {
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove_all(dir, ec);
-    }
-  } cleanup;
-  return dir;
-}
+fs::path work_dir() { return testing::test_root(); }
 
 TrainConfig config(const std::string& name, int64_t batch, int64_t steps) {
   TrainConfig c;
@@ -127,7 +107,7 @@ TEST(DataParallel, ShardedEvaluationCoversEveryImage) {
                          err).c_str()),
             0);
   const auto j = nlohmann::json::parse(std::ifstream(fs::path(c.run.out_dir) / "eval_val.json"));
-  EXPECT_EQ(j.at("images").get<int>(), 4);
+  EXPECT_EQ(j.at("images").get<int>(), 8);
   // the same checkpoint in one process
   const fs::path single = fs::path(c.run.out_dir).string() + "_single";
   ASSERT_EQ(std::system((std::string(COORDEXP_CLI) + " predict --run " + c.run.out_dir + " --input " +

@@ -9,39 +9,18 @@
 #include <filesystem>
 #include <fstream>
 
-#include "coordexp/data/synth_writer.hpp"
 #include "coordexp/train/batch_builder.hpp"
 #include "coordexp/train/checkpoint.hpp"
 #include "coordexp/train/trainer.hpp"
 #include "coordexp/util/error.hpp"
+#include "train_fixtures.hpp"
 
 namespace coordexp {
 namespace {
 
 namespace fs = std::filesystem;
 
-// A small OpenShapes dataset, written once for the whole suite.
-const fs::path& data_dir() {
-  static const fs::path dir = [] {
-    // one folder per process: CTest runs the cases of this file as parallel processes
-    fs::path d = fs::path(COORDEXP_BINARY_DIR) / "tests" / ("train_data_" + std::to_string(::getpid()));
-    fs::remove_all(d);
-    SynthConfig c;
-    c.num_train = 24, c.num_val = 8, c.num_novel = 4, c.num_dense = 0;
-    c.image_width = c.image_height = 32;
-    c.min_object_size = 6, c.max_object_size = 14, c.max_objects = 3;
-    c.num_threads = 1;
-    write_synth_dataset(c, d.string());
-    return d;
-  }();
-  static const struct Cleanup {
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove_all(dir, ec);
-    }
-  } cleanup;
-  return dir;
-}
+const fs::path data_dir() { return testing::test_data_dir(); }
 
 TrainConfig tiny_config(const std::string& out) {
   TrainConfig c;
@@ -62,7 +41,7 @@ TrainConfig tiny_config(const std::string& out) {
 }
 
 fs::path fresh_dir(const std::string& name) {
-  fs::path d = fs::path(COORDEXP_BINARY_DIR) / "tests" / name;
+  fs::path d = testing::test_root() / name;
   fs::remove_all(d);
   return d;
 }
@@ -129,6 +108,30 @@ TEST(Trainer, ResumeContinuesBitForBit) {
   for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(torch::equal(pa[i], pb[i])) << "parameter " << i;
 }
 
+// optim.coord_loss_warmup_steps: at step 0 the coordinate terms weigh nothing, so one step equals one step
+// of a run without coordinate losses; a run with full weights ends elsewhere.
+TEST(Trainer, CoordinateLossWarmupStartsFromTheTextLossAlone) {
+  const fs::path a = fresh_dir("warm_a"), b = fresh_dir("warm_b"), c = fresh_dir("warm_c");
+  TrainConfig ca = tiny_config(a.string()), cb = tiny_config(b.string()), cc = tiny_config(c.string());
+  ca.optim.steps = cb.optim.steps = cc.optim.steps = 1;
+  ca.optim.coord_loss_warmup_steps = 5;
+  cb.criterion.coord_ce = false;
+  cb.criterion.coord_weight = 0;
+  TrainOptions o;
+  o.final_eval = false;
+  train(ca, o), train(cb, o), train(cc, o);
+  const int64_t V = WordTokenizer::load((a / "tokenizer.json").string()).vocab_size();
+  const auto pa = load_params(a / "checkpoint.pt", V, ca), pb = load_params(b / "checkpoint.pt", V, cb),
+             pc = load_params(c / "checkpoint.pt", V, cc);
+  bool all_equal = true, any_differs = false;
+  for (size_t i = 0; i < pa.size(); ++i) {
+    all_equal = all_equal && torch::allclose(pa[i], pb[i], 1e-6, 1e-7);
+    any_differs = any_differs || !torch::allclose(pa[i], pc[i], 1e-6, 1e-7);
+  }
+  EXPECT_TRUE(all_equal);
+  EXPECT_TRUE(any_differs);
+}
+
 TEST(Trainer, FinalEvaluationWritesTheReport) {
   const fs::path d = fresh_dir("run_report");
   TrainConfig c = tiny_config(d.string());
@@ -139,14 +142,31 @@ TEST(Trainer, FinalEvaluationWritesTheReport) {
     EXPECT_TRUE(fs::exists(d / f)) << f;
 }
 
+// A tiny model (vocabulary 50) saved at step 7 as <fresh dir>/c.pt.
+struct SavedCheckpoint {
+  fs::path dir;
+  TinyVlmConfig config;
+  std::shared_ptr<VisionLanguageModel> model;
+  std::string path;
+};
+
+SavedCheckpoint saved_checkpoint(const std::string& name) {
+  SavedCheckpoint c;
+  c.dir = fresh_dir(name);
+  fs::create_directories(c.dir);
+  c.config = tiny_config("x").model;
+  c.config.vocab_size = 50;
+  c.model = build_tiny_vlm(c.config);
+  c.path = (c.dir / "c.pt").string();
+  save_checkpoint(c.path, *c.model, nullptr, {7, 50});
+  return c;
+}
+
 TEST(Checkpoint, VocabularyMismatchCorruptFileAndUnwritableFolderAreClearErrors) {
-  const fs::path d = fresh_dir("ckpt");
-  fs::create_directories(d);
-  TinyVlmConfig m = tiny_config("x").model;
-  m.vocab_size = 50;
-  auto model = build_tiny_vlm(m);
-  const std::string path = (d / "c.pt").string();
-  save_checkpoint(path, *model, nullptr, {7, 50});
+  const SavedCheckpoint c = saved_checkpoint("ckpt");
+  const fs::path& d = c.dir;
+  const std::string& path = c.path;
+  auto model = c.model;
   EXPECT_EQ(load_checkpoint(path, *model, nullptr, 50).step, 7);
   EXPECT_THROW(load_checkpoint(path, *model, nullptr, 51), InputError);
   std::ofstream(d / "bad.pt") << "not a checkpoint";
@@ -161,13 +181,10 @@ TEST(Checkpoint, VocabularyMismatchCorruptFileAndUnwritableFolderAreClearErrors)
 // root): overwriting a checkpoint fails with an error naming it, no temp file is left, and the previous
 // checkpoint still loads with its step and parameters.
 TEST(Checkpoint, FullDiskKeepsThePreviousCheckpoint) {
-  const fs::path d = fresh_dir("ckpt_full");
-  fs::create_directories(d);
-  TinyVlmConfig m = tiny_config("x").model;
-  m.vocab_size = 50;
-  auto model = build_tiny_vlm(m);
-  const std::string path = (d / "c.pt").string();
-  save_checkpoint(path, *model, nullptr, {7, 50});
+  const SavedCheckpoint c = saved_checkpoint("ckpt_full");
+  const std::string& path = c.path;
+  const TinyVlmConfig& m = c.config;
+  auto model = c.model;
   const auto size = fs::file_size(path);
   auto before = model->parameters().front().clone();
   {

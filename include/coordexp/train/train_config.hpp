@@ -33,6 +33,9 @@ struct OptimConfig {
   double weight_decay = 0.05;        // AdamW decoupled weight decay (matrices only)
   double beta1 = 0.9, beta2 = 0.95;  // AdamW betas
   double grad_clip = 1.0;            // global gradient-norm clip (0 = off)
+  // Coordinate terms (coord_ce, l1, giou) start at weight 0 and reach their configured weight linearly over
+  // this many steps (0 = full weight from the start): recognition (text CE) gets the model first.
+  int64_t coord_loss_warmup_steps = 0;
 };
 
 struct RunConfig {
