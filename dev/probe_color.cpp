@@ -1,5 +1,8 @@
 // Dev probe: can the tiny V-LLM learn to name the colour of a solid-colour image from its image tokens?
 // Trains next-token CE on "<bos> -> colour" with random solid images; prints the loss (chance = log 10).
+// Build from the repo root after a build in build/:
+//   g++ -std=c++20 -O2 -Iinclude -I/usr/include/torch/csrc/api/include dev/probe_color.cpp -o /tmp/probe
+//       build/libcoordexp_torch.a build/libcoordexp_core.a -ltorch -ltorch_cpu -lc10 -lgloo
 #include <iostream>
 
 #include "coordexp/model/tiny_vlm.hpp"

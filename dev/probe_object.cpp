@@ -1,6 +1,9 @@
 // Dev probe: can the tiny V-LLM name the colour of ONE object on a flat background?
 // Unlike probe_color.cpp this needs localisation: the object covers 0.6%..19% of the image.
 // Usage: probe_object [steps] [lr]   (prints CE every 20 steps; chance = log 8 = 2.08)
+// Build from the repo root after a build in build/:
+//   g++ -std=c++20 -O2 -Iinclude -I/usr/include/torch/csrc/api/include dev/probe_object.cpp -o /tmp/probe
+//       build/libcoordexp_torch.a build/libcoordexp_core.a -ltorch -ltorch_cpu -lc10 -lgloo
 #include <cstdlib>
 #include <iostream>
 
