@@ -124,7 +124,10 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
     log << "coordexp train: train: " << train_set.describe_skips() << "\n";
   std::vector<const DetectionDataset*> all{&train_set};
   for (auto& [n, d] : eval_sets) all.push_back(&d);
-  const WordTokenizer tokenizer = fs::exists(out / "tokenizer.json") && options.resume
+  // A resumed run reuses its tokenizer file and never rewrites it: data-parallel workers read it while rank 0
+  // would be writing it.
+  const bool reuse_tokenizer = fs::exists(out / "tokenizer.json") && options.resume;
+  const WordTokenizer tokenizer = reuse_tokenizer
                                       ? WordTokenizer::load((out / "tokenizer.json").string())
                                       : build_tokenizer(cfg, all);
   TrainConfig resolved = cfg;
@@ -132,7 +135,7 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
   resolved.model.coord_first_id = tokenizer.coord_vocab().first_id();
   resolved.model.num_coord_bins = tokenizer.coord_vocab().num_bins();
   if (main_rank) {
-    tokenizer.save((out / "tokenizer.json").string());
+    if (!reuse_tokenizer) tokenizer.save((out / "tokenizer.json").string());
     write_text(out / "config.json", train_config_to_json(resolved) + "\n");
   }
 
