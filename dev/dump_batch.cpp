@@ -17,7 +17,7 @@ int main(int argc, char** argv) {
   BatchBuilder builder(data, cache, tok, dc, 4, 0);
   TrainBatch b = builder.build(0);
   for (int64_t n = 0; n < 4; ++n) {
-    auto img = ((b.images[n] * 0.25 + 0.5) * 255).clamp(0, 255).to(torch::kUInt8).permute({1, 2, 0}).contiguous();
+    auto img = (b.images[n] * 255).clamp(0, 255).to(torch::kUInt8).permute({1, 2, 0}).contiguous();
     ImageRGB8 out(128, 128);
     std::memcpy(out.pixels().data(), img.data_ptr<uint8_t>(), 128 * 128 * 3);
     save_png(out, std::string(argv[2]) + "/b" + std::to_string(n) + ".png");

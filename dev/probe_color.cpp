@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
   for (int step = 0; step <= 200; ++step) {
     auto cls = torch::randint(0, 10, {16}, torch::kLong);
     auto img = palette.index_select(0, cls).view({16, 3, 1, 1}).expand({16, 3, 128, 128}).clone();
-    img = (img - 0.5) / 0.25 + 0.1 * torch::randn_like(img);
+    img = img + 0.025 * torch::randn_like(img);
     auto tokens = torch::full({16, 1}, 1, torch::kLong);
     auto h = model->forward_text(model->encode_images(img), tokens);  // [16, 1, D]
     auto loss = torch::nn::functional::cross_entropy(model->logits(h.squeeze(1)), cls + 5);

@@ -35,7 +35,6 @@ int main(int argc, char** argv) {
       img[b].narrow(1, y, side).narrow(2, x, side).copy_(
           palette[cls[b].item<int64_t>()].view({3, 1, 1}).expand({3, side, side}));
     }
-    img = (img - 0.5) / 0.25;
     auto tokens = torch::full({B, 1}, 1, torch::kLong);
     auto h = model->forward_text(model->encode_images(img), tokens);
     auto loss = torch::nn::functional::cross_entropy(model->logits(h.squeeze(1)), cls + 5);

@@ -11,7 +11,7 @@
 #include "coordexp/eval/coco_summary.hpp"
 #include "coordexp/infer/detector.hpp"
 #include "coordexp/report/box_drawing.hpp"
-#include "coordexp/train/checkpoint.hpp"
+#include "coordexp/train/model_factory.hpp"
 #include "coordexp/train/train_config.hpp"
 #include "coordexp/util/error.hpp"
 
@@ -66,15 +66,14 @@ const CommandRegistrar kPredict(
         const fs::path run(a->run);
         const fs::path out = a->out.empty() ? run / "predict" : fs::path(a->out);
         fs::create_directories(out);
-        TrainConfig cfg = load_train_config((run / "config.json").string());
-        const WordTokenizer tok = WordTokenizer::load((run / "tokenizer.json").string());
-        cfg.model.vocab_size = tok.vocab_size();
+        ModelBundle bundle = load_run_model(run);
+        TrainConfig& cfg = bundle.resolved;
+        const DetectionTokenizer& tok = *bundle.tokenizer;
+        VisionLanguageModel* const model = bundle.model.get();
         if (!a->coord_decode.empty()) cfg.generation.coord_decode = parse_coord_decode(a->coord_decode);
         if (a->repetition_penalty > 0) cfg.generation.repetition_penalty = a->repetition_penalty;
         torch::set_num_threads(cfg.run.threads > 0 ? cfg.run.threads
                                                    : static_cast<int>(std::thread::hardware_concurrency()));
-        auto model = build_tiny_vlm(cfg.model);
-        load_checkpoint((run / "checkpoint.pt").string(), *model, nullptr, tok.vocab_size());
         const bool folder = fs::is_directory(a->input);
         DetectionDataset data =
             folder ? folder_dataset(a->input) : load_detection_dataset(a->input, "", true);

@@ -11,16 +11,18 @@
 
 namespace coordexp {
 
-GrammarTokens grammar_for(const WordTokenizer& tokenizer) {
-  const int64_t V = tokenizer.vocab_size();
-  auto text = torch::zeros({V}, torch::kBool);
-  for (int64_t id = 0; id < V; ++id)
-    if (tokenizer.is_text(id) && id != tokenizer.unk_id()) text[id] = true;
+GrammarTokens grammar_for(const DetectionTokenizer& tokenizer, int64_t model_vocab_size) {
+  COORDEXP_CHECK_ARG(model_vocab_size >= tokenizer.vocab_size(), "model_vocab_size",
+                     ">= the tokenizer's " + std::to_string(tokenizer.vocab_size()) + " ids",
+                     std::to_string(model_vocab_size));
+  auto text = torch::zeros({model_vocab_size}, torch::kBool);
+  auto mask = text.accessor<bool, 1>();
+  for (int64_t id = 0; id < tokenizer.vocab_size(); ++id) mask[id] = tokenizer.is_description_token(id);
   return {tokenizer.coord_vocab(), tokenizer.structure(), text, tokenizer.pad_id()};
 }
 
 DetectionRun detect_dataset(VisionLanguageModel& model, const DetectionDataset& dataset,
-                            const ImageCache& cache, const WordTokenizer& tokenizer,
+                            const ImageCache& cache, const DetectionTokenizer& tokenizer,
                             const LabelMapper& mapper, const GenerationConfig& config, int64_t batch_size,
                             int64_t max_images, int shard, int num_shards) {
   COORDEXP_CHECK_ARG(num_shards >= 1 && shard >= 0 && shard < num_shards, "shard",
@@ -33,7 +35,7 @@ DetectionRun detect_dataset(VisionLanguageModel& model, const DetectionDataset& 
     if (max_images > 0 && selected >= max_images) break;
     if (selected++ % num_shards == shard) run.images.push_back(i);
   }
-  const GrammarTokens grammar = grammar_for(tokenizer);
+  const GrammarTokens grammar = grammar_for(tokenizer, model.vocab_size());
   const auto prompt_ids = tokenizer.prompt_ids({});
   const bool was_training = model.is_training();
   model.eval();

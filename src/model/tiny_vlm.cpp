@@ -154,8 +154,9 @@ class TinyVlmImpl : public VisionLanguageModel {
   }
 
   torch::Tensor encode_images(const torch::Tensor& images) override {
-    auto x =
-        stem_->forward(images).flatten(2).transpose(1, 2) + vision_pos_fixed_ + vision_pos_;  // [B, I, Cv]
+    // (x - 0.5) / 0.25 per channel: the tiny model's fixed normalisation
+    auto x = stem_->forward((images - 0.5) / 0.25).flatten(2).transpose(1, 2) + vision_pos_fixed_ +
+             vision_pos_;  // [B, I, Cv]
     for (auto& b : vision_blocks_) x = b(x);
     return proj2_(torch::gelu(proj1_(vision_norm_(x))));  // [B, I, D]
   }

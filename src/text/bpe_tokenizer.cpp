@@ -431,6 +431,15 @@ std::vector<TokenId> BpeTokenizer::encode(std::string_view text) const {
   return out;
 }
 
+std::vector<TokenId> BpeTokenizer::encode_plain(std::string_view text) const {
+  decode_utf8(text);
+  std::vector<TokenId> out;
+  impl_->encode_plain(text, out);
+  return out;
+}
+
+bool BpeTokenizer::is_added(TokenId id) const { return impl_->added_by_id.count(id) > 0; }
+
 // --------------------------------------------------------------------------------------------- decoding
 
 std::string BpeTokenizer::decode(std::span<const TokenId> ids, bool skip_special_tokens) const {

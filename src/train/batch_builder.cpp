@@ -38,11 +38,11 @@ torch::Tensor image_to_tensor(const ImageRGB8& image, bool flip) {
                .permute({2, 0, 1})
                .to(torch::kFloat);
   if (flip) t = t.flip({2});
-  return (t / 255.0 - 0.5) / 0.25;
+  return t / 255.0;
 }
 
 BatchBuilder::BatchBuilder(const DetectionDataset& dataset, const ImageCache& cache,
-                           const WordTokenizer& tokenizer, const DataConfig& config, int64_t batch_size,
+                           const DetectionTokenizer& tokenizer, const DataConfig& config, int64_t batch_size,
                            uint64_t seed, int rank, int world_size)
     : dataset_(dataset),
       cache_(cache),

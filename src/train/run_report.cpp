@@ -97,7 +97,7 @@ std::vector<double> mean_precision_curve(const RunEvaluation& eval, size_t t) {
   return out;
 }
 
-void write_run_report(const std::string& out_dir, const TrainConfig& config, const WordTokenizer& tokenizer,
+void write_run_report(const std::string& out_dir, const TrainConfig& config, const DetectionTokenizer& tokenizer,
                       const std::vector<SplitResult>& results, const RunFacts& facts) {
   const fs::path out(out_dir);
   std::vector<PrCurve> curves;
@@ -132,7 +132,9 @@ void write_run_report(const std::string& out_dir, const TrainConfig& config, con
   std::ostringstream md;
   md << std::fixed << std::setprecision(3);
   md << "# coordexp run report\n\n";
-  md << "Tiny V-LLM trained from scratch for " << facts.steps << " steps (" << std::setprecision(0)
+  md << (config.hf.path.empty() ? std::string("Tiny V-LLM trained from scratch")
+                                 : "Hugging Face model " + config.hf.path + " fine-tuned")
+     << " for " << facts.steps << " steps (" << std::setprecision(0)
      << facts.train_seconds << " s, " << facts.tokens_per_second << " answer tokens/s, peak memory "
      << facts.peak_rss_mib << " MiB); vocabulary " << tokenizer.vocab_size()
      << " tokens with K = " << config.data.num_bins << " coordinate bins. Matching: "

@@ -91,6 +91,12 @@ void visit(V& v, TrainConfig& c) {
     s("norm_eps", m.norm_eps);
   }
   {
+    auto s = v.section("hf");
+    auto& h = c.hf;
+    s("path", h.path), s("train_lm", h.train_lm), s("train_projector", h.train_projector);
+    s("train_vision", h.train_vision), s("system_prompt", h.system_prompt);
+  }
+  {
     auto s = v.section("criterion");
     auto& k = c.criterion;
     s("coord_weight", k.coord_weight), s("l1_weight", k.l1_weight), s("giou_weight", k.giou_weight);
@@ -145,6 +151,9 @@ TrainConfig load_train_config(const std::string& path) {
   check_positive(path, "optim.batch_size", c.optim.batch_size);
   check_positive(path, "optim.lr", c.optim.lr);
   check_positive(path, "data.mc_orderings", c.data.mc_orderings);
+  if (!c.hf.path.empty() && c.model.image_size % 28 != 0)
+    throw_input_error(path + ": field \"model.image_size\"", "a multiple of 28 with hf.path (patch 14, merge 2)",
+                      std::to_string(c.model.image_size));
   if (c.data.train_json.empty())
     throw_input_error(path + ": field \"data.train_json\"", "a COCO file path", "nothing");
   return c;

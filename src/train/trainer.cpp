@@ -20,6 +20,8 @@
 #include "coordexp/train/batch_builder.hpp"
 #include "coordexp/train/checkpoint.hpp"
 #include "coordexp/train/distributed.hpp"
+#include "coordexp/train/model_factory.hpp"
+#include "coordexp/model/qwen2_vl.hpp"
 #include "coordexp/train/run_report.hpp"
 #include "coordexp/util/error.hpp"
 #include "coordexp/util/progress.hpp"
@@ -35,16 +37,6 @@ void write_text(const fs::path& path, const std::string& text) {
   if (!f) throw_input_error("output " + path.string(), "a writable file", "a write failure");
 }
 
-WordTokenizer build_tokenizer(const TrainConfig& cfg, const std::vector<const DetectionDataset*>& splits) {
-  std::vector<std::string> texts;
-  for (const auto* d : splits) {
-    for (const auto& c : d->coco.categories) texts.push_back(c.name);
-    for (const auto& img : d->images)
-      for (const auto& o : img.objects) texts.push_back(o.description);
-  }
-  return WordTokenizer::build(texts, cfg.data.num_bins);
-}
-
 double learning_rate(const OptimConfig& o, int64_t step) {
   if (step < o.warmup_steps)
     return o.lr * static_cast<double>(step + 1) / static_cast<double>(o.warmup_steps);
@@ -54,9 +46,13 @@ double learning_rate(const OptimConfig& o, int64_t step) {
   return o.lr * (o.min_lr_ratio + (1 - o.min_lr_ratio) * cosine);
 }
 
-std::unique_ptr<torch::optim::AdamW> make_optimizer(VisionLanguageModel& model, const OptimConfig& o) {
+// Trainable parameters only; matrices decay, vectors and partially frozen tables do not.
+std::unique_ptr<torch::optim::AdamW> make_optimizer(const ModelBundle& bundle, const OptimConfig& o) {
   std::vector<torch::Tensor> decay, no_decay;
-  for (auto& p : model.named_parameters()) (p.value().dim() >= 2 ? decay : no_decay).push_back(p.value());
+  for (auto& p : bundle.model->named_parameters()) {
+    if (!p.value().requires_grad()) continue;
+    (p.value().dim() >= 2 && !is_partially_frozen(bundle, p.value()) ? decay : no_decay).push_back(p.value());
+  }
   std::vector<torch::optim::OptimizerParamGroup> groups;
   auto opts = [&](double wd) {
     return std::make_unique<torch::optim::AdamWOptions>(
@@ -127,13 +123,10 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
   // A resumed run reuses its tokenizer file and never rewrites it: data-parallel workers read it while rank 0
   // would be writing it.
   const bool reuse_tokenizer = fs::exists(out / "tokenizer.json") && options.resume;
-  const WordTokenizer tokenizer = reuse_tokenizer
-                                      ? WordTokenizer::load((out / "tokenizer.json").string())
-                                      : build_tokenizer(cfg, all);
-  TrainConfig resolved = cfg;
-  resolved.model.vocab_size = tokenizer.vocab_size();
-  resolved.model.coord_first_id = tokenizer.coord_vocab().first_id();
-  resolved.model.num_coord_bins = tokenizer.coord_vocab().num_bins();
+  ModelBundle bundle = build_model_for_training(cfg, all, out, options.resume);
+  const DetectionTokenizer& tokenizer = *bundle.tokenizer;
+  const TrainConfig& resolved = bundle.resolved;
+  VisionLanguageModel* const model = bundle.model.get();
   if (main_rank) {
     if (!reuse_tokenizer) tokenizer.save((out / "tokenizer.json").string());
     write_text(out / "config.json", train_config_to_json(resolved) + "\n");
@@ -158,16 +151,15 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
   };
 
   // ---- model, criterion, optimiser -----------------------------------------------------------------------
-  auto model = build_tiny_vlm(resolved.model);
   model->train();
-  auto optimizer = make_optimizer(*model, cfg.optim);
+  auto optimizer = make_optimizer(bundle, cfg.optim);
   const SetCriterion criterion(cfg.criterion, tokenizer.coord_vocab(), tokenizer.structure());
   const LabelMapper mapper(eval_sets.empty() ? train_set.coco.categories
                                              : eval_sets.front().second.coco.categories);
   int64_t step = 0;
   const std::string ckpt = (out / "checkpoint.pt").string();
   if (options.resume && fs::exists(ckpt)) {
-    step = load_checkpoint(ckpt, *model, optimizer.get(), tokenizer.vocab_size()).step;
+    step = load_checkpoint(ckpt, *model, optimizer.get(), model->vocab_size()).step;
     log << "coordexp train: resumed from " << ckpt << " at step " << step << "\n";
   }
   if (env.world_size > 1) {
@@ -191,9 +183,11 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
   int64_t tokens_seen = 0;
   const auto t_loop = std::chrono::steady_clock::now();
   auto save = [&] {
-    if (main_rank) save_checkpoint(ckpt, *model, optimizer.get(), {step, tokenizer.vocab_size()});
+    if (main_rank) save_checkpoint(ckpt, *model, optimizer.get(), {step, model->vocab_size()});
   };
-  const auto params = model->parameters();
+  std::vector<torch::Tensor> params;
+  for (const auto& p : model->parameters())
+    if (p.requires_grad()) params.push_back(p);
   // Fault injection for the data-parallel tests: COORDEXP_FAULT_KILL=RANK:STEP kills that worker there.
   int64_t fault_kill_step = -1;
   if (const char* f = std::getenv("COORDEXP_FAULT_KILL"); f != nullptr) {
@@ -258,7 +252,7 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
     }
     double grad_norm = 0;
     if (cfg.optim.grad_clip > 0)
-      grad_norm = torch::nn::utils::clip_grad_norm_(model->parameters(), cfg.optim.grad_clip);
+      grad_norm = torch::nn::utils::clip_grad_norm_(params, cfg.optim.grad_clip);
     optimizer->step();
     ++step;
     tokens_seen += batch.answer_tokens;
@@ -305,6 +299,13 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
       << " MiB";
   if (env.world_size > 1) log << ", communication " << 100 * summary.communication_share << "% of the loop";
   log << "\n";
+
+  // A fine-tuned Hugging Face model is also written in its own format, readable by other tools.
+  if (auto* qwen = dynamic_cast<QwenVLModel*>(model); qwen && main_rank && step == cfg.optim.steps) {
+    save_qwen_vl(*qwen, out / "hf");
+    tokenizer.save((out / "hf" / "tokenizer.json").string());
+    log << "coordexp train: Hugging Face model written to " << (out / "hf").string() << "\n";
+  }
 
   if (options.final_eval && step == cfg.optim.steps) {
     std::vector<SplitResult> results;

@@ -14,7 +14,7 @@
 #include "coordexp/eval/detection_results.hpp"
 #include "coordexp/eval/label_mapping.hpp"
 #include "coordexp/infer/generator.hpp"
-#include "coordexp/text/word_tokenizer.hpp"
+#include "coordexp/text/detection_tokenizer.hpp"
 #include "coordexp/train/batch_builder.hpp"
 
 namespace coordexp {
@@ -29,12 +29,14 @@ struct DetectionRun {
   double seconds = 0;
 };
 
-GrammarTokens grammar_for(const WordTokenizer& tokenizer);
+// The grammar over a model with `model_vocab_size` logits (>= the tokenizer's ids; rows past the
+// tokenizer, such as a checkpoint's padding rows, are never allowed).
+GrammarTokens grammar_for(const DetectionTokenizer& tokenizer, int64_t model_vocab_size);
 
 // Runs the first max_images usable images (0 = all); with num_shards > 1 only every num_shards-th of them,
 // starting at shard (data-parallel evaluation; merge_detection_runs puts the shards back together).
 DetectionRun detect_dataset(VisionLanguageModel& model, const DetectionDataset& dataset,
-                            const ImageCache& cache, const WordTokenizer& tokenizer,
+                            const ImageCache& cache, const DetectionTokenizer& tokenizer,
                             const LabelMapper& mapper, const GenerationConfig& config, int64_t batch_size,
                             int64_t max_images, int shard = 0, int num_shards = 1);
 

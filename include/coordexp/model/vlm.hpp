@@ -13,11 +13,15 @@ namespace coordexp {
 struct KvCache {
   std::vector<torch::Tensor> keys, values;
   int64_t length = 0;  // positions cached (image + text)
+  // Rotary position of the next token minus `length` (M-RoPE models give an image fewer positions than
+  // tokens); 0 for 1-D positions.
+  int64_t position_offset = 0;
 };
 
 class VisionLanguageModel : public torch::nn::Module {
  public:
-  // images [B, 3, S, S] normalised -> image token embeddings in the decoder's width [B, I, D].
+  // images [B, 3, H, W], RGB in [0, 1] (each model normalises as it was trained) -> image token embeddings
+  // in the decoder's width [B, I, D].
   virtual torch::Tensor encode_images(const torch::Tensor& images) = 0;
   // Teacher forcing over [image tokens, text tokens]: returns final-normed hidden states of the text
   // positions [B, T, D]; hidden[b, t] predicts tokens[b, t + 1].

@@ -43,6 +43,9 @@ class BpeTokenizer {
 
   // Text must be valid UTF-8 (InputError naming the byte offset otherwise). No BOS/EOS is added.
   std::vector<TokenId> encode(std::string_view text) const;
+  // As encode, but added tokens are not matched: their spellings in `text` are ordinary text (for
+  // untrusted strings such as dataset descriptions, which must never inject a special token).
+  std::vector<TokenId> encode_plain(std::string_view text) const;
   // The pieces the normaliser and pre-tokenizer make of plain `text` (no added-token matching), as UTF-8.
   std::vector<std::string> pre_tokenize(std::string_view text) const;
   // Bytes of the tokens (added tokens as their content). Ids cut inside a UTF-8 sequence give partial
@@ -53,6 +56,7 @@ class BpeTokenizer {
   std::string id_to_token(TokenId id) const;                         // InputError if unknown
   TokenId vocab_size() const;                                        // largest id + 1
   const std::vector<AddedToken>& added_tokens() const;
+  bool is_added(TokenId id) const;  // an added (special or not) token rather than a BPE vocabulary entry
 
   // Adds `content` as a special added token with the next free id; returns the existing id when the
   // content is already a token.
@@ -67,6 +71,13 @@ class BpeTokenizer {
   explicit BpeTokenizer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// A byte-level BPE tokenizer.json (Qwen2 pre-tokenizer, NFC, GPT-2 byte table) trained on `corpus`: at most
+// `num_merges` merges, the most frequent adjacent pair first (ties: the smaller pair by bytes), stopping
+// when no pair occurs twice; `special_tokens` become special added tokens after the vocabulary, in order.
+// For tiny test checkpoints: quadratic in the corpus, fine for a few thousand words.
+nlohmann::json train_byte_level_bpe(const std::vector<std::string>& corpus, int num_merges,
+                                    const std::vector<std::string>& special_tokens);
 
 // Ids of the coordinate vocabulary after extension.
 struct CoordTokenIds {

@@ -11,10 +11,11 @@
 #include <vector>
 
 #include "coordexp/text/coord_vocab.hpp"
+#include "coordexp/text/detection_tokenizer.hpp"
 
 namespace coordexp {
 
-class WordTokenizer {
+class WordTokenizer : public DetectionTokenizer {
  public:
   static constexpr TokenId kPadId = 0;
   static constexpr TokenId kBosId = 1;
@@ -32,24 +33,25 @@ class WordTokenizer {
   // Splits and lower-cases `text`; words outside the vocabulary become <unk>. The spellings of the special
   // and coordinate tokens ("<bos>", "<coord_17>") are read as those tokens, so encode(decode(ids)) == ids.
   // No <bos>/<eos> is added.
-  std::vector<TokenId> encode(std::string_view text) const;
+  std::vector<TokenId> encode(std::string_view text) const override;
   // Token texts joined by single spaces (<coord_k>, <obj_start>, ... for non-words). An id outside
   // [0, vocab_size) is an InputError naming its position.
-  std::string decode(std::span<const TokenId> ids) const;
+  std::string decode(std::span<const TokenId> ids) const override;
   std::string token_text(TokenId id) const;  // one token; InputError when out of range
 
   // The detection prompt: "<bos> detect all :" for no phrases, else "<bos> detect : p1 ; p2 ; ... :".
   // A phrase must be non-empty and must not contain ":" or ";" (they delimit phrases): InputError.
-  std::vector<TokenId> prompt_ids(const std::vector<std::string>& phrases) const;
+  std::vector<TokenId> prompt_ids(const std::vector<std::string>& phrases) const override;
 
-  int64_t vocab_size() const { return kNumSpecial + static_cast<int64_t>(words_.size()) + num_coord_bins_; }
-  CoordVocab coord_vocab() const { return CoordVocab(num_coord_bins_, first_coord_id()); }
-  StructureTokens structure() const { return StructureTokens{kObjStartId, kObjEndId, kEosId}; }
-  TokenId pad_id() const { return kPadId; }
+  int64_t vocab_size() const override { return kNumSpecial + static_cast<int64_t>(words_.size()) + num_coord_bins_; }
+  CoordVocab coord_vocab() const override { return CoordVocab(num_coord_bins_, first_coord_id()); }
+  StructureTokens structure() const override { return StructureTokens{kObjStartId, kObjEndId, kEosId}; }
+  TokenId pad_id() const override { return kPadId; }
   TokenId bos_id() const { return kBosId; }
   TokenId eos_id() const { return kEosId; }
   TokenId unk_id() const { return kUnkId; }
   // A word or <unk>: what may appear inside an object's description.
+  bool is_description_token(TokenId id) const override { return is_text(id) && id != kUnkId; }
   bool is_text(TokenId id) const { return id == kUnkId || (id >= kNumSpecial && id < first_coord_id()); }
   const std::vector<std::string>& words() const { return words_; }  // sorted; word i has id kNumSpecial + i
 
@@ -57,7 +59,7 @@ class WordTokenizer {
   std::string to_json() const;
   // `source` names the text in errors; a malformed document is an InputError naming source and field.
   static WordTokenizer from_json(std::string_view json, const std::string& source);
-  void save(const std::string& path) const;
+  void save(const std::string& path) const override;
   static WordTokenizer load(const std::string& path);
 
  private:

@@ -15,14 +15,14 @@
 #include "coordexp/data/detection_dataset.hpp"
 #include "coordexp/data/image.hpp"
 #include "coordexp/loss/set_criterion.hpp"
-#include "coordexp/text/word_tokenizer.hpp"
+#include "coordexp/text/detection_tokenizer.hpp"
 #include "coordexp/train/train_config.hpp"
 
 namespace coordexp {
 
 struct TrainBatch {
   int64_t step = 0;
-  torch::Tensor images;                  // [B, 3, S, S] normalised
+  torch::Tensor images;                  // [B, 3, S, S] RGB in [0, 1]
   torch::Tensor tokens;                  // [B*R, T] prompt + answer, right-padded
   torch::Tensor roles;                   // [B*R, T] uint8 TokenRole or kRoleNone
   std::vector<CriterionSample> samples;  // [B*R]
@@ -45,7 +45,7 @@ class ImageCache {
   std::string first_error_;
 };
 
-// [3, S, S] float, (x / 255 - 0.5) / 0.25 per channel.
+// [3, S, S] float RGB in [0, 1] (models normalise themselves, see VisionLanguageModel::encode_images).
 torch::Tensor image_to_tensor(const ImageRGB8& image, bool flip);
 
 // Step k's global batch is batch_size * world_size consecutive entries of a per-epoch permutation
@@ -55,7 +55,7 @@ torch::Tensor image_to_tensor(const ImageRGB8& image, bool flip);
 // but the wall time.
 class BatchBuilder {
  public:
-  BatchBuilder(const DetectionDataset& dataset, const ImageCache& cache, const WordTokenizer& tokenizer,
+  BatchBuilder(const DetectionDataset& dataset, const ImageCache& cache, const DetectionTokenizer& tokenizer,
                const DataConfig& config, int64_t batch_size, uint64_t seed, int rank = 0,
                int world_size = 1);
   TrainBatch build(int64_t step) const;
@@ -66,7 +66,7 @@ class BatchBuilder {
   std::vector<std::pair<size_t, int64_t>> indices_for_step(int64_t step) const;
   const DetectionDataset& dataset_;
   const ImageCache& cache_;
-  const WordTokenizer& tokenizer_;
+  const DetectionTokenizer& tokenizer_;
   DataConfig config_;
   int64_t batch_size_;
   uint64_t seed_;

@@ -38,6 +38,18 @@ struct OptimConfig {
   int64_t coord_loss_warmup_steps = 0;
 };
 
+// A pretrained Qwen2-VL / Qwen2.5-VL checkpoint to fine-tune instead of the tiny model (hf.path set). The
+// tokenizer is the checkpoint's tokenizer.json extended with data.num_bins coordinate tokens and the
+// structure tokens; images are resized to model.image_size (a multiple of 28); the other model.* keys are
+// the tiny model's and are ignored.
+struct HfModelConfig {
+  std::string path;                                       // Hugging Face model folder ("" = tiny model)
+  bool train_lm = true;                                   // decoder, embeddings, LM head
+  bool train_projector = true;                            // the patch merger
+  bool train_vision = false;                              // the vision tower
+  std::string system_prompt = "You are a helpful assistant.";  // the chat template's system turn
+};
+
 struct RunConfig {
   std::string out_dir = "runs/default";  // checkpoints, logs, resolved config, report
   uint64_t seed = 0;                     // model init, data order, augmentation
@@ -53,6 +65,7 @@ struct RunConfig {
 struct TrainConfig {
   DataConfig data;
   TinyVlmConfig model;
+  HfModelConfig hf;
   CriterionConfig criterion;
   OptimConfig optim;
   GenerationConfig generation;

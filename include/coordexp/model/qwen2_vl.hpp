@@ -1,0 +1,135 @@
+// The Qwen2-VL / Qwen2.5-VL architecture in LibTorch, read from and written to Hugging Face files.
+//
+// Vision tower: temporal patch embedding (an image is two identical frames), 2-D rotary embedding over
+// (row, column) patch positions, ViT blocks (Qwen2-VL: LayerNorm + quick-GELU MLP; Qwen2.5-VL: RMSNorm +
+// gated SiLU MLP and window attention except in fullatt_block_indexes), the patch merger (merge x merge
+// patches -> one LM token). Language model: Qwen2 decoder (RMSNorm, grouped-query attention with q/k/v
+// biases, M-RoPE over (t, h, w) positions, SwiGLU), LM head tied or untied.
+//
+// Sequence layout: [image_prefix tokens, image tokens, text tokens]. The image prefix is the chat template
+// up to and including <|vision_start|> (set_image_prefix); the VisionLanguageModel calls then work exactly as
+// with the tiny model, and the positions are those transformers computes for input ids with the image
+// placeholder run (get_rope_index): text before the image at 0..p-1, image token (i, j) of the merged grid
+// at (p, p + i, p + j), text after it from p + max(rows, cols) on. Attention is causal over the whole
+// sequence, as in the reference.
+//
+// Parameters are registered under Hugging Face's names ("model.layers.0.self_attn.q_proj.weight",
+// "visual.blocks.0.attn.qkv.weight", "lm_head.weight"), so named_parameters() is the checkpoint's key set.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "coordexp/io/hf_config.hpp"
+#include "coordexp/io/safetensors.hpp"
+#include "coordexp/model/vlm.hpp"
+
+namespace coordexp {
+
+// Receives named intermediate activations ("vision.patch_embed", "vision.block.3", "vision.merger",
+// "lm.embed", "lm.layer.1", "lm.norm") when set; for comparing a run with the reference layer by layer.
+using ActivationHook = std::function<void(const std::string& name, const torch::Tensor& value)>;
+
+// Image normalisation of the Qwen2-VL image processor (OpenAI CLIP statistics), applied to RGB in [0, 1].
+inline constexpr float kQwenImageMean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
+inline constexpr float kQwenImageStd[3] = {0.26862954f, 0.26130258f, 0.27577711f};
+
+// The image processor's smart resize: the (height, width) closest to the input's whose sides are multiples
+// of `factor` (patch * merge = 28) and whose area lies in [min_pixels, max_pixels], aspect kept. An
+// aspect ratio over 200 or a non-positive side is an InputError naming `source`.
+struct ImageSize {
+  int64_t height = 0, width = 0;
+};
+ImageSize qwen_smart_resize(int64_t height, int64_t width, int64_t factor = 28,
+                            int64_t min_pixels = 56 * 56, int64_t max_pixels = 28 * 28 * 1280,
+                            const std::string& source = "image");
+
+class QwenVLModel : public VisionLanguageModel {
+ public:
+  explicit QwenVLModel(const QwenVLConfig& config);
+  ~QwenVLModel() override;
+
+  // Token ids written before the image (the chat template through <|vision_start|>); may be empty.
+  void set_image_prefix(std::vector<int64_t> ids);
+  const std::vector<int64_t>& image_prefix() const { return image_prefix_; }
+
+  // images [B, 3, H, W], RGB in [0, 1]; H and W multiples of patch_size * spatial_merge_size. Normalises,
+  // patchifies as the image processor does and runs the vision tower: [B, (H/28) * (W/28), D]. The merged
+  // grid is remembered for the next forward_text / prefill (which check the token count against it).
+  torch::Tensor encode_images(const torch::Tensor& images) override;
+  torch::Tensor forward_text(const torch::Tensor& image_embeds, const torch::Tensor& tokens) override;
+  torch::Tensor prefill(const torch::Tensor& image_embeds, const torch::Tensor& prompt,
+                        KvCache& cache) override;
+  torch::Tensor decode_step(const torch::Tensor& tokens, KvCache& cache) override;
+  torch::Tensor lm_head_weight() override;
+  torch::Tensor input_embedding() override;
+  int64_t vocab_size() const override { return config_.text.vocab_size; }
+
+  // Hidden states of every position of [prefix, image, tokens] (final-normed), [B, P + I + T, D]: what the
+  // reference's forward computes for the same input ids, for parity checks.
+  torch::Tensor forward_all(const torch::Tensor& image_embeds, const torch::Tensor& tokens);
+
+  // Grows embed_tokens and lm_head to `new_vocab_size` rows (no-op when not larger); new rows are zero and
+  // the caller initialises them (see extend_qwen_vocabulary).
+  void resize_vocabulary(int64_t new_vocab_size);
+
+  void set_activation_hook(ActivationHook hook) { hook_ = std::move(hook); }
+  const QwenVLConfig& config() const { return config_; }
+
+  // Which parts train: the LM (decoder + embeddings + head), the merger (projector), the vision tower.
+  void set_trainable(bool lm, bool projector, bool vision);
+
+  struct Impl;
+
+ private:
+  QwenVLConfig config_;
+  std::vector<int64_t> image_prefix_;
+  ActivationHook hook_;
+  int64_t grid_rows_ = 0, grid_cols_ = 0;  // merged grid of the last encode_images
+  std::shared_ptr<Impl> impl_;
+};
+
+// Options for reading a Hugging Face checkpoint directory (config.json + safetensors, one file or shards).
+struct QwenLoadReport {
+  int64_t tensors = 0;       // tensors copied
+  uint64_t bytes_read = 0;   // checkpoint bytes converted
+  double seconds = 0;        // wall time of open + copy
+  std::vector<std::string> ignored;  // checkpoint tensors the model has no parameter for
+};
+
+// Builds the model from dir/config.json and copies every parameter from the safetensors files, converting
+// F32/F16/BF16 to float32. Accepts both key layouts transformers has written ("model.layers.*" / "visual.*"
+// and "model.language_model.*" / "model.visual.*"). A missing tensor or a shape mismatch is an InputError
+// naming the checkpoint and the tensor; tensors the model does not use are listed in the report.
+std::shared_ptr<QwenVLModel> load_qwen_vl(const std::filesystem::path& dir, QwenLoadReport* report = nullptr);
+
+// Writes config.json and the weights (model.safetensors, or shards + index when over max_shard_bytes) in
+// the classic key layout every transformers version reads; tied LM heads are not written. dtype F32 or
+// BF16.
+void save_qwen_vl(QwenVLModel& model, const std::filesystem::path& dir,
+                  SafetensorsDType dtype = SafetensorsDType::kF32, uint64_t max_shard_bytes = 4ull << 30);
+
+// Initialises rows [first_new, vocab_size) of the input embedding and (untied) LM head after a vocabulary
+// extension: the structure tokens get the mean of the rows [0, first_new); the K coordinate rows starting at
+// coord_first get the mean plus an interpolation between two random directions of the rows' typical
+// spread, so neighbouring bins start close and the ends far apart.
+void init_new_token_rows(QwenVLModel& model, int64_t first_new, int64_t coord_first, int64_t num_bins,
+                         uint64_t seed = 0);
+
+// A tiny random checkpoint of either family (a few layers, small widths) with a small byte-level BPE
+// tokenizer trained on `corpus` plus Qwen's special tokens, written to `dir` (config.json, tokenizer.json,
+// safetensors with `shards` shards). For tests, benchmarks and trying the pipeline without downloads.
+struct TinyQwenSpec {
+  QwenVLFamily family = QwenVLFamily::kQwen2VL;
+  int64_t hidden = 64, layers = 2, heads = 4, kv_heads = 2, intermediate = 128;
+  int64_t vision_width = 32, vision_depth = 2, vision_heads = 4, vision_intermediate = 64;
+  int shards = 2;
+  uint64_t seed = 0;
+  std::vector<std::string> corpus;  // extra tokenizer training text (the default corpus is always used)
+};
+void write_tiny_qwen_checkpoint(const std::filesystem::path& dir, const TinyQwenSpec& spec);
+
+}  // namespace coordexp

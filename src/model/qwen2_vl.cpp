@@ -1,0 +1,748 @@
+// Qwen2-VL / Qwen2.5-VL in LibTorch (see qwen2_vl.hpp). Shape letters: B batch, N vision patches per image,
+// M merged image tokens, L sequence positions, H query heads, G key/value heads, d head width.
+#include "coordexp/model/qwen2_vl.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <random>
+
+#include "coordexp/io/float16.hpp"
+#include "coordexp/io/safetensors_checkpoint.hpp"
+#include "coordexp/text/bpe_tokenizer.hpp"
+#include "coordexp/util/error.hpp"
+
+namespace coordexp {
+namespace {
+
+namespace nn = torch::nn;
+
+// x * rsqrt(mean(x^2) + eps) * weight, as Qwen2RMSNorm (in float32).
+struct RmsNormImpl : nn::Module {
+  RmsNormImpl(int64_t dim, double eps) : eps(eps) { weight = register_parameter("weight", torch::ones({dim})); }
+  torch::Tensor forward(const torch::Tensor& x) {
+    return weight * (x * torch::rsqrt(x.pow(2).mean(-1, true) + eps));
+  }
+  torch::Tensor weight;
+  double eps;
+};
+TORCH_MODULE(RmsNorm);
+
+torch::Tensor activation(const std::string& name, const torch::Tensor& x) {
+  if (name == "silu") return torch::silu(x);
+  if (name == "quick_gelu") return x * torch::sigmoid(1.702 * x);
+  if (name == "gelu") return torch::gelu(x);
+  if (name == "gelu_pytorch_tanh") return torch::gelu(x, "tanh");
+  throw_input_error("config.json hidden_act", "silu, quick_gelu, gelu or gelu_pytorch_tanh", name);
+}
+
+torch::Tensor rotate_half(const torch::Tensor& x) {
+  const int64_t half = x.size(-1) / 2;
+  return torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+}
+
+// softmax(q k^T / sqrt(d) + mask) v; q [B, H, Lq, d], k/v [B, H, Lk, d], mask additive [Lq, Lk] or undefined.
+torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                     const torch::Tensor& mask) {
+  auto scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(q.size(-1)));
+  if (mask.defined()) scores = scores + mask;
+  return torch::matmul(torch::softmax(scores, -1), v);
+}
+
+// ---- vision tower ---------------------------------------------------------------------------------------
+
+struct VisionAttentionImpl : nn::Module {
+  VisionAttentionImpl(int64_t dim, int64_t heads) : heads(heads) {
+    qkv = register_module("qkv", nn::Linear(dim, 3 * dim));
+    proj = register_module("proj", nn::Linear(dim, dim));
+  }
+  // x [B, N, C]; cos/sin [N, d]; mask [N, N] or undefined
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                        const torch::Tensor& mask) {
+    const int64_t B = x.size(0), N = x.size(1), C = x.size(2), d = C / heads;
+    auto parts = qkv(x).view({B, N, 3, heads, d}).permute({2, 0, 3, 1, 4});  // [3, B, H, N, d]
+    auto q = parts[0] * cos + rotate_half(parts[0]) * sin;
+    auto k = parts[1] * cos + rotate_half(parts[1]) * sin;
+    return proj(attend(q, k, parts[2], mask).transpose(1, 2).reshape({B, N, C}));
+  }
+  int64_t heads;
+  nn::Linear qkv{nullptr}, proj{nullptr};
+};
+TORCH_MODULE(VisionAttention);
+
+struct VisionMlpImpl : nn::Module {
+  VisionMlpImpl(int64_t dim, int64_t inner, std::string act, bool gated) : act(std::move(act)), gated(gated) {
+    if (gated) {
+      gate_proj = register_module("gate_proj", nn::Linear(dim, inner));
+      up_proj = register_module("up_proj", nn::Linear(dim, inner));
+      down_proj = register_module("down_proj", nn::Linear(inner, dim));
+    } else {
+      fc1 = register_module("fc1", nn::Linear(dim, inner));
+      fc2 = register_module("fc2", nn::Linear(inner, dim));
+    }
+  }
+  torch::Tensor forward(const torch::Tensor& x) {
+    if (gated) return down_proj(activation(act, gate_proj(x)) * up_proj(x));
+    return fc2(activation(act, fc1(x)));
+  }
+  std::string act;
+  bool gated;
+  nn::Linear fc1{nullptr}, fc2{nullptr}, gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+};
+TORCH_MODULE(VisionMlp);
+
+// The norms are registered directly under norm1 / norm2 so their parameters carry the reference's names.
+struct VisionBlockImpl : nn::Module {
+  VisionBlockImpl(const QwenVisionConfig& v, bool v25) {
+    if (v25) {
+      rms1 = register_module("norm1", RmsNorm(v.embed_dim, 1e-6));
+      rms2 = register_module("norm2", RmsNorm(v.embed_dim, 1e-6));
+    } else {
+      ln1 = register_module("norm1", nn::LayerNorm(nn::LayerNormOptions({v.embed_dim}).eps(1e-6)));
+      ln2 = register_module("norm2", nn::LayerNorm(nn::LayerNormOptions({v.embed_dim}).eps(1e-6)));
+    }
+    attn = register_module("attn", VisionAttention(v.embed_dim, v.num_heads));
+    mlp = register_module("mlp", VisionMlp(v.embed_dim, v.intermediate_size, v.hidden_act, v25));
+  }
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                        const torch::Tensor& mask) {
+    auto y = x + attn(rms1 ? rms1(x) : ln1(x), cos, sin, mask);
+    return y + mlp(rms2 ? rms2(y) : ln2(y));
+  }
+  RmsNorm rms1{nullptr}, rms2{nullptr};
+  nn::LayerNorm ln1{nullptr}, ln2{nullptr};
+  VisionAttention attn{nullptr};
+  VisionMlp mlp{nullptr};
+};
+TORCH_MODULE(VisionBlock);
+
+struct PatchEmbedImpl : nn::Module {
+  explicit PatchEmbedImpl(const QwenVisionConfig& v) {
+    proj = register_module(
+        "proj", nn::Conv3d(nn::Conv3dOptions(v.in_channels, v.embed_dim,
+                                             {v.temporal_patch_size, v.patch_size, v.patch_size})
+                               .stride({v.temporal_patch_size, v.patch_size, v.patch_size})
+                               .bias(false)));
+  }
+  // patches [B, N, C*T*P*P] in the weight's (C, T, P, P) order -> [B, N, E]: the convolution over one
+  // kernel-sized input is a matrix product.
+  torch::Tensor forward(const torch::Tensor& patches) {
+    return torch::matmul(patches, proj->weight.reshape({proj->weight.size(0), -1}).t());
+  }
+  nn::Conv3d proj{nullptr};
+};
+TORCH_MODULE(PatchEmbed);
+
+struct MergerImpl : nn::Module {
+  MergerImpl(const QwenVisionConfig& v, bool v25) : unit(v.spatial_merge_size * v.spatial_merge_size) {
+    if (v25)
+      rms = register_module("ln_q", RmsNorm(v.embed_dim, 1e-6));
+    else
+      ln = register_module("ln_q", nn::LayerNorm(nn::LayerNormOptions({v.embed_dim}).eps(1e-6)));
+    const int64_t hidden = v.embed_dim * unit;
+    mlp = register_module("mlp", nn::Sequential(nn::Linear(hidden, hidden), nn::Functional([](torch::Tensor x) {
+                                                  return torch::gelu(x);
+                                                }),
+                                                nn::Linear(hidden, v.out_hidden_size)));
+  }
+  // x [B, N, E] with each run of `unit` consecutive patches one merge window -> [B, N / unit, D]
+  torch::Tensor forward(const torch::Tensor& x) {
+    auto h = rms ? rms(x) : ln(x);
+    return mlp->forward(h.reshape({x.size(0), x.size(1) / unit, -1}));
+  }
+  int64_t unit;
+  RmsNorm rms{nullptr};
+  nn::LayerNorm ln{nullptr};
+  nn::Sequential mlp{nullptr};
+};
+TORCH_MODULE(Merger);
+
+struct VisionTowerImpl : nn::Module {
+  VisionTowerImpl(const QwenVisionConfig& v, bool v25) : cfg(v), v25(v25) {
+    patch_embed = register_module("patch_embed", PatchEmbed(v));
+    blocks = register_module("blocks", nn::ModuleList());
+    for (int64_t i = 0; i < v.depth; ++i) blocks->push_back(VisionBlock(v, v25));
+    merger = register_module("merger", Merger(v, v25));
+  }
+  QwenVisionConfig cfg;
+  bool v25;
+  PatchEmbed patch_embed{nullptr};
+  nn::ModuleList blocks{nullptr};
+  Merger merger{nullptr};
+};
+TORCH_MODULE(VisionTower);
+
+// ---- language model -------------------------------------------------------------------------------------
+
+struct SelfAttentionImpl : nn::Module {
+  explicit SelfAttentionImpl(const QwenTextConfig& t)
+      : heads(t.num_attention_heads), kv_heads(t.num_key_value_heads), d(t.head_dim()) {
+    q_proj = register_module("q_proj", nn::Linear(nn::LinearOptions(t.hidden_size, heads * d).bias(true)));
+    k_proj = register_module("k_proj", nn::Linear(nn::LinearOptions(t.hidden_size, kv_heads * d).bias(true)));
+    v_proj = register_module("v_proj", nn::Linear(nn::LinearOptions(t.hidden_size, kv_heads * d).bias(true)));
+    o_proj = register_module("o_proj", nn::Linear(nn::LinearOptions(heads * d, t.hidden_size).bias(false)));
+  }
+  // x [B, L, D]; cos/sin [L, d]; the cache (when given) holds keys/values of earlier positions per kv head
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                        const torch::Tensor& mask, torch::Tensor* cache_k, torch::Tensor* cache_v) {
+    const int64_t B = x.size(0), L = x.size(1);
+    auto q = q_proj(x).view({B, L, heads, d}).transpose(1, 2);
+    auto k = k_proj(x).view({B, L, kv_heads, d}).transpose(1, 2);
+    auto v = v_proj(x).view({B, L, kv_heads, d}).transpose(1, 2);
+    q = q * cos + rotate_half(q) * sin;
+    k = k * cos + rotate_half(k) * sin;
+    if (cache_k) {
+      if (cache_k->defined()) {
+        k = torch::cat({*cache_k, k}, 2);
+        v = torch::cat({*cache_v, v}, 2);
+      }
+      *cache_k = k;
+      *cache_v = v;
+    }
+    if (heads != kv_heads) {  // query head h reads kv head h / (H / G), as the reference's repeat_kv
+      k = k.repeat_interleave(heads / kv_heads, 1);
+      v = v.repeat_interleave(heads / kv_heads, 1);
+    }
+    return o_proj(attend(q, k, v, mask).transpose(1, 2).reshape({B, L, heads * d}));
+  }
+  int64_t heads, kv_heads, d;
+  nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+};
+TORCH_MODULE(SelfAttention);
+
+struct TextMlpImpl : nn::Module {
+  explicit TextMlpImpl(const QwenTextConfig& t) : act(t.hidden_act) {
+    const auto lin = [](int64_t i, int64_t o) { return nn::Linear(nn::LinearOptions(i, o).bias(false)); };
+    gate_proj = register_module("gate_proj", lin(t.hidden_size, t.intermediate_size));
+    up_proj = register_module("up_proj", lin(t.hidden_size, t.intermediate_size));
+    down_proj = register_module("down_proj", lin(t.intermediate_size, t.hidden_size));
+  }
+  torch::Tensor forward(const torch::Tensor& x) { return down_proj(activation(act, gate_proj(x)) * up_proj(x)); }
+  std::string act;
+  nn::Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+};
+TORCH_MODULE(TextMlp);
+
+struct DecoderLayerImpl : nn::Module {
+  explicit DecoderLayerImpl(const QwenTextConfig& t) {
+    input_layernorm = register_module("input_layernorm", RmsNorm(t.hidden_size, t.rms_norm_eps));
+    self_attn = register_module("self_attn", SelfAttention(t));
+    post_attention_layernorm = register_module("post_attention_layernorm", RmsNorm(t.hidden_size, t.rms_norm_eps));
+    mlp = register_module("mlp", TextMlp(t));
+  }
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                        const torch::Tensor& mask, torch::Tensor* cache_k, torch::Tensor* cache_v) {
+    auto y = x + self_attn(input_layernorm(x), cos, sin, mask, cache_k, cache_v);
+    return y + mlp(post_attention_layernorm(y));
+  }
+  RmsNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
+  SelfAttention self_attn{nullptr};
+  TextMlp mlp{nullptr};
+};
+TORCH_MODULE(DecoderLayer);
+
+struct TextModelImpl : nn::Module {
+  explicit TextModelImpl(const QwenTextConfig& t) {
+    embed_tokens = register_module("embed_tokens", nn::Embedding(t.vocab_size, t.hidden_size));
+    layers = register_module("layers", nn::ModuleList());
+    for (int64_t i = 0; i < t.num_hidden_layers; ++i) layers->push_back(DecoderLayer(t));
+    norm = register_module("norm", RmsNorm(t.hidden_size, t.rms_norm_eps));
+  }
+  nn::Embedding embed_tokens{nullptr};
+  nn::ModuleList layers{nullptr};
+  RmsNorm norm{nullptr};
+};
+TORCH_MODULE(TextModel);
+
+// Qwen2.5-VL window attention over the merged grid [rows, cols] (merged tokens): windows of w x w merged
+// tokens in row-major window order, partial at the right and bottom edges. Returns the merged-token order
+// (window by window, row-major inside each) and each window's length in merged tokens.
+std::pair<std::vector<int64_t>, std::vector<int64_t>> window_order(int64_t rows, int64_t cols, int64_t w) {
+  std::vector<int64_t> order, lengths;
+  for (int64_t wr = 0; wr < rows; wr += w)
+    for (int64_t wc = 0; wc < cols; wc += w) {
+      int64_t n = 0;
+      for (int64_t r = wr; r < std::min(rows, wr + w); ++r)
+        for (int64_t c = wc; c < std::min(cols, wc + w); ++c, ++n) order.push_back(r * cols + c);
+      lengths.push_back(n);
+    }
+  return {order, lengths};
+}
+
+}  // namespace
+
+struct QwenVLModel::Impl {
+  TextModel text{nullptr};
+  VisionTower visual{nullptr};
+  nn::Linear lm_head{nullptr};
+  torch::Tensor text_inv_freq;  // [d / 2]
+  torch::Tensor mrope_source;   // [d / 2] long: which of (t, h, w) each rotary frequency reads
+};
+
+ImageSize qwen_smart_resize(int64_t height, int64_t width, int64_t factor, int64_t min_pixels,
+                            int64_t max_pixels, const std::string& source) {
+  if (height <= 0 || width <= 0)
+    throw_input_error(source, "positive height and width",
+                      std::to_string(height) + " x " + std::to_string(width));
+  if (std::max(height, width) > 200 * std::min(height, width))
+    throw_input_error(source, "an aspect ratio of at most 200",
+                      std::to_string(height) + " x " + std::to_string(width));
+  const double f = static_cast<double>(factor);
+  // Python's round() rounds half to even, as std::nearbyint does in the default rounding mode.
+  int64_t h = std::max<int64_t>(factor, static_cast<int64_t>(std::nearbyint(height / f)) * factor);
+  int64_t w = std::max<int64_t>(factor, static_cast<int64_t>(std::nearbyint(width / f)) * factor);
+  if (h * w > max_pixels) {
+    const double beta = std::sqrt(static_cast<double>(height) * width / max_pixels);
+    h = std::max<int64_t>(factor, static_cast<int64_t>(std::floor(height / beta / f)) * factor);
+    w = std::max<int64_t>(factor, static_cast<int64_t>(std::floor(width / beta / f)) * factor);
+  } else if (h * w < min_pixels) {
+    const double beta = std::sqrt(static_cast<double>(min_pixels) / (static_cast<double>(height) * width));
+    h = static_cast<int64_t>(std::ceil(height * beta / f)) * factor;
+    w = static_cast<int64_t>(std::ceil(width * beta / f)) * factor;
+  }
+  return {h, w};
+}
+
+QwenVLModel::QwenVLModel(const QwenVLConfig& config) : config_(config), impl_(std::make_shared<Impl>()) {
+  const QwenTextConfig& t = config.text;
+  const QwenVisionConfig& v = config.vision;
+  const bool v25 = config.family == QwenVLFamily::kQwen2_5VL;
+  const int64_t d = t.head_dim();
+  if (t.num_attention_heads % t.num_key_value_heads != 0)
+    throw_input_error("config.json num_key_value_heads",
+                      "a divisor of num_attention_heads (" + std::to_string(t.num_attention_heads) + ")",
+                      std::to_string(t.num_key_value_heads));
+  if (t.use_sliding_window)
+    throw_input_error("config.json use_sliding_window", "false (sliding-window attention is not implemented)",
+                      "true");
+  int64_t section_sum = 0;
+  for (int64_t s : t.rope.mrope_section) section_sum += s;
+  if (t.rope.mrope_section.size() != 3 || section_sum * 2 != d)
+    throw_input_error("config.json rope_scaling.mrope_section",
+                      "three sections summing to head_dim / 2 = " + std::to_string(d / 2),
+                      std::to_string(t.rope.mrope_section.size()) + " sections summing to " +
+                          std::to_string(section_sum));
+  if ((v.embed_dim / v.num_heads) % 4 != 0)
+    throw_input_error("config.json vision_config.num_heads", "a vision head width divisible by 4",
+                      std::to_string(v.embed_dim / v.num_heads));
+  if (v.out_hidden_size != t.hidden_size)
+    throw_input_error("config.json vision_config", "a merger output width equal to the LM's hidden_size (" +
+                                                       std::to_string(t.hidden_size) + ")",
+                      std::to_string(v.out_hidden_size));
+  if (v25 && v.window_size > 0 && v.window_size % (v.patch_size * v.spatial_merge_size) != 0)
+    throw_input_error("config.json vision_config.window_size", "a multiple of patch_size * spatial_merge_size",
+                      std::to_string(v.window_size));
+
+  impl_->visual = register_module("visual", VisionTower(v, v25));
+  impl_->text = register_module("model", TextModel(t));
+  if (!t.tie_word_embeddings)
+    impl_->lm_head = register_module(
+        "lm_head", nn::Linear(nn::LinearOptions(t.hidden_size, t.vocab_size).bias(false)));
+
+  auto inv = torch::arange(0, d, 2, torch::kLong).to(torch::kFloat) / static_cast<double>(d);
+  impl_->text_inv_freq = 1.0 / torch::pow(torch::tensor(t.rope.rope_theta, torch::kFloat), inv);
+  std::vector<int64_t> source;
+  for (int64_t s = 0; s < 3; ++s) source.insert(source.end(), t.rope.mrope_section[s], s);
+  impl_->mrope_source = torch::tensor(source, torch::kLong);
+}
+
+QwenVLModel::~QwenVLModel() = default;
+
+void QwenVLModel::set_image_prefix(std::vector<int64_t> ids) { image_prefix_ = std::move(ids); }
+
+torch::Tensor QwenVLModel::encode_images(const torch::Tensor& images) {
+  const QwenVisionConfig& v = config_.vision;
+  const int64_t P = v.patch_size, m = v.spatial_merge_size, T = v.temporal_patch_size, C = v.in_channels;
+  COORDEXP_CHECK_ARG(images.dim() == 4 && images.size(1) == C, "images", "[B, 3, H, W]",
+                     std::to_string(images.dim()) + " dims");
+  const int64_t B = images.size(0), H = images.size(2), W = images.size(3);
+  COORDEXP_CHECK_ARG(H % (P * m) == 0 && W % (P * m) == 0, "images",
+                     "sides that are multiples of " + std::to_string(P * m),
+                     std::to_string(H) + " x " + std::to_string(W));
+  const int64_t gh = H / P, gw = W / P, N = gh * gw;
+  grid_rows_ = gh / m;
+  grid_cols_ = gw / m;
+  auto mean = torch::tensor(std::vector<float>(kQwenImageMean, kQwenImageMean + 3)).view({1, 3, 1, 1});
+  auto stdev = torch::tensor(std::vector<float>(kQwenImageStd, kQwenImageStd + 3)).view({1, 3, 1, 1});
+  auto x = ((images - mean) / stdev).unsqueeze(1).expand({B, T, C, H, W});  // a still image: T equal frames
+  // the image processor's layout: (rows/m, cols/m, m, m) patch order, each patch flattened as (C, T, P, P)
+  auto patches = x.reshape({B, T, C, gh / m, m, P, gw / m, m, P})
+                     .permute({0, 3, 6, 4, 7, 2, 1, 5, 8})
+                     .reshape({B, N, C * T * P * P});
+  auto& vis = impl_->visual;
+  auto h = vis->patch_embed(patches);  // [B, N, E]
+  if (hook_) hook_("vision.patch_embed", h);
+
+  // 2-D rotary: head width d, d/4 frequencies for the row and d/4 for the column, in merge-window order
+  const int64_t E = v.embed_dim, d = E / v.num_heads;
+  std::vector<int64_t> rows(N), cols(N);
+  for (int64_t i2 = 0, n = 0; i2 < gh / m; ++i2)
+    for (int64_t j2 = 0; j2 < gw / m; ++j2)
+      for (int64_t a = 0; a < m; ++a)
+        for (int64_t b = 0; b < m; ++b, ++n) {
+          rows[n] = i2 * m + a;
+          cols[n] = j2 * m + b;
+        }
+  const int64_t dim = d / 2;
+  auto inv_freq =
+      1.0 / torch::pow(torch::tensor(10000.0f), torch::arange(0, dim, 2, torch::kLong).to(torch::kFloat) / dim);
+  auto freqs = torch::cat({torch::tensor(rows, torch::kLong).to(torch::kFloat).unsqueeze(1) * inv_freq,
+                           torch::tensor(cols, torch::kLong).to(torch::kFloat).unsqueeze(1) * inv_freq},
+                          1);  // [N, d/2]
+
+  // Qwen2.5-VL: reorder merge units window by window; window blocks attend inside their window
+  const int64_t unit = m * m, M = N / unit;
+  torch::Tensor window_mask, window_index;
+  const bool windowed = vis->v25 && v.window_size > 0;
+  if (windowed) {
+    const auto [order, lengths] = window_order(grid_rows_, grid_cols_, v.window_size / (P * m));
+    window_index = torch::tensor(order, torch::kLong);
+    h = h.view({B, M, unit, E}).index_select(1, window_index).view({B, N, E});
+    freqs = freqs.view({M, unit, dim}).index_select(0, window_index).view({N, dim});
+    window_mask = torch::full({N, N}, -std::numeric_limits<float>::infinity());
+    int64_t start = 0;
+    for (int64_t len : lengths) {
+      window_mask.narrow(0, start * unit, len * unit).narrow(1, start * unit, len * unit).zero_();
+      start += len;
+    }
+  }
+  auto emb = torch::cat({freqs, freqs}, 1);
+  auto cos = emb.cos(), sin = emb.sin();
+  const std::vector<int64_t>& full = v.fullatt_block_indexes;
+  for (size_t i = 0; i < vis->blocks->size(); ++i) {
+    const bool global = !windowed || std::find(full.begin(), full.end(), static_cast<int64_t>(i)) != full.end();
+    h = vis->blocks[i]->as<VisionBlockImpl>()->forward(h, cos, sin, global ? torch::Tensor() : window_mask);
+    if (hook_) hook_("vision.block." + std::to_string(i), h);
+  }
+  auto merged = vis->merger(h);  // [B, M, D]
+  if (windowed) merged = merged.index_select(1, torch::argsort(window_index));
+  if (hook_) hook_("vision.merger", merged);
+  return merged;
+}
+
+namespace {
+
+// M-RoPE cos/sin [L, d] for positions [3, L] (t, h, w): frequency j reads the position of its section.
+std::pair<torch::Tensor, torch::Tensor> mrope(const torch::Tensor& positions, const torch::Tensor& inv_freq,
+                                              const torch::Tensor& source) {
+  auto pos = positions.index_select(0, source).t().to(torch::kFloat);  // [L, d/2]
+  auto freqs = pos * inv_freq;
+  auto emb = torch::cat({freqs, freqs}, 1);
+  return {emb.cos(), emb.sin()};
+}
+
+// Positions [3, P + I + T] of [prefix, image (rows x cols merged grid), text] and the rope delta: the
+// next position after the sequence minus its length.
+std::pair<torch::Tensor, int64_t> sequence_positions(int64_t P, int64_t rows, int64_t cols, int64_t T) {
+  const int64_t I = rows * cols, L = P + I + T;
+  auto pos = torch::empty({3, L}, torch::kLong);
+  auto a = pos.accessor<int64_t, 2>();
+  for (int64_t l = 0; l < P; ++l) a[0][l] = a[1][l] = a[2][l] = l;
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j) {
+      const int64_t l = P + i * cols + j;
+      a[0][l] = P;
+      a[1][l] = P + i;
+      a[2][l] = P + j;
+    }
+  const int64_t text_start = I > 0 ? P + std::max(rows, cols) : P;
+  for (int64_t k = 0; k < T; ++k) a[0][P + I + k] = a[1][P + I + k] = a[2][P + I + k] = text_start + k;
+  return {pos, text_start + T - L};
+}
+
+torch::Tensor causal_mask(int64_t L) {
+  return torch::full({L, L}, -std::numeric_limits<float>::infinity()).triu(1);
+}
+
+}  // namespace
+
+torch::Tensor QwenVLModel::forward_all(const torch::Tensor& image_embeds, const torch::Tensor& tokens) {
+  KvCache none;
+  const int64_t B = tokens.size(0), P = static_cast<int64_t>(image_prefix_.size());
+  const int64_t I = image_embeds.size(1), T = tokens.size(1);
+  if (I != grid_rows_ * grid_cols_)
+    throw std::logic_error("QwenVLModel: image embeddings do not come from the last encode_images call");
+  auto& text = impl_->text;
+  auto prefix = torch::tensor(image_prefix_, torch::kLong).unsqueeze(0).expand({B, P});
+  auto x = torch::cat({text->embed_tokens(prefix), image_embeds, text->embed_tokens(tokens)}, 1);
+  if (hook_) hook_("lm.embed", x);
+  const auto [pos, delta] = sequence_positions(P, grid_rows_, grid_cols_, T);
+  const auto [cos, sin] = mrope(pos, impl_->text_inv_freq, impl_->mrope_source);
+  const auto mask = causal_mask(P + I + T);
+  for (size_t l = 0; l < text->layers->size(); ++l) {
+    x = text->layers[l]->as<DecoderLayerImpl>()->forward(x, cos, sin, mask, nullptr, nullptr);
+    if (hook_) hook_("lm.layer." + std::to_string(l), x);
+  }
+  x = text->norm(x);
+  if (hook_) hook_("lm.norm", x);
+  return x;
+}
+
+torch::Tensor QwenVLModel::forward_text(const torch::Tensor& image_embeds, const torch::Tensor& tokens) {
+  const int64_t skip = static_cast<int64_t>(image_prefix_.size()) + image_embeds.size(1);
+  return forward_all(image_embeds, tokens).narrow(1, skip, tokens.size(1));
+}
+
+torch::Tensor QwenVLModel::prefill(const torch::Tensor& image_embeds, const torch::Tensor& prompt,
+                                   KvCache& cache) {
+  const int64_t B = prompt.size(0), P = static_cast<int64_t>(image_prefix_.size());
+  const int64_t I = image_embeds.size(1), T = prompt.size(1), L = P + I + T;
+  if (I != grid_rows_ * grid_cols_)
+    throw std::logic_error("QwenVLModel: image embeddings do not come from the last encode_images call");
+  auto& text = impl_->text;
+  auto prefix = torch::tensor(image_prefix_, torch::kLong).unsqueeze(0).expand({B, P});
+  auto x = torch::cat({text->embed_tokens(prefix), image_embeds, text->embed_tokens(prompt)}, 1);
+  const auto [pos, delta] = sequence_positions(P, grid_rows_, grid_cols_, T);
+  const auto [cos, sin] = mrope(pos, impl_->text_inv_freq, impl_->mrope_source);
+  const auto mask = causal_mask(L);
+  const size_t layers = text->layers->size();
+  cache.keys.assign(layers, torch::Tensor());
+  cache.values.assign(layers, torch::Tensor());
+  for (size_t l = 0; l < layers; ++l)
+    x = text->layers[l]->as<DecoderLayerImpl>()->forward(x, cos, sin, mask, &cache.keys[l], &cache.values[l]);
+  cache.length = L;
+  cache.position_offset = delta;
+  return text->norm(x.select(1, L - 1));
+}
+
+torch::Tensor QwenVLModel::decode_step(const torch::Tensor& tokens, KvCache& cache) {
+  auto& text = impl_->text;
+  auto x = text->embed_tokens(tokens.unsqueeze(1));  // [B, 1, D]
+  auto pos = torch::full({3, 1}, cache.length + cache.position_offset, torch::kLong);
+  const auto [cos, sin] = mrope(pos, impl_->text_inv_freq, impl_->mrope_source);
+  for (size_t l = 0; l < text->layers->size(); ++l)
+    x = text->layers[l]->as<DecoderLayerImpl>()->forward(x, cos, sin, torch::Tensor(), &cache.keys[l],
+                                                         &cache.values[l]);
+  cache.length += 1;
+  return text->norm(x.select(1, 0));
+}
+
+torch::Tensor QwenVLModel::lm_head_weight() {
+  return impl_->lm_head ? impl_->lm_head->weight : impl_->text->embed_tokens->weight;
+}
+
+torch::Tensor QwenVLModel::input_embedding() { return impl_->text->embed_tokens->weight; }
+
+void QwenVLModel::resize_vocabulary(int64_t new_vocab_size) {
+  const int64_t V = config_.text.vocab_size;
+  if (new_vocab_size <= V) return;
+  torch::NoGradGuard no_grad;
+  auto grow = [&](torch::Tensor& w) {
+    auto bigger = torch::zeros({new_vocab_size, w.size(1)}, w.options());
+    bigger.narrow(0, 0, V).copy_(w);
+    w.set_data(bigger);
+  };
+  grow(impl_->text->embed_tokens->weight);
+  if (impl_->lm_head) grow(impl_->lm_head->weight);
+  config_.text.vocab_size = new_vocab_size;
+}
+
+void QwenVLModel::set_trainable(bool lm, bool projector, bool vision) {
+  for (auto& p : named_parameters()) {
+    const std::string& name = p.key();
+    const bool is_merger = name.rfind("visual.merger.", 0) == 0;
+    const bool is_vision = name.rfind("visual.", 0) == 0 && !is_merger;
+    p.value().set_requires_grad(is_merger ? projector : is_vision ? vision : lm);
+  }
+}
+
+// ---- reading and writing Hugging Face files -------------------------------------------------------------
+
+namespace {
+
+// The names a parameter may have in a checkpoint: the classic layout first, then the one transformers
+// writes since its models gained a "model.language_model" / "model.visual" nesting.
+std::vector<std::string> checkpoint_names(const std::string& name) {
+  std::vector<std::string> out{name};
+  if (name.rfind("model.", 0) == 0) out.push_back("model.language_model." + name.substr(6));
+  if (name.rfind("visual.", 0) == 0) out.push_back("model." + name);
+  return out;
+}
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+}  // namespace
+
+std::shared_ptr<QwenVLModel> load_qwen_vl(const std::filesystem::path& dir, QwenLoadReport* report) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto model = std::make_shared<QwenVLModel>(load_qwen_vl_config(dir));
+  const SafetensorsCheckpoint ckpt(dir);
+  const std::string where = "checkpoint " + ckpt.source().string();
+  QwenLoadReport r;
+  std::map<std::string, bool> used;
+  for (const auto& n : ckpt.names()) used[n] = false;
+  torch::NoGradGuard no_grad;
+  for (auto& p : model->named_parameters()) {
+    std::string found;
+    for (const auto& n : checkpoint_names(p.key()))
+      if (ckpt.contains(n)) {
+        found = n;
+        break;
+      }
+    if (found.empty()) throw_input_error(where, "a tensor named " + p.key(), "none");
+    const TensorView view = ckpt.view(found);
+    torch::Tensor& dst = p.value();
+    if (view.shape != dst.sizes().vec())
+      throw_input_error(where + " tensor " + found, "shape " + shape_text(dst.sizes().vec()) + " (config.json)",
+                        shape_text(view.shape));
+    copy_to_float32(view, std::span<float>(dst.data_ptr<float>(), static_cast<size_t>(dst.numel())));
+    used[found] = true;
+    ++r.tensors;
+    r.bytes_read += view.nbytes;
+  }
+  for (const auto& [n, u] : used)
+    if (!u) r.ignored.push_back(n);
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (report) *report = std::move(r);
+  return model;
+}
+
+void save_qwen_vl(QwenVLModel& model, const std::filesystem::path& dir, SafetensorsDType dtype,
+                  uint64_t max_shard_bytes) {
+  COORDEXP_CHECK_ARG(dtype == SafetensorsDType::kF32 || dtype == SafetensorsDType::kBF16, "dtype", "F32 or BF16",
+                     std::string(safetensors_dtype_name(dtype)));
+  std::filesystem::create_directories(dir);
+  std::vector<torch::Tensor> keep;  // contiguous float32 copies the byte spans point into
+  std::vector<std::vector<uint16_t>> bf16;
+  std::vector<SafetensorsTensorToWrite> tensors;
+  uint64_t total = 0;
+  for (const auto& p : model.named_parameters()) {
+    auto t = p.value().detach().to(torch::kFloat).contiguous();
+    keep.push_back(t);
+    std::span<const std::byte> bytes;
+    if (dtype == SafetensorsDType::kF32) {
+      bytes = std::span<const std::byte>(reinterpret_cast<const std::byte*>(t.data_ptr<float>()), t.numel() * 4);
+    } else {
+      const float* src = t.data_ptr<float>();
+      auto& out = bf16.emplace_back(static_cast<size_t>(t.numel()));
+      for (int64_t i = 0; i < t.numel(); ++i) out[i] = float_to_bfloat16(src[i]);
+      bytes = std::as_bytes(std::span<const uint16_t>(out));
+    }
+    tensors.push_back({p.key(), dtype, t.sizes().vec(), bytes});
+    total += bytes.size();
+  }
+  const std::map<std::string, std::string> metadata{{"format", "pt"}};  // transformers requires it
+  std::filesystem::remove(dir / kSafetensorsSingleName);
+  std::filesystem::remove(dir / kSafetensorsIndexName);
+  if (total > max_shard_bytes)
+    write_sharded_safetensors(dir, tensors, max_shard_bytes, metadata);
+  else
+    write_safetensors(dir / kSafetensorsSingleName, tensors, metadata);
+  auto doc = qwen_vl_config_to_json(model.config());
+  doc["torch_dtype"] = dtype == SafetensorsDType::kF32 ? "float32" : "bfloat16";
+  const auto tmp = dir / "config.json.tmp";
+  {
+    std::ofstream f(tmp);
+    f << doc.dump(2) << "\n";
+    if (!f) throw_input_error("output " + tmp.string(), "a writable file", "a write failure");
+  }
+  std::filesystem::rename(tmp, dir / "config.json");
+}
+
+void init_new_token_rows(QwenVLModel& model, int64_t first_new, int64_t coord_first, int64_t num_bins,
+                         uint64_t seed) {
+  const int64_t V = model.vocab_size();
+  COORDEXP_CHECK_ARG(first_new > 0 && first_new <= V, "first_new", "in (0, vocab_size]", std::to_string(first_new));
+  COORDEXP_CHECK_ARG(num_bins == 0 || (coord_first >= first_new && coord_first + num_bins <= V), "coord_first",
+                     "new rows holding all K coordinate tokens", std::to_string(coord_first));
+  if (first_new == V) return;
+  torch::NoGradGuard no_grad;
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  auto init = [&](torch::Tensor w) {
+    auto old = w.narrow(0, 0, first_new);
+    auto mean = old.mean(0);
+    const double spread = old.std(0).mean().item<double>();
+    w.narrow(0, first_new, V - first_new).copy_(mean.expand({V - first_new, w.size(1)}));
+    if (num_bins < 2) return;
+    std::vector<float> e(2 * w.size(1));
+    for (auto& x : e) x = normal(rng) * static_cast<float>(spread);
+    auto ends = torch::tensor(e).view({2, w.size(1)});
+    auto u = torch::linspace(0, 1, num_bins).unsqueeze(1);  // [K, 1]
+    w.narrow(0, coord_first, num_bins).copy_(mean + (1 - u) * ends[0] + u * ends[1]);
+  };
+  init(model.input_embedding());
+  if (!model.config().text.tie_word_embeddings) init(model.lm_head_weight());
+}
+
+// ---- tiny random checkpoints ----------------------------------------------------------------------------
+
+void write_tiny_qwen_checkpoint(const std::filesystem::path& dir, const TinyQwenSpec& spec) {
+  std::vector<std::string> corpus = {
+      "detect all", "detect: red star; blue circle", "You are a helpful assistant.",
+      "small red star", "large blue circle", "green triangle", "yellow square", "purple hexagon",
+      "orange cross", "white ring", "black diamond", "pink arrow", "cyan heart", "grey moon",
+      "the quick brown fox jumps over the lazy dog", "12345 67890", "system user assistant"};
+  corpus.insert(corpus.end(), spec.corpus.begin(), spec.corpus.end());
+  const std::vector<std::string> specials = {"<|endoftext|>",    "<|im_start|>", "<|im_end|>",
+                                             "<|vision_start|>", "<|vision_end|>", "<|image_pad|>",
+                                             "<|video_pad|>"};
+  BpeTokenizer tokenizer = BpeTokenizer::from_json(train_byte_level_bpe(corpus, 200, specials), "tiny tokenizer");
+  auto id = [&](const std::string& s) { return *tokenizer.token_to_id(s); };
+
+  QwenVLConfig c;
+  c.family = spec.family;
+  const bool v25 = spec.family == QwenVLFamily::kQwen2_5VL;
+  QwenTextConfig& t = c.text;
+  t.vocab_size = (tokenizer.vocab_size() + 7) / 8 * 8;
+  t.hidden_size = spec.hidden;
+  t.intermediate_size = spec.intermediate;
+  t.num_hidden_layers = spec.layers;
+  t.num_attention_heads = spec.heads;
+  t.num_key_value_heads = spec.kv_heads;
+  t.max_position_embeddings = 4096;
+  t.rms_norm_eps = 1e-6;
+  t.max_window_layers = spec.layers;
+  t.rope.rope_type = "mrope";
+  t.rope.rope_theta = 10000.0;
+  const int64_t half = spec.hidden / spec.heads / 2;
+  t.rope.mrope_section = {half - 2 * (half * 3 / 8), half * 3 / 8, half * 3 / 8};
+  QwenVisionConfig& v = c.vision;
+  v.depth = spec.vision_depth;
+  v.embed_dim = spec.vision_width;
+  v.out_hidden_size = spec.hidden;
+  v.num_heads = spec.vision_heads;
+  v.intermediate_size = spec.vision_intermediate;
+  v.hidden_act = v25 ? "silu" : "quick_gelu";
+  v.patch_size = 14;
+  v.temporal_patch_size = 2;
+  v.spatial_merge_size = 2;
+  if (v25) {
+    v.window_size = 56;
+    v.fullatt_block_indexes = {spec.vision_depth - 1};
+    v.tokens_per_second = 2;
+  }
+  c.image_token_id = id("<|image_pad|>");
+  c.video_token_id = id("<|video_pad|>");
+  c.vision_start_token_id = id("<|vision_start|>");
+  c.vision_end_token_id = id("<|vision_end|>");
+  c.bos_token_id = id("<|endoftext|>");
+  c.eos_token_ids = {id("<|im_end|>")};
+
+  QwenVLModel model(c);
+  torch::NoGradGuard no_grad;
+  std::mt19937_64 rng(spec.seed);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  for (auto& p : model.named_parameters()) {
+    std::vector<float> values(p.value().numel());
+    const bool norm = p.key().find("norm") != std::string::npos || p.key().find("ln_q") != std::string::npos;
+    const bool bias = p.key().size() >= 5 && p.key().compare(p.key().size() - 5, 5, ".bias") == 0;
+    for (auto& x : values) x = norm && !bias ? 1.f + 0.1f * normal(rng) : 0.02f * normal(rng);
+    p.value().copy_(torch::tensor(values).view(p.value().sizes()));
+  }
+  const uint64_t bytes = [&] {
+    uint64_t b = 0;
+    for (const auto& p : model.parameters()) b += p.numel() * 4;
+    return b;
+  }();
+  save_qwen_vl(model, dir, SafetensorsDType::kF32, spec.shards > 1 ? bytes / spec.shards + 1 : bytes + 1);
+  tokenizer.save(dir / "tokenizer.json");
+}
+
+}  // namespace coordexp

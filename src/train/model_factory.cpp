@@ -1,0 +1,117 @@
+// Building a run's model and tokenizer for either family (see model_factory.hpp).
+#include "coordexp/train/model_factory.hpp"
+
+#include "coordexp/model/qwen2_vl.hpp"
+#include "coordexp/model/tiny_vlm.hpp"
+#include "coordexp/text/qwen_chat_tokenizer.hpp"
+#include "coordexp/text/word_tokenizer.hpp"
+#include "coordexp/train/checkpoint.hpp"
+#include "coordexp/util/error.hpp"
+
+namespace coordexp {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::shared_ptr<WordTokenizer> word_tokenizer_from(const TrainConfig& cfg,
+                                                   const std::vector<const DetectionDataset*>& splits) {
+  std::vector<std::string> texts;
+  for (const auto* d : splits) {
+    for (const auto& c : d->coco.categories) texts.push_back(c.name);
+    for (const auto& img : d->images)
+      for (const auto& o : img.objects) texts.push_back(o.description);
+  }
+  return std::make_shared<WordTokenizer>(WordTokenizer::build(texts, cfg.data.num_bins));
+}
+
+// The Qwen model sized for `tok`, its image prefix set. Weights from hf.path when `weights`, else only the
+// architecture (a checkpoint.pt supplies them).
+std::shared_ptr<QwenVLModel> qwen_model(const TrainConfig& cfg, const QwenChatTokenizer& tok, bool weights,
+                                        int64_t* base_vocab) {
+  auto model = weights ? load_qwen_vl(cfg.hf.path)
+                       : std::make_shared<QwenVLModel>(load_qwen_vl_config(fs::path(cfg.hf.path)));
+  const int64_t factor = model->config().vision.patch_size * model->config().vision.spatial_merge_size;
+  if (cfg.model.image_size % factor != 0)
+    throw_input_error("model.image_size", "a multiple of patch_size * spatial_merge_size = " +
+                                              std::to_string(factor) + " of " + cfg.hf.path,
+                      std::to_string(cfg.model.image_size));
+  if (base_vocab) *base_vocab = model->vocab_size();
+  model->resize_vocabulary(tok.vocab_size());
+  model->set_image_prefix(tok.image_prefix_ids());
+  return model;
+}
+
+}  // namespace
+
+ModelBundle build_model_for_training(const TrainConfig& cfg, const std::vector<const DetectionDataset*>& splits,
+                                     const fs::path& out_dir, bool resume) {
+  ModelBundle b;
+  b.resolved = cfg;
+  const fs::path saved = out_dir / "tokenizer.json";
+  const bool reuse = resume && fs::exists(saved);
+  if (cfg.hf.path.empty()) {
+    auto tok = reuse ? std::make_shared<WordTokenizer>(WordTokenizer::load(saved.string()))
+                     : word_tokenizer_from(cfg, splits);
+    b.resolved.model.vocab_size = tok->vocab_size();
+    b.resolved.model.coord_first_id = tok->coord_vocab().first_id();
+    b.resolved.model.num_coord_bins = tok->coord_vocab().num_bins();
+    b.model = build_tiny_vlm(b.resolved.model);
+    b.tokenizer = tok;
+    return b;
+  }
+  const fs::path base_tokenizer = fs::path(cfg.hf.path) / "tokenizer.json";
+  const int64_t base_ids = BpeTokenizer::from_file(base_tokenizer).vocab_size();
+  auto tok = std::make_shared<QwenChatTokenizer>(
+      QwenChatTokenizer::load(reuse ? saved : base_tokenizer, cfg.data.num_bins, cfg.hf.system_prompt));
+  auto model = qwen_model(cfg, *tok, true, nullptr);
+  b.first_new_row = tok->first_new_id();
+  // rows of tokens the checkpoint's tokenizer did not have start from the existing rows (a resumed run
+  // gets them from its checkpoint instead)
+  if (!reuse && tok->vocab_size() > base_ids)
+    init_new_token_rows(*model, base_ids, tok->coord_vocab().first_id(), tok->coord_vocab().num_bins(),
+                        cfg.run.seed);
+  model->set_trainable(cfg.hf.train_lm, cfg.hf.train_projector, cfg.hf.train_vision);
+  if (!cfg.hf.train_lm) {
+    const int64_t first = b.first_new_row;
+    for (auto w : {model->input_embedding(), model->lm_head_weight()}) {
+      w.set_requires_grad(true);
+      w.register_hook([first](torch::Tensor g) {
+        g = g.clone();
+        g.narrow(0, 0, first).zero_();
+        return g;
+      });
+    }
+  }
+  b.resolved.model.vocab_size = model->vocab_size();
+  b.model = model;
+  b.tokenizer = tok;
+  return b;
+}
+
+ModelBundle load_run_model(const fs::path& run_dir) {
+  ModelBundle b;
+  b.resolved = load_train_config((run_dir / "config.json").string());
+  const TrainConfig& cfg = b.resolved;
+  const fs::path tok_path = run_dir / "tokenizer.json";
+  if (cfg.hf.path.empty()) {
+    auto tok = std::make_shared<WordTokenizer>(WordTokenizer::load(tok_path.string()));
+    b.resolved.model.vocab_size = tok->vocab_size();
+    b.model = build_tiny_vlm(b.resolved.model);
+    b.tokenizer = tok;
+  } else {
+    auto tok = std::make_shared<QwenChatTokenizer>(
+        QwenChatTokenizer::load(tok_path, cfg.data.num_bins, cfg.hf.system_prompt));
+    b.model = qwen_model(cfg, *tok, false, nullptr);
+    b.first_new_row = tok->first_new_id();
+    b.tokenizer = tok;
+  }
+  load_checkpoint((run_dir / "checkpoint.pt").string(), *b.model, nullptr, b.model->vocab_size());
+  return b;
+}
+
+bool is_partially_frozen(const ModelBundle& bundle, const torch::Tensor& parameter) {
+  if (bundle.first_new_row < 0 || bundle.resolved.hf.train_lm) return false;
+  return parameter.is_same(bundle.model->input_embedding()) || parameter.is_same(bundle.model->lm_head_weight());
+}
+
+}  // namespace coordexp
