@@ -2,6 +2,7 @@
 // that images and targets line up. Usage: dump_batch COCO.json OUT_DIR
 #include <iostream>
 
+#include "coordexp/text/word_tokenizer.hpp"
 #include "coordexp/train/batch_builder.hpp"
 
 using namespace coordexp;

@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "coordexp/train/batch_builder.hpp"
+#include "coordexp/text/word_tokenizer.hpp"
 #include "coordexp/train/checkpoint.hpp"
 #include "coordexp/train/trainer.hpp"
 #include "coordexp/util/error.hpp"
