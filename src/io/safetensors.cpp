@@ -317,6 +317,14 @@ SafetensorsFile& SafetensorsFile::operator=(SafetensorsFile&& other) noexcept {
   return *this;
 }
 
+void SafetensorsFile::release(const TensorView& view) const noexcept {
+  if (!base_ || view.data < base_ || view.data + view.nbytes > base_ + size_) return;
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  auto begin = (reinterpret_cast<uintptr_t>(view.data) + page - 1) / page * page;
+  auto end = reinterpret_cast<uintptr_t>(view.data + view.nbytes) / page * page;
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);  // a hint only
+}
+
 void SafetensorsFile::unmap() noexcept {
   if (base_) ::munmap(const_cast<std::byte*>(base_), size_);
   base_ = nullptr;

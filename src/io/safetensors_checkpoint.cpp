@@ -101,6 +101,11 @@ TensorView SafetensorsCheckpoint::view(std::string_view name) const {
   return shards_[it->second]->view(name);
 }
 
+void SafetensorsCheckpoint::release(std::string_view name) const {
+  const auto it = location_.find(name);
+  if (it != location_.end()) shards_[it->second]->release(shards_[it->second]->view(name));
+}
+
 uint64_t SafetensorsCheckpoint::total_bytes() const {
   uint64_t total = 0;
   for (const auto& [name, shard] : location_) total += shards_[shard]->view(name).nbytes;

@@ -30,6 +30,30 @@ struct RmsNormImpl : nn::Module {
 };
 TORCH_MODULE(RmsNorm);
 
+// Layers with zero-filled parameters: a checkpoint supplies every value, and LibTorch's random
+// initialisation of nn::Linear & co. would cost more than reading the weights.
+struct DenseImpl : nn::Module {
+  DenseImpl(int64_t in, int64_t out, bool has_bias = true) {
+    weight = register_parameter("weight", torch::zeros({out, in}));
+    if (has_bias) bias = register_parameter("bias", torch::zeros({out}));
+  }
+  torch::Tensor forward(const torch::Tensor& x) { return torch::nn::functional::linear(x, weight, bias); }
+  torch::Tensor weight, bias;
+};
+TORCH_MODULE(Dense);
+
+struct LayerNormImpl : nn::Module {
+  explicit LayerNormImpl(int64_t dim) {
+    weight = register_parameter("weight", torch::ones({dim}));
+    bias = register_parameter("bias", torch::zeros({dim}));
+  }
+  torch::Tensor forward(const torch::Tensor& x) {
+    return torch::layer_norm(x, {weight.size(0)}, weight, bias, 1e-6);  // eps 1e-6 everywhere in the tower
+  }
+  torch::Tensor weight, bias;
+};
+TORCH_MODULE(LayerNorm);
+
 torch::Tensor activation(const std::string& name, const torch::Tensor& x) {
   if (name == "silu") return torch::silu(x);
   if (name == "quick_gelu") return x * torch::sigmoid(1.702 * x);
@@ -55,8 +79,8 @@ torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch
 
 struct VisionAttentionImpl : nn::Module {
   VisionAttentionImpl(int64_t dim, int64_t heads) : heads(heads) {
-    qkv = register_module("qkv", nn::Linear(dim, 3 * dim));
-    proj = register_module("proj", nn::Linear(dim, dim));
+    qkv = register_module("qkv", Dense(dim, 3 * dim));
+    proj = register_module("proj", Dense(dim, dim));
   }
   // x [B, N, C]; cos/sin [N, d]; mask [N, N] or undefined
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
@@ -68,19 +92,19 @@ struct VisionAttentionImpl : nn::Module {
     return proj(attend(q, k, parts[2], mask).transpose(1, 2).reshape({B, N, C}));
   }
   int64_t heads;
-  nn::Linear qkv{nullptr}, proj{nullptr};
+  Dense qkv{nullptr}, proj{nullptr};
 };
 TORCH_MODULE(VisionAttention);
 
 struct VisionMlpImpl : nn::Module {
   VisionMlpImpl(int64_t dim, int64_t inner, std::string act, bool gated) : act(std::move(act)), gated(gated) {
     if (gated) {
-      gate_proj = register_module("gate_proj", nn::Linear(dim, inner));
-      up_proj = register_module("up_proj", nn::Linear(dim, inner));
-      down_proj = register_module("down_proj", nn::Linear(inner, dim));
+      gate_proj = register_module("gate_proj", Dense(dim, inner));
+      up_proj = register_module("up_proj", Dense(dim, inner));
+      down_proj = register_module("down_proj", Dense(inner, dim));
     } else {
-      fc1 = register_module("fc1", nn::Linear(dim, inner));
-      fc2 = register_module("fc2", nn::Linear(inner, dim));
+      fc1 = register_module("fc1", Dense(dim, inner));
+      fc2 = register_module("fc2", Dense(inner, dim));
     }
   }
   torch::Tensor forward(const torch::Tensor& x) {
@@ -89,7 +113,7 @@ struct VisionMlpImpl : nn::Module {
   }
   std::string act;
   bool gated;
-  nn::Linear fc1{nullptr}, fc2{nullptr}, gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+  Dense fc1{nullptr}, fc2{nullptr}, gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
 };
 TORCH_MODULE(VisionMlp);
 
@@ -100,8 +124,8 @@ struct VisionBlockImpl : nn::Module {
       rms1 = register_module("norm1", RmsNorm(v.embed_dim, 1e-6));
       rms2 = register_module("norm2", RmsNorm(v.embed_dim, 1e-6));
     } else {
-      ln1 = register_module("norm1", nn::LayerNorm(nn::LayerNormOptions({v.embed_dim}).eps(1e-6)));
-      ln2 = register_module("norm2", nn::LayerNorm(nn::LayerNormOptions({v.embed_dim}).eps(1e-6)));
+      ln1 = register_module("norm1", LayerNorm(v.embed_dim));
+      ln2 = register_module("norm2", LayerNorm(v.embed_dim));
     }
     attn = register_module("attn", VisionAttention(v.embed_dim, v.num_heads));
     mlp = register_module("mlp", VisionMlp(v.embed_dim, v.intermediate_size, v.hidden_act, v25));
@@ -112,7 +136,7 @@ struct VisionBlockImpl : nn::Module {
     return y + mlp(rms2 ? rms2(y) : ln2(y));
   }
   RmsNorm rms1{nullptr}, rms2{nullptr};
-  nn::LayerNorm ln1{nullptr}, ln2{nullptr};
+  LayerNorm ln1{nullptr}, ln2{nullptr};
   VisionAttention attn{nullptr};
   VisionMlp mlp{nullptr};
 };
@@ -120,18 +144,18 @@ TORCH_MODULE(VisionBlock);
 
 struct PatchEmbedImpl : nn::Module {
   explicit PatchEmbedImpl(const QwenVisionConfig& v) {
-    proj = register_module(
-        "proj", nn::Conv3d(nn::Conv3dOptions(v.in_channels, v.embed_dim,
-                                             {v.temporal_patch_size, v.patch_size, v.patch_size})
-                               .stride({v.temporal_patch_size, v.patch_size, v.patch_size})
-                               .bias(false)));
+    // the reference's Conv3d (kernel = stride = (T, P, P), no bias), held as its weight alone
+    proj = register_module("proj", std::make_shared<nn::Module>());
+    weight = proj->register_parameter(
+        "weight", torch::zeros({v.embed_dim, v.in_channels, v.temporal_patch_size, v.patch_size, v.patch_size}));
   }
   // patches [B, N, C*T*P*P] in the weight's (C, T, P, P) order -> [B, N, E]: the convolution over one
   // kernel-sized input is a matrix product.
   torch::Tensor forward(const torch::Tensor& patches) {
-    return torch::matmul(patches, proj->weight.reshape({proj->weight.size(0), -1}).t());
+    return torch::matmul(patches, weight.reshape({weight.size(0), -1}).t());
   }
-  nn::Conv3d proj{nullptr};
+  std::shared_ptr<nn::Module> proj;
+  torch::Tensor weight;
 };
 TORCH_MODULE(PatchEmbed);
 
@@ -140,22 +164,22 @@ struct MergerImpl : nn::Module {
     if (v25)
       rms = register_module("ln_q", RmsNorm(v.embed_dim, 1e-6));
     else
-      ln = register_module("ln_q", nn::LayerNorm(nn::LayerNormOptions({v.embed_dim}).eps(1e-6)));
+      ln = register_module("ln_q", LayerNorm(v.embed_dim));
     const int64_t hidden = v.embed_dim * unit;
-    mlp = register_module("mlp", nn::Sequential(nn::Linear(hidden, hidden), nn::Functional([](torch::Tensor x) {
-                                                  return torch::gelu(x);
-                                                }),
-                                                nn::Linear(hidden, v.out_hidden_size)));
+    mlp = register_module("mlp", std::make_shared<nn::Module>());  // mlp.0, GELU, mlp.2 as in the reference
+    fc1 = mlp->register_module("0", Dense(hidden, hidden));
+    fc2 = mlp->register_module("2", Dense(hidden, v.out_hidden_size));
   }
   // x [B, N, E] with each run of `unit` consecutive patches one merge window -> [B, N / unit, D]
   torch::Tensor forward(const torch::Tensor& x) {
     auto h = rms ? rms(x) : ln(x);
-    return mlp->forward(h.reshape({x.size(0), x.size(1) / unit, -1}));
+    return fc2(torch::gelu(fc1(h.reshape({x.size(0), x.size(1) / unit, -1}))));
   }
   int64_t unit;
   RmsNorm rms{nullptr};
-  nn::LayerNorm ln{nullptr};
-  nn::Sequential mlp{nullptr};
+  LayerNorm ln{nullptr};
+  std::shared_ptr<nn::Module> mlp;
+  Dense fc1{nullptr}, fc2{nullptr};
 };
 TORCH_MODULE(Merger);
 
@@ -179,10 +203,10 @@ TORCH_MODULE(VisionTower);
 struct SelfAttentionImpl : nn::Module {
   explicit SelfAttentionImpl(const QwenTextConfig& t)
       : heads(t.num_attention_heads), kv_heads(t.num_key_value_heads), d(t.head_dim()) {
-    q_proj = register_module("q_proj", nn::Linear(nn::LinearOptions(t.hidden_size, heads * d).bias(true)));
-    k_proj = register_module("k_proj", nn::Linear(nn::LinearOptions(t.hidden_size, kv_heads * d).bias(true)));
-    v_proj = register_module("v_proj", nn::Linear(nn::LinearOptions(t.hidden_size, kv_heads * d).bias(true)));
-    o_proj = register_module("o_proj", nn::Linear(nn::LinearOptions(heads * d, t.hidden_size).bias(false)));
+    q_proj = register_module("q_proj", Dense(t.hidden_size, heads * d));
+    k_proj = register_module("k_proj", Dense(t.hidden_size, kv_heads * d));
+    v_proj = register_module("v_proj", Dense(t.hidden_size, kv_heads * d));
+    o_proj = register_module("o_proj", Dense(heads * d, t.hidden_size, false));
   }
   // x [B, L, D]; cos/sin [L, d]; the cache (when given) holds keys/values of earlier positions per kv head
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
@@ -208,20 +232,20 @@ struct SelfAttentionImpl : nn::Module {
     return o_proj(attend(q, k, v, mask).transpose(1, 2).reshape({B, L, heads * d}));
   }
   int64_t heads, kv_heads, d;
-  nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+  Dense q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
 };
 TORCH_MODULE(SelfAttention);
 
 struct TextMlpImpl : nn::Module {
   explicit TextMlpImpl(const QwenTextConfig& t) : act(t.hidden_act) {
-    const auto lin = [](int64_t i, int64_t o) { return nn::Linear(nn::LinearOptions(i, o).bias(false)); };
+    const auto lin = [](int64_t i, int64_t o) { return Dense(i, o, false); };
     gate_proj = register_module("gate_proj", lin(t.hidden_size, t.intermediate_size));
     up_proj = register_module("up_proj", lin(t.hidden_size, t.intermediate_size));
     down_proj = register_module("down_proj", lin(t.intermediate_size, t.hidden_size));
   }
   torch::Tensor forward(const torch::Tensor& x) { return down_proj(activation(act, gate_proj(x)) * up_proj(x)); }
   std::string act;
-  nn::Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+  Dense gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
 };
 TORCH_MODULE(TextMlp);
 
@@ -245,12 +269,15 @@ TORCH_MODULE(DecoderLayer);
 
 struct TextModelImpl : nn::Module {
   explicit TextModelImpl(const QwenTextConfig& t) {
-    embed_tokens = register_module("embed_tokens", nn::Embedding(t.vocab_size, t.hidden_size));
+    embed_tokens = register_module("embed_tokens", std::make_shared<nn::Module>());
+    embed = embed_tokens->register_parameter("weight", torch::zeros({t.vocab_size, t.hidden_size}));
     layers = register_module("layers", nn::ModuleList());
     for (int64_t i = 0; i < t.num_hidden_layers; ++i) layers->push_back(DecoderLayer(t));
     norm = register_module("norm", RmsNorm(t.hidden_size, t.rms_norm_eps));
   }
-  nn::Embedding embed_tokens{nullptr};
+  torch::Tensor lookup(const torch::Tensor& ids) { return torch::embedding(embed, ids); }
+  std::shared_ptr<nn::Module> embed_tokens;
+  torch::Tensor embed;
   nn::ModuleList layers{nullptr};
   RmsNorm norm{nullptr};
 };
@@ -276,7 +303,7 @@ std::pair<std::vector<int64_t>, std::vector<int64_t>> window_order(int64_t rows,
 struct QwenVLModel::Impl {
   TextModel text{nullptr};
   VisionTower visual{nullptr};
-  nn::Linear lm_head{nullptr};
+  Dense lm_head{nullptr};
   torch::Tensor text_inv_freq;  // [d / 2]
   torch::Tensor mrope_source;   // [d / 2] long: which of (t, h, w) each rotary frequency reads
 };
@@ -339,7 +366,7 @@ QwenVLModel::QwenVLModel(const QwenVLConfig& config) : config_(config), impl_(st
   impl_->text = register_module("model", TextModel(t));
   if (!t.tie_word_embeddings)
     impl_->lm_head = register_module(
-        "lm_head", nn::Linear(nn::LinearOptions(t.hidden_size, t.vocab_size).bias(false)));
+        "lm_head", Dense(t.hidden_size, t.vocab_size, false));
 
   auto inv = torch::arange(0, d, 2, torch::kLong).to(torch::kFloat) / static_cast<double>(d);
   impl_->text_inv_freq = 1.0 / torch::pow(torch::tensor(t.rope.rope_theta, torch::kFloat), inv);
@@ -466,7 +493,7 @@ torch::Tensor QwenVLModel::forward_all(const torch::Tensor& image_embeds, const 
     throw std::logic_error("QwenVLModel: image embeddings do not come from the last encode_images call");
   auto& text = impl_->text;
   auto prefix = torch::tensor(image_prefix_, torch::kLong).unsqueeze(0).expand({B, P});
-  auto x = torch::cat({text->embed_tokens(prefix), image_embeds, text->embed_tokens(tokens)}, 1);
+  auto x = torch::cat({text->lookup(prefix), image_embeds, text->lookup(tokens)}, 1);
   if (hook_) hook_("lm.embed", x);
   const auto [pos, delta] = sequence_positions(P, grid_rows_, grid_cols_, T);
   const auto [cos, sin] = mrope(pos, impl_->text_inv_freq, impl_->mrope_source);
@@ -493,7 +520,7 @@ torch::Tensor QwenVLModel::prefill(const torch::Tensor& image_embeds, const torc
     throw std::logic_error("QwenVLModel: image embeddings do not come from the last encode_images call");
   auto& text = impl_->text;
   auto prefix = torch::tensor(image_prefix_, torch::kLong).unsqueeze(0).expand({B, P});
-  auto x = torch::cat({text->embed_tokens(prefix), image_embeds, text->embed_tokens(prompt)}, 1);
+  auto x = torch::cat({text->lookup(prefix), image_embeds, text->lookup(prompt)}, 1);
   const auto [pos, delta] = sequence_positions(P, grid_rows_, grid_cols_, T);
   const auto [cos, sin] = mrope(pos, impl_->text_inv_freq, impl_->mrope_source);
   const auto mask = causal_mask(L);
@@ -509,7 +536,7 @@ torch::Tensor QwenVLModel::prefill(const torch::Tensor& image_embeds, const torc
 
 torch::Tensor QwenVLModel::decode_step(const torch::Tensor& tokens, KvCache& cache) {
   auto& text = impl_->text;
-  auto x = text->embed_tokens(tokens.unsqueeze(1));  // [B, 1, D]
+  auto x = text->lookup(tokens.unsqueeze(1));  // [B, 1, D]
   auto pos = torch::full({3, 1}, cache.length + cache.position_offset, torch::kLong);
   const auto [cos, sin] = mrope(pos, impl_->text_inv_freq, impl_->mrope_source);
   for (size_t l = 0; l < text->layers->size(); ++l)
@@ -520,10 +547,10 @@ torch::Tensor QwenVLModel::decode_step(const torch::Tensor& tokens, KvCache& cac
 }
 
 torch::Tensor QwenVLModel::lm_head_weight() {
-  return impl_->lm_head ? impl_->lm_head->weight : impl_->text->embed_tokens->weight;
+  return impl_->lm_head ? impl_->lm_head->weight : impl_->text->embed;
 }
 
-torch::Tensor QwenVLModel::input_embedding() { return impl_->text->embed_tokens->weight; }
+torch::Tensor QwenVLModel::input_embedding() { return impl_->text->embed; }
 
 void QwenVLModel::resize_vocabulary(int64_t new_vocab_size) {
   const int64_t V = config_.text.vocab_size;
@@ -534,7 +561,7 @@ void QwenVLModel::resize_vocabulary(int64_t new_vocab_size) {
     bigger.narrow(0, 0, V).copy_(w);
     w.set_data(bigger);
   };
-  grow(impl_->text->embed_tokens->weight);
+  grow(impl_->text->embed);
   if (impl_->lm_head) grow(impl_->lm_head->weight);
   config_.text.vocab_size = new_vocab_size;
 }
@@ -592,6 +619,7 @@ std::shared_ptr<QwenVLModel> load_qwen_vl(const std::filesystem::path& dir, Qwen
       throw_input_error(where + " tensor " + found, "shape " + shape_text(dst.sizes().vec()) + " (config.json)",
                         shape_text(view.shape));
     copy_to_float32(view, std::span<float>(dst.data_ptr<float>(), static_cast<size_t>(dst.numel())));
+    ckpt.release(found);  // resident memory: the model, not the model plus the mapped file
     used[found] = true;
     ++r.tensors;
     r.bytes_read += view.nbytes;

@@ -60,6 +60,10 @@ class SafetensorsFile {
   // Throws InputError naming the file and tensor when `name` is absent.
   TensorView view(std::string_view name) const;
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  // Drops the mapping's pages that lie wholly inside `view` from this process (madvise DONTNEED; the
+  // file stays mapped and a later read faults them back in from the page cache). For loaders that copy
+  // tensor by tensor: resident memory stays at the copies' size instead of copies plus mapping.
+  void release(const TensorView& view) const noexcept;
   size_t file_bytes() const { return size_; }
   size_t data_offset() const { return data_begin_; }  // 8 + header length
 

@@ -32,6 +32,8 @@ class SafetensorsCheckpoint {
   bool contains(std::string_view name) const { return location_.find(name) != location_.end(); }
   // Throws InputError naming the checkpoint and the tensor when it is missing.
   TensorView view(std::string_view name) const;
+  // See SafetensorsFile::release; `name` must be present.
+  void release(std::string_view name) const;
   const std::filesystem::path& source() const { return source_; }  // the index or the single file
   size_t num_shards() const { return shards_.size(); }
   uint64_t total_bytes() const;  // sum of the tensors' data sizes
