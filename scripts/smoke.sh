@@ -35,6 +35,18 @@ done
 "$bin" predict --run runs/quick/run --input runs/quick/data/val.json --max-images 8 --draw 2 > "$tmp/predict.txt" 2>&1
 test -s runs/quick/run/predict/detections.json || { echo "smoke: predict wrote no detections"; cat "$tmp/predict.txt"; exit 1; }
 echo "smoke: quick train + resume + report + predict OK"
+# A Hugging Face Qwen2-VL checkpoint (tiny, random, written here): vocabulary extension, fine-tuning with the
+# same trainer, the Hugging Face export, prediction from the run.
+rm -rf runs/qwen_tiny
+"$bin" hf-tiny --out runs/qwen_tiny/base 2> "$tmp/hf_tiny.log"
+"$bin" hf-extend --model runs/qwen_tiny/base --out runs/qwen_tiny/extended --bins 64 2> "$tmp/hf_extend.log"
+"$bin" train --config configs/qwen_tiny_finetune.json 2> "$tmp/qwen_train.log" || { cat "$tmp/qwen_train.log"; exit 1; }
+for f in report.md hf/config.json hf/model.safetensors hf/tokenizer.json; do
+  test -s "runs/qwen_tiny/run/$f" || { echo "smoke: Qwen fine-tuning wrote no $f"; exit 1; }
+done
+"$bin" predict --run runs/qwen_tiny/run --input runs/quick/data/val.json --max-images 4 --draw 1 > "$tmp/qwen_predict.txt" 2>&1 \
+  || { cat "$tmp/qwen_predict.txt"; exit 1; }
+echo "smoke: Qwen2-VL extend + fine-tune + export + predict OK"
 # Malformed input must give a clear error (exit 2), never a crash.
 echo '{"images": [' > "$tmp/bad.json"
 if "$bin" eval --gt "$tmp/bad.json" --dt "$tmp/dt.json" 2> "$tmp/err.txt"; then
