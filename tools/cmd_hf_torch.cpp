@@ -90,6 +90,27 @@ ModelInput read_input(const QwenVLModel& model, const std::string& ids_path, con
 
 torch::Tensor as_batch(const std::vector<int64_t>& ids) { return torch::tensor(ids, torch::kLong).view({1, -1}); }
 
+// --model, --image, --ids of hf-logits and hf-generate, and what they load: the model in eval mode with its
+// image prefix set, the text after the image, the image.
+struct ModelAndInput {
+  std::string model_dir, image, ids;
+  void add_options(CLI::App& sub) {
+    sub.add_option("--model", model_dir, "Hugging Face model folder")->required()->check(CLI::ExistingDirectory);
+    sub.add_option("--image", image, "PNG image")->required()->check(CLI::ExistingFile);
+    sub.add_option("--ids", ids, "JSON {\"input_ids\": [...]} with one <|image_pad|> run")
+        ->required()
+        ->check(CLI::ExistingFile);
+  }
+  std::pair<std::shared_ptr<QwenVLModel>, ModelInput> load() const {
+    use_all_cores();
+    auto model = load_qwen_vl(model_dir);
+    model->eval();
+    ModelInput in = read_input(*model, ids, image);
+    model->set_image_prefix(in.prefix);
+    return {model, std::move(in)};
+  }
+};
+
 const CommandRegistrar kTiny("hf-tiny", "Write a tiny random Qwen2-VL / Qwen2.5-VL checkpoint", [](CLI::App& sub) {
   auto out = std::make_shared<std::string>();
   auto family = std::make_shared<std::string>("qwen2_vl");
@@ -141,31 +162,21 @@ const CommandRegistrar kExtend(
 
 const CommandRegistrar kLogits(
     "hf-logits", "Logits of every input position for an image and input ids (.npy)", [](CLI::App& sub) {
-      auto model_dir = std::make_shared<std::string>();
-      auto image = std::make_shared<std::string>();
-      auto ids = std::make_shared<std::string>();
+      auto args = std::make_shared<ModelAndInput>();
       auto out = std::make_shared<std::string>();
       auto dump = std::make_shared<std::string>();
-      sub.add_option("--model", *model_dir, "Hugging Face model folder")->required()->check(CLI::ExistingDirectory);
-      sub.add_option("--image", *image, "PNG image")->required()->check(CLI::ExistingFile);
-      sub.add_option("--ids", *ids, "JSON {\"input_ids\": [...]} with one <|image_pad|> run")
-          ->required()
-          ->check(CLI::ExistingFile);
+      args->add_options(sub);
       sub.add_option("--out", *out, "Output .npy, float32 [T, V]")->required();
       sub.add_option("--dump", *dump, "Also write every named activation as <name>.npy into this folder");
       return [=]() -> int {
-        use_all_cores();
         torch::NoGradGuard no_grad;
-        auto model = load_qwen_vl(*model_dir);
-        model->eval();
-        const ModelInput in = read_input(*model, *ids, *image);
+        const auto [model, in] = args->load();
         if (!dump->empty()) {
           fs::create_directories(*dump);
           model->set_activation_hook([dir = fs::path(*dump)](const std::string& name, const torch::Tensor& v) {
             save_npy(v.squeeze(0), dir / (name + ".npy"));
           });
         }
-        model->set_image_prefix(in.prefix);
         auto hidden = model->forward_all(model->encode_images(in.image), as_batch(in.tokens));
         save_npy(model->logits(hidden).squeeze(0), *out);
         return 0;
@@ -191,23 +202,13 @@ const CommandRegistrar kTokenize("hf-tokenize", "Token ids of a text file with a
 
 const CommandRegistrar kGenerate(
     "hf-generate", "Greedy continuation (no grammar) of input ids and an image", [](CLI::App& sub) {
-      auto model_dir = std::make_shared<std::string>();
-      auto image = std::make_shared<std::string>();
-      auto ids = std::make_shared<std::string>();
+      auto args = std::make_shared<ModelAndInput>();
       auto max_new = std::make_shared<int64_t>(32);
-      sub.add_option("--model", *model_dir, "Hugging Face model folder")->required()->check(CLI::ExistingDirectory);
-      sub.add_option("--image", *image, "PNG image")->required()->check(CLI::ExistingFile);
-      sub.add_option("--ids", *ids, "JSON {\"input_ids\": [...]} with one <|image_pad|> run")
-          ->required()
-          ->check(CLI::ExistingFile);
+      args->add_options(sub);
       sub.add_option("--max-new-tokens", *max_new, "Stop after this many tokens")->check(CLI::Range(1, 100000));
       return [=]() -> int {
-        use_all_cores();
         torch::NoGradGuard no_grad;
-        auto model = load_qwen_vl(*model_dir);
-        model->eval();
-        const ModelInput in = read_input(*model, *ids, *image);
-        model->set_image_prefix(in.prefix);
+        const auto [model, in] = args->load();
         KvCache cache;
         auto hidden = model->prefill(model->encode_images(in.image), as_batch(in.tokens), cache);
         const auto& eos = model->config().eos_token_ids;
