@@ -1,0 +1,16 @@
+// Duplicate predictions: the share of a model's detections that repeat another detection of the same image
+// and the same label (its description when it has one, else its category) with IoU above a threshold. A
+// set-prediction failure mode that AP hides (a duplicate is just a low-ranked false positive).
+#pragma once
+
+#include <span>
+
+#include "coordexp/eval/detection_results.hpp"
+
+namespace coordexp {
+
+// Fraction of `detections` having IoU > iou_threshold with at least one other detection of the same image
+// and label (both members of a pair count); 0 for no detections.
+double duplicate_rate(std::span<const Detection> detections, double iou_threshold = 0.8);
+
+}  // namespace coordexp

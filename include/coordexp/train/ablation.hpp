@@ -1,0 +1,56 @@
+// Ablations: variants of one base training config run with the same data, step budget and evaluation, for
+// several seeds, compared in one table and one chart. A plan file:
+//   {"base": "configs/openshapes.json",            // a training config (path, or the object inline)
+//    "out_dir": "runs/ablate", "seeds": [0, 1], "steps": 600,   // steps optional (overrides optim.steps)
+//    "variants": [{"name": "ce_only", "set": {"criterion": {"coord_weight": 0}}}, ...]}
+// Each variant's "set" is merged key by key into the base (objects recursively, other values replaced) and
+// the result is checked like any training config (unknown keys are errors naming the variant). Runs go to
+// out_dir/<name>/seed<k>/; a run whose eval_val.json exists is reused, so an interrupted ablation resumes.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace coordexp {
+
+struct AblationVariant {
+  std::string name;
+  nlohmann::json set;  // the overrides
+};
+
+struct AblationPlan {
+  nlohmann::json base;  // a training config document
+  std::string out_dir = "runs/ablate";
+  std::vector<uint64_t> seeds = {0};
+  int64_t steps = -1;  // > 0: overrides optim.steps of every variant
+  std::vector<AblationVariant> variants;
+};
+
+// `path` is the plan; a relative "base" path is relative to the current directory. Malformed plans are
+// InputErrors naming the file and field.
+AblationPlan load_ablation_plan(const std::string& path);
+
+// One variant x seed, read back from its run folder.
+struct AblationRun {
+  std::string variant;
+  uint64_t seed = 0;
+  double ap = 0, ap50 = 0, ap75 = 0, ap_small = 0;  // val (COCO; AP small is -1 without small objects)
+  double novel_ap = -1;                              // the extra split's AP (-1 when there is none)
+  double f1_50 = 0;                                  // F1 at IoU 0.5, greedy matching, class-aware
+  double duplicate_rate = 0;                         // detections repeating another (IoU > 0.8, same label)
+  double invalid_rate = 0;  // images whose generation hit the length limit, plus dropped labels per detection
+  double train_seconds = 0;
+};
+
+// The base document with `set` merged in (objects recursively).
+nlohmann::json merge_config(nlohmann::json base, const nlohmann::json& set);
+
+// Trains (or reuses) every variant x seed in order, printing progress, and returns their results.
+std::vector<AblationRun> run_ablation(const AblationPlan& plan);
+
+// Writes out_dir/ablation.md (a table of mean +- spread over seeds, one row per variant, and every run) and
+// out_dir/ablation.png (AP, AP50, AP75 per variant with the spread as error bars).
+void write_ablation_report(const AblationPlan& plan, const std::vector<AblationRun>& runs);
+
+}  // namespace coordexp

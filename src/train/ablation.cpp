@@ -1,0 +1,224 @@
+// Ablation plans, runs and their report (see ablation.hpp).
+#include "coordexp/train/ablation.hpp"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+#include "coordexp/data/coco.hpp"
+#include "coordexp/eval/detection_f1.hpp"
+#include "coordexp/eval/duplicates.hpp"
+#include "coordexp/report/bar_chart.hpp"
+#include "coordexp/train/trainer.hpp"
+#include "coordexp/util/error.hpp"
+#include "coordexp/util/json_config.hpp"
+
+namespace coordexp {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+fs::path run_dir(const AblationPlan& plan, const std::string& variant, uint64_t seed) {
+  return fs::path(plan.out_dir) / variant / ("seed" + std::to_string(seed));
+}
+
+// The run's figures from the files the trainer wrote.
+AblationRun read_run(const fs::path& dir, const TrainConfig& cfg, const std::string& variant, uint64_t seed) {
+  AblationRun r;
+  r.variant = variant;
+  r.seed = seed;
+  std::ifstream metrics(dir / "metrics.jsonl");
+  for (std::string line; std::getline(metrics, line);) {
+    const json j = json::parse(line, nullptr, false);
+    if (j.is_object() && j.contains("elapsed_s")) r.train_seconds = j["elapsed_s"].get<double>();
+  }
+  const json val = read_json_file((dir / "eval_val.json").string(), "the run's evaluation");
+  const auto& s = val.at("stats");
+  r.ap = s.at(0), r.ap50 = s.at(1), r.ap75 = s.at(2), r.ap_small = s.at(3);
+  const double images = std::max(1.0, val.at("images").get<double>());
+  const double detections = val.at("detections").get<double>();
+  const double dropped = val.at("labels").at("dropped").get<double>();
+  r.invalid_rate = val.at("unterminated").get<double>() / images + dropped / std::max(1.0, detections + dropped);
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("eval_", 0) == 0 && name != "eval_val.json")
+      r.novel_ap = read_json_file(e.path().string(), "the run's evaluation").at("stats").at(0);
+  }
+  const CocoDataset gt = load_coco_dataset(cfg.data.val_json);
+  const DetectionResults dt = load_detection_results((dir / "detections_val.json").string());
+  // the trainer evaluates every val image, so the F1 denominators are the whole split's
+  DetectionF1Options f1;
+  f1.iou_thresholds = {0.5};
+  r.f1_50 = evaluate_detection_f1(gt, dt, f1).at(0).f1;
+  r.duplicate_rate = duplicate_rate(dt.detections, 0.8);
+  return r;
+}
+
+struct Spread {
+  double mean = 0, sd = 0;
+};
+Spread spread(const std::vector<double>& v) {
+  Spread s;
+  for (double x : v) s.mean += x / static_cast<double>(v.size());
+  for (double x : v) s.sd += (x - s.mean) * (x - s.mean);
+  s.sd = v.size() > 1 ? std::sqrt(s.sd / static_cast<double>(v.size() - 1)) : 0;
+  return s;
+}
+
+}  // namespace
+
+json merge_config(json base, const json& set) {
+  if (!base.is_object() || !set.is_object()) return set;
+  for (const auto& [key, value] : set.items())
+    base[key] = base.contains(key) ? merge_config(base[key], value) : value;
+  return base;
+}
+
+AblationPlan load_ablation_plan(const std::string& path) {
+  const json doc = read_json_file(path, "a readable ablation plan");
+  auto field = [&](const std::string& key) { return path + ": field \"" + key + "\""; };
+  if (!doc.is_object()) throw_input_error(path, "a JSON object", doc.type_name());
+  for (const auto& [key, value] : doc.items())
+    if (key != "base" && key != "out_dir" && key != "seeds" && key != "steps" && key != "variants")
+      throw_input_error(field(key), "one of base, out_dir, seeds, steps, variants", "an unknown key");
+  AblationPlan plan;
+  if (!doc.contains("base")) throw_input_error(field("base"), "a training config path or object", "nothing");
+  const json& base = doc["base"];
+  if (base.is_string())
+    plan.base = read_json_file(base.get<std::string>(), "a readable training config");
+  else if (base.is_object())
+    plan.base = base;
+  else
+    throw_input_error(field("base"), "a training config path or object", base.type_name());
+  if (doc.contains("out_dir")) {
+    if (!doc["out_dir"].is_string()) throw_input_error(field("out_dir"), "a folder", doc["out_dir"].dump());
+    plan.out_dir = doc["out_dir"];
+  }
+  if (doc.contains("seeds")) {
+    plan.seeds.clear();
+    if (!doc["seeds"].is_array() || doc["seeds"].empty())
+      throw_input_error(field("seeds"), "a non-empty array of seeds", doc["seeds"].dump());
+    for (const auto& s : doc["seeds"]) {
+      if (!s.is_number_unsigned()) throw_input_error(field("seeds"), "non-negative integers", s.dump());
+      plan.seeds.push_back(s.get<uint64_t>());
+    }
+  }
+  if (doc.contains("steps")) {
+    if (!doc["steps"].is_number_integer() || doc["steps"].get<int64_t>() <= 0)
+      throw_input_error(field("steps"), "a positive integer", doc["steps"].dump());
+    plan.steps = doc["steps"];
+  }
+  if (!doc.contains("variants") || !doc["variants"].is_array() || doc["variants"].empty())
+    throw_input_error(field("variants"), "a non-empty array of {name, set}",
+                      doc.contains("variants") ? doc["variants"].dump() : "nothing");
+  for (size_t i = 0; i < doc["variants"].size(); ++i) {
+    const json& v = doc["variants"][i];
+    const std::string at = "variants[" + std::to_string(i) + "]";
+    if (!v.is_object() || !v.contains("name") || !v["name"].is_string() || v["name"].get<std::string>().empty() ||
+        v["name"].get<std::string>().find_first_of("/\\. ") != std::string::npos)
+      throw_input_error(field(at + ".name"), "a folder-safe name (no '/', '.', spaces)", v.dump());
+    const json set = v.contains("set") ? v["set"] : json::object();
+    if (!set.is_object()) throw_input_error(field(at + ".set"), "an object of config overrides", set.dump());
+    for (const auto& other : plan.variants)
+      if (other.name == v["name"]) throw_input_error(field(at + ".name"), "a name used once", other.name);
+    plan.variants.push_back({v["name"], set});
+  }
+  return plan;
+}
+
+std::vector<AblationRun> run_ablation(const AblationPlan& plan) {
+  std::vector<AblationRun> runs;
+  const size_t total = plan.variants.size() * plan.seeds.size();
+  size_t k = 0;
+  for (const auto& v : plan.variants)
+    for (uint64_t seed : plan.seeds) {
+      ++k;
+      const fs::path dir = run_dir(plan, v.name, seed);
+      fs::create_directories(dir);
+      json doc = merge_config(plan.base, v.set);
+      doc["run"]["out_dir"] = dir.string();
+      doc["run"]["seed"] = seed;
+      if (plan.steps > 0) doc["optim"]["steps"] = plan.steps;
+      const fs::path cfg_path = dir / ("variant_" + v.name + ".json");
+      std::ofstream(cfg_path) << doc.dump(2) << "\n";
+      const TrainConfig cfg = load_train_config(cfg_path.string());  // errors name the variant's file
+      if (fs::exists(dir / "eval_val.json")) {
+        std::cerr << "ablate [" << k << "/" << total << "] " << v.name << " seed " << seed << ": reusing " << dir.string()
+                  << "\n";
+      } else {
+        std::cerr << "ablate [" << k << "/" << total << "] " << v.name << " seed " << seed << "\n";
+        TrainOptions o;
+        o.resume = true;  // an interrupted run continues from its checkpoint
+        train(cfg, o);
+      }
+      if (cfg.data.val_json.empty())
+        throw_input_error(cfg_path.string() + ": field \"data.val_json\"", "a validation split to compare on",
+                          "nothing");
+      runs.push_back(read_run(dir, cfg, v.name, seed));
+    }
+  return runs;
+}
+
+void write_ablation_report(const AblationPlan& plan, const std::vector<AblationRun>& runs) {
+  const fs::path out(plan.out_dir);
+  fs::create_directories(out);
+  std::map<std::string, std::vector<const AblationRun*>> by_variant;
+  for (const auto& r : runs) by_variant[r.variant].push_back(&r);
+  using Metric = double AblationRun::*;
+  const std::vector<std::pair<const char*, Metric>> metrics = {
+      {"AP", &AblationRun::ap},         {"AP50", &AblationRun::ap50},
+      {"AP75", &AblationRun::ap75},     {"AP small", &AblationRun::ap_small},
+      {"AP novel", &AblationRun::novel_ap}, {"F1@0.5", &AblationRun::f1_50},
+      {"duplicates", &AblationRun::duplicate_rate}, {"invalid", &AblationRun::invalid_rate}};
+  std::ostringstream md;
+  md << std::fixed << std::setprecision(3);
+  md << "# coordexp ablation\n\n" << plan.variants.size() << " variants x " << plan.seeds.size()
+     << " seeds, same data, step budget and evaluation (val; novel = the extra split). Values are the mean "
+     << "over seeds +- the sample standard deviation. Duplicates: share of detections with IoU > 0.8 to "
+     << "another of the same image and description; invalid: generations that hit the length limit per "
+     << "image plus dropped labels per detection.\n\n| variant |";
+  for (const auto& [name, m] : metrics) md << " " << name << " |";
+  md << "\n|---|";
+  for (size_t i = 0; i < metrics.size(); ++i) md << "---|";
+  md << "\n";
+  std::vector<std::string> groups;
+  std::vector<BarSeries> series = {{"AP", {}, {}}, {"AP50", {}, {}}, {"AP75", {}, {}}};
+  for (const auto& v : plan.variants) {
+    const auto it = by_variant.find(v.name);
+    if (it == by_variant.end()) continue;
+    groups.push_back(v.name);
+    md << "| " << v.name << " |";
+    for (size_t i = 0; i < metrics.size(); ++i) {
+      std::vector<double> values;
+      for (const auto* r : it->second) values.push_back(r->*(metrics[i].second));
+      const Spread s = spread(values);
+      md << " " << s.mean;
+      if (values.size() > 1) md << " +- " << s.sd;
+      md << " |";
+      if (i < 3) {
+        series[i].values.push_back(s.mean);
+        series[i].errors.push_back(s.sd);
+      }
+    }
+    md << "\n";
+  }
+  md << "\n![AP per variant](ablation.png)\n\n## Every run\n\n| variant | seed | AP | AP50 | AP75 | AP novel | F1@0.5 "
+        "| duplicates | invalid | train s |\n|---|---|---|---|---|---|---|---|---|---|\n";
+  for (const auto& r : runs)
+    md << "| " << r.variant << " | " << r.seed << " | " << r.ap << " | " << r.ap50 << " | " << r.ap75 << " | "
+       << r.novel_ap << " | " << r.f1_50 << " | " << r.duplicate_rate << " | " << r.invalid_rate << " | "
+       << std::setprecision(0) << r.train_seconds << std::setprecision(3) << " |\n";
+  std::ofstream(out / "ablation.md") << md.str();
+  BarChartConfig bc;
+  bc.plot.width = std::max(800, 140 * static_cast<int>(groups.size()));
+  bc.plot.title = "AP on val per variant (mean over seeds, error bar = sd)";
+  bc.plot.y_label = "AP";
+  save_png(render_bar_chart(groups, series, bc), (out / "ablation.png").string());
+}
+
+}  // namespace coordexp
