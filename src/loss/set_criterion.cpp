@@ -245,6 +245,53 @@ CriterionOutput SetCriterion::operator()(const CriterionBatch& batch, const Text
   return out;
 }
 
+MatchResult match_objects(const torch::Tensor& pred, const std::vector<std::vector<TokenId>>& pred_desc,
+                          const std::vector<int64_t>& source_index, const std::vector<DescribedBox>& ground_truth,
+                          const CriterionConfig& config, const TextEmbedder* embedder) {
+  torch::NoGradGuard no_grad;
+  MatchResult r;
+  const int64_t n = pred.size(0), m = static_cast<int64_t>(ground_truth.size());
+  if (n == 0 || m == 0) return r;
+  std::vector<double> gt_vals;
+  for (const auto& g : ground_truth) gt_vals.insert(gt_vals.end(), {g.box.x1, g.box.y1, g.box.x2, g.box.y2});
+  auto gt = torch::tensor(gt_vals, torch::kDouble).view({m, 4});  // [M, 4]
+  if (config.matching == MatchingMode::kIndex) {
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t src = source_index[i];
+      const int64_t j = src >= 0 ? src : i;
+      if (j < m) {
+        r.pred_idx.push_back(i);
+        r.gt_idx.push_back(j);
+      }
+    }
+  } else {
+    auto cost = config.match_geo_weight * box_pair_cost(pred, gt, config.l1_weight, config.giou_weight);  // [N, M]
+    if (config.match_sem_weight > 0) {
+      COORDEXP_CHECK_ARG(embedder != nullptr, "embedder", "a text embedder when match_sem_weight > 0", "null");
+      std::vector<std::vector<TokenId>> gt_desc;
+      for (const auto& g : ground_truth) gt_desc.push_back(g.desc_ids);
+      auto dist = cosine_distance_matrix(embedder->embed(pred_desc), embedder->embed(gt_desc));  // [N, M]
+      cost = cost + config.match_sem_weight * dist.to(torch::kDouble).cpu();
+    }
+    cost = cost.contiguous();
+    const Assignment a = linear_sum_assignment({cost.data_ptr<double>(), static_cast<size_t>(n * m)}, n, m);
+    r.pred_idx = a.rows;
+    r.gt_idx = a.cols;
+  }
+  if (config.match_min_iou > 0) {
+    auto iou = box_iou_pairwise(pred, gt);  // [N, M]
+    MatchResult kept;
+    for (size_t k = 0; k < r.pred_idx.size(); ++k) {
+      if (iou[r.pred_idx[k]][r.gt_idx[k]].item<double>() >= config.match_min_iou) {
+        kept.pred_idx.push_back(r.pred_idx[k]);
+        kept.gt_idx.push_back(r.gt_idx[k]);
+      }
+    }
+    r = std::move(kept);
+  }
+  return r;
+}
+
 std::vector<MatchResult> SetCriterion::match(const CriterionBatch& batch, const torch::Tensor& pred_boxes,
                                              const std::vector<int64_t>& first_object,
                                              const TextEmbedder* embedder) const {
@@ -252,67 +299,33 @@ std::vector<MatchResult> SetCriterion::match(const CriterionBatch& batch, const 
   const int64_t B = static_cast<int64_t>(batch.samples.size());
   std::vector<MatchResult> out(B);
   const bool semantic = config_.matching == MatchingMode::kHungarian && config_.match_sem_weight > 0;
-  if (semantic)
-    COORDEXP_CHECK_ARG(embedder != nullptr, "embedder", "a text embedder when match_sem_weight > 0", "null");
   for (int64_t b = 0; b < B; ++b) {
     const auto& s = batch.samples[b];
-    const int64_t n = static_cast<int64_t>(s.objects.size()), m = static_cast<int64_t>(s.ground_truth.size());
-    auto& r = out[b];
-    if (n == 0 || m == 0) continue;
+    if (s.fixed_match) {
+      out[b] = *s.fixed_match;
+      continue;
+    }
+    const int64_t n = static_cast<int64_t>(s.objects.size());
+    if (n == 0 || s.ground_truth.empty()) continue;
     auto pred = pred_boxes.narrow(0, first_object[b], n).to(torch::kDouble).cpu();  // [N, 4]
-    std::vector<double> gt_vals;
-    for (const auto& g : s.ground_truth)
-      gt_vals.insert(gt_vals.end(), {g.box.x1, g.box.y1, g.box.x2, g.box.y2});
-    auto gt = torch::tensor(gt_vals, torch::kDouble).view({m, 4});  // [M, 4]
-
-    if (config_.matching == MatchingMode::kIndex) {
-      for (int64_t i = 0; i < n; ++i) {
-        const int64_t src = s.objects[i].source_index;
-        const int64_t j = src >= 0 ? src : i;
-        if (j < m) {
-          r.pred_idx.push_back(i);
-          r.gt_idx.push_back(j);
-        }
+    std::vector<std::vector<TokenId>> pred_desc(n);
+    std::vector<int64_t> source(n);
+    for (int64_t i = 0; i < n; ++i) {
+      source[i] = s.objects[i].source_index;
+      const auto& pos = s.objects[i].desc_pos;
+      if (!semantic || pos.empty()) continue;
+      if (s.desc_from_sequence) {
+        for (int64_t p : pos) pred_desc[i].push_back(batch.tokens[b][p].item<int64_t>());
+      } else {  // teacher forcing: what the model would have written there
+        auto rows = (torch::tensor(pos, torch::kLong) - 1).to(batch.hidden.device());
+        auto h = batch.hidden[b].index_select(0, rows);  // [L, D]
+        auto z = torch::matmul(h, batch.lm_head_weight.t());
+        if (batch.lm_head_bias.defined()) z = z + batch.lm_head_bias;
+        auto ids = z.argmax(1).cpu();
+        pred_desc[i].assign(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + ids.numel());
       }
-    } else {
-      auto cost = config_.match_geo_weight *
-                  box_pair_cost(pred, gt, config_.l1_weight, config_.giou_weight);  // [N, M]
-      if (semantic) {
-        std::vector<std::vector<TokenId>> pred_desc(n), gt_desc;
-        for (int64_t i = 0; i < n; ++i) {
-          const auto& pos = s.objects[i].desc_pos;
-          if (pos.empty()) continue;
-          if (s.desc_from_sequence) {
-            for (int64_t p : pos) pred_desc[i].push_back(batch.tokens[b][p].item<int64_t>());
-          } else {
-            auto rows = (torch::tensor(pos, torch::kLong) - 1).to(batch.hidden.device());
-            auto h = batch.hidden[b].index_select(0, rows);  // [L, D]
-            auto z = torch::matmul(h, batch.lm_head_weight.t());
-            if (batch.lm_head_bias.defined()) z = z + batch.lm_head_bias;
-            auto ids = z.argmax(1).cpu();
-            pred_desc[i].assign(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + ids.numel());
-          }
-        }
-        for (const auto& g : s.ground_truth) gt_desc.push_back(g.desc_ids);
-        auto dist = cosine_distance_matrix(embedder->embed(pred_desc), embedder->embed(gt_desc));  // [N, M]
-        cost = cost + config_.match_sem_weight * dist.to(torch::kDouble).cpu();
-      }
-      cost = cost.contiguous();
-      const Assignment a = linear_sum_assignment({cost.data_ptr<double>(), static_cast<size_t>(n * m)}, n, m);
-      r.pred_idx = a.rows;
-      r.gt_idx = a.cols;
     }
-    if (config_.match_min_iou > 0) {
-      auto iou = box_iou_pairwise(pred, gt);  // [N, M]
-      MatchResult kept;
-      for (size_t k = 0; k < r.pred_idx.size(); ++k) {
-        if (iou[r.pred_idx[k]][r.gt_idx[k]].item<double>() >= config_.match_min_iou) {
-          kept.pred_idx.push_back(r.pred_idx[k]);
-          kept.gt_idx.push_back(r.gt_idx[k]);
-        }
-      }
-      r = std::move(kept);
-    }
+    out[b] = match_objects(pred, pred_desc, source, s.ground_truth, config_, embedder);
   }
   return out;
 }

@@ -127,6 +127,13 @@ void visit(V& v, TrainConfig& c) {
     s("seed", g.seed);
   }
   {
+    auto s = v.section("rollout");
+    auto& r = c.rollout;
+    s("every", r.every), s("start_step", r.start_step), s("temperature", r.temperature), s("top_p", r.top_p);
+    s("max_new_tokens", r.max_new_tokens), s("min_iou", r.min_iou), s("append_missed", r.append_missed);
+    s("desc_consistency", r.desc_consistency);
+  }
+  {
     auto s = v.section("run");
     auto& r = c.run;
     s("out_dir", r.out_dir), s("seed", r.seed), s("threads", r.threads), s("log_every", r.log_every);

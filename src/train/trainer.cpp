@@ -21,6 +21,7 @@
 #include "coordexp/train/checkpoint.hpp"
 #include "coordexp/train/distributed.hpp"
 #include "coordexp/train/model_factory.hpp"
+#include "coordexp/train/rollout.hpp"
 #include "coordexp/model/qwen2_vl.hpp"
 #include "coordexp/train/run_report.hpp"
 #include "coordexp/util/error.hpp"
@@ -196,9 +197,20 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
     if (std::sscanf(f, "%d:%lld", &r, &k) == 2 && r == env.rank) fault_kill_step = k;
   }
 
+  // rollout steps and teacher-forced steps timed apart (the cost ratio is a figure of the method)
+  double rollout_seconds = 0, tf_seconds = 0;
+  int64_t rollout_steps = 0, tf_steps = 0;
+  RolloutStats rollout_total;
+  const RolloutConfig& rc = cfg.rollout;
   while (step < last) {
     if (fault_kill_step >= 0 && step == fault_kill_step) std::raise(SIGKILL);
     TrainBatch batch = loader.next();
+    const auto t_step = std::chrono::steady_clock::now();
+    const bool rollout_step = rc.every > 0 && step >= rc.start_step && (step - rc.start_step) % rc.every == 0;
+    RolloutStats rollout_stats;
+    if (rollout_step)
+      batch = build_rollout_batch(*model, batch, tokenizer, builder.prompt(), cfg.criterion, rc, cfg.generation,
+                                  MeanInputEmbedder(model->input_embedding()), &rollout_stats);
     const double lr = learning_rate(cfg.optim, step);
     for (auto& g : optimizer->param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
     auto img = model->encode_images(batch.images);
@@ -256,7 +268,18 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
     optimizer->step();
     ++step;
     tokens_seen += batch.answer_tokens;
-    const std::string terms = terms_line(loss);
+    const double step_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_step).count();
+    (rollout_step ? rollout_seconds : tf_seconds) += step_s;
+    ++(rollout_step ? rollout_steps : tf_steps);
+    std::string terms = terms_line(loss);
+    if (rollout_step) {
+      rollout_total.add(rollout_stats);
+      const RolloutStats& r = rollout_stats;
+      std::ostringstream s;
+      s << " | rollout match " << r.matched << "/" << r.generated << " dup " << r.duplicates << " missed "
+        << r.missed << "/" << r.ground_truth << " len " << r.tokens / std::max<int64_t>(1, r.images);
+      terms += s.str();
+    }
     if (main_rank) bar.update(step, terms);
     if (main_rank && (step % cfg.run.log_every == 0 || step == last)) {
       nlohmann::json j = {
@@ -268,6 +291,13 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
           {"comm_s", comm.communication_seconds()},
           {"elapsed_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count()}};
       for (const auto& [name, v] : loss.terms) j[name] = v.item<double>();
+      if (rollout_step) {
+        const RolloutStats& r = rollout_stats;
+        j["rollout"] = {{"images", r.images},     {"generated", r.generated},       {"matched", r.matched},
+                        {"duplicates", r.duplicates}, {"missed", r.missed},         {"ground_truth", r.ground_truth},
+                        {"tokens", r.tokens},     {"unterminated", r.unterminated}, {"degenerate", r.degenerate},
+                        {"empty", r.empty},       {"step_s", step_s}};
+      }
       metrics << j.dump() << "\n" << std::flush;
     }
     if (cfg.run.eval_every > 0 && step % cfg.run.eval_every == 0 && step < cfg.optim.steps &&
@@ -299,6 +329,16 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
       << " MiB";
   if (env.world_size > 1) log << ", communication " << 100 * summary.communication_share << "% of the loop";
   log << "\n";
+  if (rollout_steps > 0) {
+    const double r = rollout_seconds / rollout_steps, t = tf_steps > 0 ? tf_seconds / tf_steps : 0;
+    const RolloutStats& s = rollout_total;
+    log << "coordexp train: " << rollout_steps << " rollout steps, " << r << " s each";
+    if (t > 0) log << " (" << r / t << "x a teacher-forced step, " << t << " s)";
+    log << "; matched " << s.matched << "/" << s.generated << " generated, duplicates " << s.duplicates << ", missed "
+        << s.missed << "/" << s.ground_truth << ", unterminated " << s.unterminated << ", empty " << s.empty
+        << ", degenerate boxes " << s.degenerate << "\n";
+    summary.rollout_time_ratio = t > 0 ? r / t : 0;
+  }
 
   // A fine-tuned Hugging Face model is also written in its own format, readable by other tools.
   if (auto* qwen = dynamic_cast<QwenVLModel*>(model); qwen && main_rank && step == cfg.optim.steps) {

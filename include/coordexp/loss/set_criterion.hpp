@@ -16,6 +16,7 @@
 #include <torch/types.h>
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,11 @@ struct CriterionConfig {
   double unmatched_weight = 1.0;                         // weight of the unlikelihood term
 };
 
+struct MatchResult {
+  std::vector<int64_t> pred_idx;  // matched object indices in the sequence
+  std::vector<int64_t> gt_idx;    // their ground-truth indices
+};
+
 // One sequence of the batch. Positions are sequence token positions; hidden[b, t] predicts token t + 1.
 struct CriterionSample {
   std::vector<ObjectSpan> objects;         // the N predicted objects as they stand in the sequence
@@ -61,6 +67,9 @@ struct CriterionSample {
   bool desc_from_sequence = false;         // semantic cost reads the sequence's description tokens
                                            // (rollouts); else the model's argmax there (teacher forcing)
   double weight = 1.0;                     // 1/R under Monte Carlo orderings
+  // Pairs decided before the sequence was built (rollouts: matched on the generated boxes, then missed
+  // ground truth appended); when set, the criterion uses them instead of matching.
+  std::optional<MatchResult> fixed_match;
 };
 
 struct CriterionBatch {
@@ -72,11 +81,6 @@ struct CriterionBatch {
   std::vector<CriterionSample> samples;  // [B]
 };
 constexpr uint8_t kRoleNone = 255;
-
-struct MatchResult {
-  std::vector<int64_t> pred_idx;  // matched object indices in the sequence
-  std::vector<int64_t> gt_idx;    // their ground-truth indices
-};
 
 struct CriterionOutput {
   torch::Tensor total;                         // scalar: sum of weight * term
@@ -93,6 +97,14 @@ struct CriterionOutput {
   bool finite() const;
   std::string describe() const;  // "total=... text_ce=... (w 1) ..."
 };
+
+// The matching of one sequence: `pred` [N, 4] double boxes on CPU, `pred_desc` their description ids (used
+// by the semantic cost), by config.matching (index: source_index, else position), Hungarian on
+// match_geo_weight * (l1_weight L1 + giou_weight (1 - GIoU)) + match_sem_weight * (1 - cosine), then pairs
+// under match_min_iou dropped. `embedder` may be null when the semantic cost is off.
+MatchResult match_objects(const torch::Tensor& pred, const std::vector<std::vector<TokenId>>& pred_desc,
+                          const std::vector<int64_t>& source_index, const std::vector<DescribedBox>& ground_truth,
+                          const CriterionConfig& config, const TextEmbedder* embedder);
 
 class SetCriterion {
  public:

@@ -8,6 +8,7 @@
 #include "coordexp/infer/generator.hpp"
 #include "coordexp/loss/set_criterion.hpp"
 #include "coordexp/model/tiny_vlm.hpp"
+#include "coordexp/train/rollout_config.hpp"
 
 namespace coordexp {
 
@@ -69,6 +70,7 @@ struct TrainConfig {
   CriterionConfig criterion;
   OptimConfig optim;
   GenerationConfig generation;
+  RolloutConfig rollout;
   RunConfig run;
 };
 

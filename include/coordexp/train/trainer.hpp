@@ -23,6 +23,7 @@ struct TrainSummary {
   double tokens_per_second = 0;
   double seconds = 0;
   double communication_share = 0;  // data parallel: share of the loop's wall time spent in collectives
+  double rollout_time_ratio = 0;   // mean rollout step time / mean teacher-forced step time (0: none)
 };
 
 TrainSummary train(const TrainConfig& config, const TrainOptions& options);

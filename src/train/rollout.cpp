@@ -1,0 +1,175 @@
+// Rollout batches (see rollout.hpp).
+#include "coordexp/train/rollout.hpp"
+
+#include <algorithm>
+
+#include "coordexp/geometry/box.hpp"
+#include "coordexp/infer/detector.hpp"
+
+namespace coordexp {
+
+void RolloutStats::add(const RolloutStats& o) {
+  images += o.images, generated += o.generated, matched += o.matched, duplicates += o.duplicates;
+  missed += o.missed, ground_truth += o.ground_truth, tokens += o.tokens, unterminated += o.unterminated;
+  degenerate += o.degenerate, empty += o.empty;
+}
+
+namespace {
+
+// Appends `ids` with `role` to the sequence under construction.
+struct SequenceWriter {
+  std::vector<TokenId> ids;
+  std::vector<uint8_t> roles;
+  int64_t put(TokenId id, uint8_t role) {
+    ids.push_back(id);
+    roles.push_back(role);
+    return static_cast<int64_t>(ids.size()) - 1;
+  }
+};
+
+constexpr uint8_t role(TokenRole r) { return static_cast<uint8_t>(r); }
+
+int64_t count_duplicates(const std::vector<ParsedObject>& objects) {
+  std::vector<bool> dup(objects.size(), false);
+  for (size_t a = 0; a < objects.size(); ++a)
+    for (size_t b = a + 1; b < objects.size(); ++b)
+      if (objects[a].desc_ids == objects[b].desc_ids && box_iou(objects[a].box, objects[b].box) > 0.8)
+        dup[a] = dup[b] = true;
+  return std::count(dup.begin(), dup.end(), true);
+}
+
+}  // namespace
+
+TrainBatch build_rollout_batch(VisionLanguageModel& model, const TrainBatch& batch,
+                               const DetectionTokenizer& tokenizer, const std::vector<TokenId>& prompt,
+                               const CriterionConfig& criterion, const RolloutConfig& rollout,
+                               const GenerationConfig& generation, const TextEmbedder& embedder,
+                               RolloutStats* stats) {
+  const int64_t B = batch.images.size(0), R = batch.sequences_per_image;
+  const CoordVocab vocab = tokenizer.coord_vocab();
+  const StructureTokens st = tokenizer.structure();
+  GenerationConfig g = generation;
+  g.temperature = rollout.temperature;
+  g.top_p = rollout.top_p;
+  g.seed = generation.seed + static_cast<uint64_t>(batch.step);
+  if (rollout.max_new_tokens > 0) g.max_new_tokens = rollout.max_new_tokens;
+  std::vector<Generation> gens;
+  {
+    torch::NoGradGuard no_grad;
+    const bool was_training = model.is_training();
+    model.eval();
+    auto p = torch::tensor(prompt, torch::kLong).unsqueeze(0).repeat({B, 1});
+    gens = generate(model, batch.images, p, grammar_for(tokenizer, model.vocab_size()), g);
+    if (was_training) model.train();
+  }
+  CriterionConfig match_cfg = criterion;
+  match_cfg.match_min_iou = rollout.min_iou;
+  if (match_cfg.matching == MatchingMode::kIndex) match_cfg.matching = MatchingMode::kHungarian;  // no order
+
+  TrainBatch out;
+  out.step = batch.step;
+  out.images = batch.images;
+  out.sequences_per_image = 1;
+  RolloutStats total;
+  std::vector<SequenceWriter> seqs(B);
+  const int64_t P = static_cast<int64_t>(prompt.size());
+  for (int64_t b = 0; b < B; ++b) {
+    const std::vector<DescribedBox>& gt = batch.samples[b * R].ground_truth;
+    const ParseResult parsed = parse_answer(gens[b].tokens, vocab, st, ParseMode::kSalvage);
+    RolloutStats s;
+    s.images = 1;
+    s.tokens = static_cast<int64_t>(gens[b].tokens.size());
+    s.unterminated = gens[b].terminated ? 0 : 1;
+    s.generated = static_cast<int64_t>(parsed.objects.size());
+    s.empty = parsed.objects.empty() ? 1 : 0;
+    s.ground_truth = static_cast<int64_t>(gt.size());
+    s.duplicates = count_duplicates(parsed.objects);
+    const int64_t n = s.generated;
+    std::vector<double> vals;
+    std::vector<std::vector<TokenId>> descs;
+    for (const auto& o : parsed.objects) {
+      vals.insert(vals.end(), {o.box.x1, o.box.y1, o.box.x2, o.box.y2});
+      descs.push_back(o.desc_ids);
+      if (o.box.x2 <= o.box.x1 || o.box.y2 <= o.box.y1) ++s.degenerate;
+    }
+    const MatchResult m =
+        match_objects(torch::tensor(vals, torch::kDouble).view({n, 4}), descs, std::vector<int64_t>(n, -1), gt,
+                      match_cfg, &embedder);
+    std::vector<int64_t> match_of(n, -1);
+    std::vector<bool> found(gt.size(), false);
+    for (size_t k = 0; k < m.pred_idx.size(); ++k) {
+      match_of[m.pred_idx[k]] = m.gt_idx[k];
+      found[m.gt_idx[k]] = true;
+    }
+    s.matched = static_cast<int64_t>(m.pred_idx.size());
+    s.missed = s.ground_truth - s.matched;
+
+    // prompt, then the generated objects (matched ones supervised on structure and, with description
+    // consistency, on their ground truth's description), then the missed ground truth, then the end
+    SequenceWriter& w = seqs[b];
+    for (TokenId id : prompt) w.put(id, kRoleNone);
+    CriterionSample sample;
+    sample.ground_truth = gt;
+    sample.desc_from_sequence = true;
+    MatchResult fixed;
+    for (int64_t i = 0; i < n; ++i) {
+      const ParsedObject& o = parsed.objects[i];
+      const int64_t target = match_of[i];
+      const uint8_t structure = target >= 0 ? role(TokenRole::kStructure) : kRoleNone;
+      ObjectSpan span;
+      span.open_pos = w.put(st.obj_start, structure);
+      const bool rewrite = target >= 0 && rollout.desc_consistency;
+      for (TokenId id : rewrite ? gt[target].desc_ids : o.desc_ids)
+        span.desc_pos.push_back(w.put(id, rewrite ? role(TokenRole::kDescription) : kRoleNone));
+      for (int c = 0; c < 4; ++c) span.coord_pos[c] = w.put(vocab.id_of_bin(o.span.bins[c]), kRoleNone);
+      span.bins = o.span.bins;
+      w.put(st.obj_end, structure);
+      if (target >= 0) {
+        fixed.pred_idx.push_back(i);
+        fixed.gt_idx.push_back(target);
+      }
+      sample.objects.push_back(std::move(span));
+    }
+    std::vector<DescribedBox> missed;
+    std::vector<int64_t> missed_idx;
+    for (size_t j = 0; j < gt.size(); ++j)
+      if (!found[j]) missed.push_back(gt[j]), missed_idx.push_back(static_cast<int64_t>(j));
+    if (rollout.append_missed && !missed.empty()) {
+      const auto order = order_objects(missed, ObjectOrder::kX1Ascending, vocab);
+      const EncodedAnswer a = encode_answer(missed, order, vocab, st);
+      const int64_t base = static_cast<int64_t>(w.ids.size());
+      for (size_t t = 0; t + 1 < a.ids.size(); ++t) w.put(a.ids[t], role(a.roles[t]));  // its end comes below
+      for (ObjectSpan span : a.objects) {
+        const int64_t gt_index = missed_idx[span.source_index];
+        span.open_pos += base;
+        for (auto& p : span.desc_pos) p += base;
+        for (auto& p : span.coord_pos) p += base;
+        span.source_index = gt_index;
+        fixed.pred_idx.push_back(static_cast<int64_t>(sample.objects.size()));
+        fixed.gt_idx.push_back(gt_index);
+        sample.objects.push_back(std::move(span));
+      }
+    }
+    // the end is right when nothing was missed or the missed objects were appended
+    w.put(st.answer_end, missed.empty() || rollout.append_missed ? role(TokenRole::kStructure) : kRoleNone);
+    sample.fixed_match = std::move(fixed);
+    out.samples.push_back(std::move(sample));
+    out.answer_tokens += static_cast<int64_t>(w.ids.size()) - P;
+    total.add(s);
+  }
+  size_t T = 0;
+  for (const auto& s : seqs) T = std::max(T, s.ids.size());
+  out.tokens = torch::full({B, static_cast<int64_t>(T)}, tokenizer.pad_id(), torch::kLong);
+  out.roles = torch::full({B, static_cast<int64_t>(T)}, kRoleNone, torch::kUInt8);
+  auto tok = out.tokens.accessor<int64_t, 2>();
+  auto rol = out.roles.accessor<uint8_t, 2>();
+  for (int64_t b = 0; b < B; ++b)
+    for (size_t t = 0; t < seqs[b].ids.size(); ++t) {
+      tok[b][t] = seqs[b].ids[t];
+      rol[b][t] = seqs[b].roles[t];
+    }
+  if (stats) *stats = total;
+  return out;
+}
+
+}  // namespace coordexp

@@ -1,0 +1,189 @@
+// Rollout consistency steps: a scripted model writes known rollouts (a correct object, a duplicate of it,
+// nothing for an image without ground truth), and the built batch must hold exactly the expected sequence,
+// roles, spans and matches; the criterion's loss on it is finite and pulls the matched box; the trainer
+// interleaves rollout steps, logs their figures and times them against teacher-forced steps.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "coordexp/text/word_tokenizer.hpp"
+#include "coordexp/train/rollout.hpp"
+#include "coordexp/train/trainer.hpp"
+#include "train_fixtures.hpp"
+
+namespace coordexp {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Writes one scripted token per call: hidden state = 50 * one-hot(next token), LM head = identity.
+class ScriptedModel : public VisionLanguageModel {
+ public:
+  ScriptedModel(int64_t vocab, std::vector<std::vector<TokenId>> scripts) : V_(vocab), scripts_(std::move(scripts)) {
+    head_ = register_parameter("head", torch::eye(vocab));
+  }
+  torch::Tensor encode_images(const torch::Tensor& images) override { return torch::zeros({images.size(0), 1, V_}); }
+  torch::Tensor forward_text(const torch::Tensor& image_embeds, const torch::Tensor& tokens) override {
+    return torch::zeros({tokens.size(0), tokens.size(1), V_});
+  }
+  torch::Tensor prefill(const torch::Tensor&, const torch::Tensor&, KvCache&) override {
+    step_ = 0;
+    return next();
+  }
+  torch::Tensor decode_step(const torch::Tensor&, KvCache&) override { return next(); }
+  torch::Tensor lm_head_weight() override { return head_; }
+  torch::Tensor input_embedding() override { return head_; }
+  int64_t vocab_size() const override { return V_; }
+
+ private:
+  torch::Tensor next() {
+    auto h = torch::zeros({static_cast<int64_t>(scripts_.size()), V_});
+    for (size_t b = 0; b < scripts_.size(); ++b)
+      if (step_ < scripts_[b].size()) h[b][scripts_[b][step_]] = 50.0;
+    ++step_;
+    return h;
+  }
+  int64_t V_;
+  std::vector<std::vector<TokenId>> scripts_;
+  size_t step_ = 0;
+  torch::Tensor head_;
+};
+
+TEST(Rollout, BatchHoldsTheRolloutMatchedDescriptionsMissedObjectsAndTheEnd) {
+  const WordTokenizer tok = WordTokenizer::build({"red star", "blue circle"}, 16);
+  const CoordVocab v = tok.coord_vocab();
+  const StructureTokens st = tok.structure();
+  const auto red_star = tok.encode("red star"), blue_circle = tok.encode("blue circle");
+  auto obj = [&](const std::vector<TokenId>& desc, std::array<int, 4> bins) {
+    std::vector<TokenId> ids{st.obj_start};
+    ids.insert(ids.end(), desc.begin(), desc.end());
+    for (int k : bins) ids.push_back(v.id_of_bin(k));
+    ids.push_back(st.obj_end);
+    return ids;
+  };
+  // image 0: the red star right, then nearly the same box again; image 1 (no ground truth): one blue circle
+  std::vector<TokenId> s0 = obj(red_star, {1, 1, 9, 9}), dup = obj(red_star, {1, 1, 9, 10});  // IoU 0.89
+  s0.insert(s0.end(), dup.begin(), dup.end());
+  s0.push_back(st.answer_end);
+  std::vector<TokenId> s1 = obj(blue_circle, {8, 8, 12, 12});
+  s1.push_back(st.answer_end);
+  ScriptedModel model(tok.vocab_size(), {s0, s1});
+
+  TrainBatch tf;
+  tf.images = torch::zeros({2, 3, 8, 8});
+  tf.sequences_per_image = 1;
+  CriterionSample a, b;
+  a.ground_truth = {{red_star, dequantize_box({1, 1, 9, 9}, v)}, {blue_circle, dequantize_box({10, 2, 15, 6}, v)}};
+  tf.samples = {a, b};
+  RolloutConfig rc;
+  rc.min_iou = 0.5;
+  CriterionConfig cc;
+  RolloutStats stats;
+  const auto prompt = tok.prompt_ids({});
+  const MeanInputEmbedder embedder(model.input_embedding());
+  const TrainBatch r = build_rollout_batch(model, tf, tok, prompt, cc, rc, GenerationConfig{}, embedder, &stats);
+
+  EXPECT_EQ(stats.images, 2);
+  EXPECT_EQ(stats.generated, 3);
+  EXPECT_EQ(stats.matched, 1);
+  EXPECT_EQ(stats.duplicates, 2);
+  EXPECT_EQ(stats.missed, 1);
+  EXPECT_EQ(stats.ground_truth, 2);
+  EXPECT_EQ(stats.unterminated, 0);
+  ASSERT_EQ(r.samples.size(), 2u);
+
+  // image 0: prompt, red star (matched), red star (unmatched duplicate), blue circle (appended), end
+  const int64_t P = static_cast<int64_t>(prompt.size());
+  std::vector<TokenId> expected = prompt;
+  const auto appended = obj(blue_circle, {10, 2, 15, 6});
+  expected.insert(expected.end(), s0.begin(), s0.end());
+  expected.insert(expected.end(), appended.begin(), appended.end());
+  expected.erase(expected.begin() + P + static_cast<int64_t>(s0.size()) - 1);  // the rollout's end moves last
+  expected.push_back(st.answer_end);
+  const int64_t L = static_cast<int64_t>(expected.size());
+  auto row = r.tokens[0].narrow(0, 0, L);
+  EXPECT_TRUE(torch::equal(row, torch::tensor(expected))) << row;
+  const auto roles = r.roles[0];
+  const uint8_t none = kRoleNone, desc = static_cast<uint8_t>(TokenRole::kDescription),
+                stru = static_cast<uint8_t>(TokenRole::kStructure), coord = static_cast<uint8_t>(TokenRole::kCoordinate);
+  const std::vector<uint8_t> object_roles_matched = {stru, desc, desc, none, none, none, none, stru};
+  const std::vector<uint8_t> object_roles_unmatched(8, none);
+  const std::vector<uint8_t> object_roles_appended = {stru, desc, desc, coord, coord, coord, coord, stru};
+  std::vector<uint8_t> expected_roles(P, none);
+  for (const auto* part : {&object_roles_matched, &object_roles_unmatched, &object_roles_appended})
+    expected_roles.insert(expected_roles.end(), part->begin(), part->end());
+  expected_roles.push_back(stru);
+  for (int64_t t = 0; t < L; ++t) EXPECT_EQ(roles[t].item<int>(), expected_roles[t]) << "position " << t;
+
+  const CriterionSample& s = r.samples[0];
+  ASSERT_EQ(s.objects.size(), 3u);
+  EXPECT_EQ(s.objects[0].source_index, -1);
+  EXPECT_EQ(s.objects[1].source_index, -1);
+  EXPECT_EQ(s.objects[2].source_index, 1);
+  ASSERT_TRUE(s.fixed_match.has_value());
+  EXPECT_EQ(s.fixed_match->pred_idx, (std::vector<int64_t>{0, 2}));
+  EXPECT_EQ(s.fixed_match->gt_idx, (std::vector<int64_t>{0, 1}));
+  EXPECT_EQ(s.objects[1].open_pos, P + 8);
+  EXPECT_EQ(s.objects[2].coord_pos[0], P + 16 + 3);
+
+  // image 1: the hallucinated circle, unsupervised, then an end the ground truth confirms
+  const CriterionSample& e = r.samples[1];
+  ASSERT_EQ(e.objects.size(), 1u);
+  EXPECT_TRUE(e.fixed_match->pred_idx.empty());
+  EXPECT_EQ(r.roles[1][P + 8].item<int>(), stru);
+  EXPECT_EQ(r.tokens[1][P + 8].item<int64_t>(), st.answer_end);
+
+  // the criterion on the batch: unlikelihood on the two unmatched <obj_start>s, finite terms
+  CriterionConfig ul = cc;
+  ul.unmatched = UnmatchedPolicy::kUnlikelihood;
+  const SetCriterion criterion(ul, v, st);
+  CriterionBatch cb;
+  cb.hidden = torch::randn({2, r.tokens.size(1), tok.vocab_size()}, torch::kDouble).to(torch::kFloat);
+  cb.tokens = r.tokens;
+  cb.roles = r.roles;
+  cb.lm_head_weight = torch::eye(tok.vocab_size());
+  cb.samples = r.samples;
+  const CriterionOutput out = criterion(cb, &embedder);
+  EXPECT_TRUE(out.finite()) << out.describe();
+  EXPECT_EQ(out.num_matched, 2);
+  EXPECT_EQ(out.num_unmatched_pred, 2);
+  EXPECT_TRUE(out.terms.count("unmatched"));
+}
+
+TEST(Rollout, TrainerInterleavesRolloutStepsAndTimesThem) {
+  const fs::path data = testing::test_data_dir();
+  TrainConfig c;
+  c.data.train_json = (data / "train.json").string();
+  c.data.val_json = (data / "val.json").string();
+  c.data.num_bins = 32;
+  c.model.image_size = 32, c.model.patch_size = 16;
+  c.model.vision_width = 16, c.model.vision_heads = 2, c.model.vision_layers = 1;
+  c.model.width = 32, c.model.heads = 4, c.model.layers = 1, c.model.ffn_width = 48;
+  c.optim.steps = 6, c.optim.batch_size = 4, c.optim.warmup_steps = 1;
+  c.criterion.unmatched = UnmatchedPolicy::kUnlikelihood;
+  c.rollout.every = 2, c.rollout.start_step = 2, c.rollout.max_new_tokens = 24;
+  c.run.out_dir = (testing::test_root() / "rollout_run").string();
+  c.run.threads = 1, c.run.log_every = 1, c.run.checkpoint_every = 100;
+  fs::remove_all(c.run.out_dir);
+  TrainOptions o;
+  o.final_eval = false;
+  const TrainSummary summary = train(c, o);
+  EXPECT_GT(summary.rollout_time_ratio, 0.0);
+  int rollouts = 0;
+  std::ifstream f(fs::path(c.run.out_dir) / "metrics.jsonl");
+  for (std::string line; std::getline(f, line);) {
+    const auto j = nlohmann::json::parse(line);
+    if (!j.contains("rollout")) continue;
+    ++rollouts;
+    EXPECT_EQ(j["rollout"]["images"], 4);
+    EXPECT_TRUE(std::isfinite(j["loss"].get<double>()));
+    EXPECT_EQ(j["rollout"]["matched"].get<int64_t>() + j["rollout"]["missed"].get<int64_t>(),
+              j["rollout"]["ground_truth"].get<int64_t>());
+  }
+  EXPECT_EQ(rollouts, 2);  // steps 2 and 4 (0-based), logged as 3 and 5
+}
+
+}  // namespace
+}  // namespace coordexp
