@@ -54,7 +54,11 @@ AblationRun read_run(const fs::path& dir, const TrainConfig& cfg, const std::str
   // the trainer evaluates every val image, so the F1 denominators are the whole split's
   DetectionF1Options f1;
   f1.iou_thresholds = {0.5};
-  r.f1_50 = evaluate_detection_f1(gt, dt, f1).at(0).f1;
+  const F1AtThreshold aware = evaluate_detection_f1(gt, dt, f1).at(0);
+  r.f1_50 = aware.f1;
+  r.recall_50 = aware.recall;
+  f1.class_aware = false;
+  r.agnostic_recall_50 = evaluate_detection_f1(gt, dt, f1).at(0).recall;
   r.duplicate_rate = duplicate_rate(dt.detections, 0.8);
   return r;
 }
@@ -174,6 +178,7 @@ void write_ablation_report(const AblationPlan& plan, const std::vector<AblationR
       {"AP", &AblationRun::ap},         {"AP50", &AblationRun::ap50},
       {"AP75", &AblationRun::ap75},     {"AP small", &AblationRun::ap_small},
       {"AP novel", &AblationRun::novel_ap}, {"F1@0.5", &AblationRun::f1_50},
+      {"recall@0.5", &AblationRun::recall_50}, {"recall@0.5 any label", &AblationRun::agnostic_recall_50},
       {"duplicates", &AblationRun::duplicate_rate}, {"invalid", &AblationRun::invalid_rate}};
   std::ostringstream md;
   md << std::fixed << std::setprecision(3);
@@ -181,7 +186,8 @@ void write_ablation_report(const AblationPlan& plan, const std::vector<AblationR
      << " seeds, same data, step budget and evaluation (val; novel = the extra split). Values are the mean "
      << "over seeds +- the sample standard deviation. Duplicates: share of detections with IoU > 0.8 to "
      << "another of the same image and description; invalid: generations that hit the length limit per "
-     << "image plus dropped labels per detection.\n\n| variant |";
+     << "image plus dropped labels per detection; recall any label: ground truth covered at IoU 0.5 by a "
+     << "detection of any description.\n\n| variant |";
   for (const auto& [name, m] : metrics) md << " " << name << " |";
   md << "\n|---|";
   for (size_t i = 0; i < metrics.size(); ++i) md << "---|";

@@ -49,25 +49,36 @@ ModelBundle build_model_for_training(const TrainConfig& cfg, const std::vector<c
   b.resolved = cfg;
   const fs::path saved = out_dir / "tokenizer.json";
   const bool reuse = resume && fs::exists(saved);
+  // a run started from another run's weights takes that run's tokenizer (the rows must mean the same ids)
+  const fs::path init_dir(cfg.run.init_from);
+  const fs::path tokenizer_file =
+      reuse ? saved : !cfg.run.init_from.empty() ? init_dir / "tokenizer.json" : fs::path();
+  // (a resumed run with a checkpoint of its own loads that one in the trainer instead)
+  const bool init = !cfg.run.init_from.empty() && !(resume && fs::exists(out_dir / "checkpoint.pt"));
+  auto load_init_weights = [&](VisionLanguageModel& m) {
+    if (init) load_checkpoint((init_dir / "checkpoint.pt").string(), m, nullptr, m.vocab_size());
+  };
   if (cfg.hf.path.empty()) {
-    auto tok = reuse ? std::make_shared<WordTokenizer>(WordTokenizer::load(saved.string()))
-                     : word_tokenizer_from(cfg, splits);
+    auto tok = !tokenizer_file.empty() ? std::make_shared<WordTokenizer>(WordTokenizer::load(tokenizer_file.string()))
+                                       : word_tokenizer_from(cfg, splits);
     b.resolved.model.vocab_size = tok->vocab_size();
     b.resolved.model.coord_first_id = tok->coord_vocab().first_id();
     b.resolved.model.num_coord_bins = tok->coord_vocab().num_bins();
     b.model = build_tiny_vlm(b.resolved.model);
+    load_init_weights(*b.model);
     b.tokenizer = tok;
     return b;
   }
   const fs::path base_tokenizer = fs::path(cfg.hf.path) / "tokenizer.json";
   const int64_t base_ids = BpeTokenizer::from_file(base_tokenizer).vocab_size();
-  auto tok = std::make_shared<QwenChatTokenizer>(
-      QwenChatTokenizer::load(reuse ? saved : base_tokenizer, cfg.data.num_bins, cfg.hf.system_prompt));
+  auto tok = std::make_shared<QwenChatTokenizer>(QwenChatTokenizer::load(
+      tokenizer_file.empty() ? base_tokenizer : tokenizer_file, cfg.data.num_bins, cfg.hf.system_prompt));
   auto model = qwen_model(cfg, *tok, true, nullptr);
   b.first_new_row = tok->first_new_id();
-  // rows of tokens the checkpoint's tokenizer did not have start from the existing rows (a resumed run
-  // gets them from its checkpoint instead)
-  if (!reuse && tok->vocab_size() > base_ids)
+  load_init_weights(*model);
+  // rows of tokens the checkpoint's tokenizer did not have start from the existing rows (a resumed or
+  // initialised run gets them from its checkpoint instead)
+  if (tokenizer_file.empty() && tok->vocab_size() > base_ids)
     init_new_token_rows(*model, base_ids, tok->coord_vocab().first_id(), tok->coord_vocab().num_bins(),
                         cfg.run.seed);
   model->set_trainable(cfg.hf.train_lm, cfg.hf.train_projector, cfg.hf.train_vision);

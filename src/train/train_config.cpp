@@ -138,7 +138,7 @@ void visit(V& v, TrainConfig& c) {
     auto& r = c.run;
     s("out_dir", r.out_dir), s("seed", r.seed), s("threads", r.threads), s("log_every", r.log_every);
     s("eval_every", r.eval_every), s("eval_images", r.eval_images), s("checkpoint_every", r.checkpoint_every);
-    s("eval_batch_size", r.eval_batch_size), s("dist_timeout_s", r.dist_timeout_s);
+    s("eval_batch_size", r.eval_batch_size), s("dist_timeout_s", r.dist_timeout_s), s("init_from", r.init_from);
   }
 }
 

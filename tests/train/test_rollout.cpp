@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "coordexp/text/word_tokenizer.hpp"
+#include "coordexp/train/model_factory.hpp"
 #include "coordexp/train/rollout.hpp"
 #include "coordexp/train/trainer.hpp"
 #include "train_fixtures.hpp"
@@ -152,7 +153,7 @@ TEST(Rollout, BatchHoldsTheRolloutMatchedDescriptionsMissedObjectsAndTheEnd) {
   EXPECT_TRUE(out.terms.count("unmatched"));
 }
 
-TEST(Rollout, TrainerInterleavesRolloutStepsAndTimesThem) {
+TrainConfig tiny_rollout_config(const std::string& name) {
   const fs::path data = testing::test_data_dir();
   TrainConfig c;
   c.data.train_json = (data / "train.json").string();
@@ -164,9 +165,14 @@ TEST(Rollout, TrainerInterleavesRolloutStepsAndTimesThem) {
   c.optim.steps = 6, c.optim.batch_size = 4, c.optim.warmup_steps = 1;
   c.criterion.unmatched = UnmatchedPolicy::kUnlikelihood;
   c.rollout.every = 2, c.rollout.start_step = 2, c.rollout.max_new_tokens = 24;
-  c.run.out_dir = (testing::test_root() / "rollout_run").string();
+  c.run.out_dir = (testing::test_root() / name).string();
   c.run.threads = 1, c.run.log_every = 1, c.run.checkpoint_every = 100;
   fs::remove_all(c.run.out_dir);
+  return c;
+}
+
+TEST(Rollout, TrainerInterleavesRolloutStepsAndTimesThem) {
+  const TrainConfig c = tiny_rollout_config("rollout_run");
   TrainOptions o;
   o.final_eval = false;
   const TrainSummary summary = train(c, o);
@@ -183,6 +189,31 @@ TEST(Rollout, TrainerInterleavesRolloutStepsAndTimesThem) {
               j["rollout"]["ground_truth"].get<int64_t>());
   }
   EXPECT_EQ(rollouts, 2);  // steps 2 and 4 (0-based), logged as 3 and 5
+}
+
+}  // namespace
+}  // namespace coordexp
+
+namespace coordexp {
+namespace {
+
+// A continuation starts from another run's tokenizer and weights (fresh optimiser): with a negligible
+// learning rate its one step leaves the weights where the first run ended.
+TEST(Rollout, InitFromStartsWithAnotherRunsWeightsAndTokenizer) {
+  TrainConfig first = tiny_rollout_config("init_first");
+  first.rollout.every = 0;
+  TrainOptions o;
+  o.final_eval = false;
+  train(first, o);
+  TrainConfig next = tiny_rollout_config("init_next");
+  next.run.init_from = first.run.out_dir;
+  next.optim.steps = 1, next.optim.lr = 1e-12, next.optim.weight_decay = 0;
+  train(next, o);
+  const ModelBundle a = load_run_model(first.run.out_dir), b = load_run_model(next.run.out_dir);
+  std::ifstream ta(fs::path(first.run.out_dir) / "tokenizer.json"), tb(fs::path(next.run.out_dir) / "tokenizer.json");
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(ta), {}), std::string(std::istreambuf_iterator<char>(tb), {}));
+  const auto pa = a.model->named_parameters(), pb = b.model->named_parameters();
+  for (const auto& p : pa) EXPECT_TRUE(torch::allclose(p.value(), pb[p.key()], 1e-6, 1e-6)) << p.key();
 }
 
 }  // namespace

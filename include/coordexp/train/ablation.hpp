@@ -38,6 +38,8 @@ struct AblationRun {
   double ap = 0, ap50 = 0, ap75 = 0, ap_small = 0;  // val (COCO; AP small is -1 without small objects)
   double novel_ap = -1;                              // the extra split's AP (-1 when there is none)
   double f1_50 = 0;                                  // F1 at IoU 0.5, greedy matching, class-aware
+  double recall_50 = 0;                              // its recall
+  double agnostic_recall_50 = 0;                     // recall at IoU 0.5 ignoring the label
   double duplicate_rate = 0;                         // detections repeating another (IoU > 0.8, same label)
   double invalid_rate = 0;  // images whose generation hit the length limit, plus dropped labels per detection
   double train_seconds = 0;
