@@ -200,7 +200,8 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
   // rollout steps and teacher-forced steps timed apart (the cost ratio is a figure of the method)
   double rollout_seconds = 0, tf_seconds = 0;
   int64_t rollout_steps = 0, tf_steps = 0;
-  RolloutStats rollout_total;
+  RolloutStats rollout_total, rollout_since_log;
+  double rollout_seconds_since_log = 0;
   const RolloutConfig& rc = cfg.rollout;
   while (step < last) {
     if (fault_kill_step >= 0 && step == fault_kill_step) std::raise(SIGKILL);
@@ -274,6 +275,8 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
     std::string terms = terms_line(loss);
     if (rollout_step) {
       rollout_total.add(rollout_stats);
+      rollout_since_log.add(rollout_stats);
+      rollout_seconds_since_log += step_s;
       const RolloutStats& r = rollout_stats;
       std::ostringstream s;
       s << " | rollout match " << r.matched << "/" << r.generated << " dup " << r.duplicates << " missed "
@@ -291,12 +294,14 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
           {"comm_s", comm.communication_seconds()},
           {"elapsed_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count()}};
       for (const auto& [name, v] : loss.terms) j[name] = v.item<double>();
-      if (rollout_step) {
-        const RolloutStats& r = rollout_stats;
+      if (rollout_since_log.images > 0) {  // the rollout steps since the last line, summed
+        const RolloutStats& r = rollout_since_log;
         j["rollout"] = {{"images", r.images},     {"generated", r.generated},       {"matched", r.matched},
                         {"duplicates", r.duplicates}, {"missed", r.missed},         {"ground_truth", r.ground_truth},
                         {"tokens", r.tokens},     {"unterminated", r.unterminated}, {"degenerate", r.degenerate},
-                        {"empty", r.empty},       {"step_s", step_s}};
+                        {"empty", r.empty},       {"seconds", rollout_seconds_since_log}};
+        rollout_since_log = {};
+        rollout_seconds_since_log = 0;
       }
       metrics << j.dump() << "\n" << std::flush;
     }
