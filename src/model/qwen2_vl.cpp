@@ -1,34 +1,23 @@
-// Qwen2-VL / Qwen2.5-VL in LibTorch (see qwen2_vl.hpp). Shape letters: B batch, N vision patches per image,
+// Qwen2-VL / Qwen2.5-VL in LibTorch (see qwen2_vl.hpp): the modules and the forward passes; files are
+// in qwen2_vl_io.cpp. Shape letters: B batch, N vision patches per image,
 // M merged image tokens, L sequence positions, H query heads, G key/value heads, d head width.
 #include "coordexp/model/qwen2_vl.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
-#include <fstream>
-#include <map>
-#include <random>
+#include <limits>
 
-#include "coordexp/io/float16.hpp"
-#include "coordexp/io/safetensors_checkpoint.hpp"
-#include "coordexp/text/bpe_tokenizer.hpp"
 #include "coordexp/util/error.hpp"
+#include "layers.hpp"
 
 namespace coordexp {
 namespace {
 
 namespace nn = torch::nn;
 
-// x * rsqrt(mean(x^2) + eps) * weight, as Qwen2RMSNorm (in float32).
-struct RmsNormImpl : nn::Module {
-  RmsNormImpl(int64_t dim, double eps) : eps(eps) { weight = register_parameter("weight", torch::ones({dim})); }
-  torch::Tensor forward(const torch::Tensor& x) {
-    return weight * (x * torch::rsqrt(x.pow(2).mean(-1, true) + eps));
-  }
-  torch::Tensor weight;
-  double eps;
-};
-TORCH_MODULE(RmsNorm);
+using layers::attend;
+using layers::RmsNorm;
+using layers::rotate_half;
 
 // Layers with zero-filled parameters: a checkpoint supplies every value, and LibTorch's random
 // initialisation of nn::Linear & co. would cost more than reading the weights.
@@ -60,19 +49,6 @@ torch::Tensor activation(const std::string& name, const torch::Tensor& x) {
   if (name == "gelu") return torch::gelu(x);
   if (name == "gelu_pytorch_tanh") return torch::gelu(x, "tanh");
   throw_input_error("config.json hidden_act", "silu, quick_gelu, gelu or gelu_pytorch_tanh", name);
-}
-
-torch::Tensor rotate_half(const torch::Tensor& x) {
-  const int64_t half = x.size(-1) / 2;
-  return torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
-}
-
-// softmax(q k^T / sqrt(d) + mask) v; q [B, H, Lq, d], k/v [B, H, Lk, d], mask additive [Lq, Lk] or undefined.
-torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                     const torch::Tensor& mask) {
-  auto scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(q.size(-1)));
-  if (mask.defined()) scores = scores + mask;
-  return torch::matmul(torch::softmax(scores, -1), v);
 }
 
 // ---- vision tower ---------------------------------------------------------------------------------------
@@ -485,10 +461,10 @@ torch::Tensor causal_mask(int64_t L) {
 
 }  // namespace
 
-torch::Tensor QwenVLModel::forward_all(const torch::Tensor& image_embeds, const torch::Tensor& tokens) {
-  KvCache none;
+torch::Tensor QwenVLModel::run_sequence(const torch::Tensor& image_embeds, const torch::Tensor& tokens,
+                                        KvCache* cache) {
   const int64_t B = tokens.size(0), P = static_cast<int64_t>(image_prefix_.size());
-  const int64_t I = image_embeds.size(1), T = tokens.size(1);
+  const int64_t I = image_embeds.size(1), T = tokens.size(1), L = P + I + T;
   if (I != grid_rows_ * grid_cols_)
     throw std::logic_error("QwenVLModel: image embeddings do not come from the last encode_images call");
   auto& text = impl_->text;
@@ -497,12 +473,24 @@ torch::Tensor QwenVLModel::forward_all(const torch::Tensor& image_embeds, const 
   if (hook_) hook_("lm.embed", x);
   const auto [pos, delta] = sequence_positions(P, grid_rows_, grid_cols_, T);
   const auto [cos, sin] = mrope(pos, impl_->text_inv_freq, impl_->mrope_source);
-  const auto mask = causal_mask(P + I + T);
-  for (size_t l = 0; l < text->layers->size(); ++l) {
-    x = text->layers[l]->as<DecoderLayerImpl>()->forward(x, cos, sin, mask, nullptr, nullptr);
+  const auto mask = causal_mask(L);
+  const size_t layers = text->layers->size();
+  if (cache) {
+    cache->keys.assign(layers, torch::Tensor());
+    cache->values.assign(layers, torch::Tensor());
+    cache->length = L;
+    cache->position_offset = delta;
+  }
+  for (size_t l = 0; l < layers; ++l) {
+    x = text->layers[l]->as<DecoderLayerImpl>()->forward(x, cos, sin, mask, cache ? &cache->keys[l] : nullptr,
+                                                         cache ? &cache->values[l] : nullptr);
     if (hook_) hook_("lm.layer." + std::to_string(l), x);
   }
-  x = text->norm(x);
+  return x;
+}
+
+torch::Tensor QwenVLModel::forward_all(const torch::Tensor& image_embeds, const torch::Tensor& tokens) {
+  auto x = impl_->text->norm(run_sequence(image_embeds, tokens, nullptr));
   if (hook_) hook_("lm.norm", x);
   return x;
 }
@@ -514,24 +502,7 @@ torch::Tensor QwenVLModel::forward_text(const torch::Tensor& image_embeds, const
 
 torch::Tensor QwenVLModel::prefill(const torch::Tensor& image_embeds, const torch::Tensor& prompt,
                                    KvCache& cache) {
-  const int64_t B = prompt.size(0), P = static_cast<int64_t>(image_prefix_.size());
-  const int64_t I = image_embeds.size(1), T = prompt.size(1), L = P + I + T;
-  if (I != grid_rows_ * grid_cols_)
-    throw std::logic_error("QwenVLModel: image embeddings do not come from the last encode_images call");
-  auto& text = impl_->text;
-  auto prefix = torch::tensor(image_prefix_, torch::kLong).unsqueeze(0).expand({B, P});
-  auto x = torch::cat({text->lookup(prefix), image_embeds, text->lookup(prompt)}, 1);
-  const auto [pos, delta] = sequence_positions(P, grid_rows_, grid_cols_, T);
-  const auto [cos, sin] = mrope(pos, impl_->text_inv_freq, impl_->mrope_source);
-  const auto mask = causal_mask(L);
-  const size_t layers = text->layers->size();
-  cache.keys.assign(layers, torch::Tensor());
-  cache.values.assign(layers, torch::Tensor());
-  for (size_t l = 0; l < layers; ++l)
-    x = text->layers[l]->as<DecoderLayerImpl>()->forward(x, cos, sin, mask, &cache.keys[l], &cache.values[l]);
-  cache.length = L;
-  cache.position_offset = delta;
-  return text->norm(x.select(1, L - 1));
+  return impl_->text->norm(run_sequence(image_embeds, prompt, &cache).select(1, -1));
 }
 
 torch::Tensor QwenVLModel::decode_step(const torch::Tensor& tokens, KvCache& cache) {
@@ -573,204 +544,6 @@ void QwenVLModel::set_trainable(bool lm, bool projector, bool vision) {
     const bool is_vision = name.rfind("visual.", 0) == 0 && !is_merger;
     p.value().set_requires_grad(is_merger ? projector : is_vision ? vision : lm);
   }
-}
-
-// ---- reading and writing Hugging Face files -------------------------------------------------------------
-
-namespace {
-
-// The names a parameter may have in a checkpoint: the classic layout first, then the one transformers
-// writes since its models gained a "model.language_model" / "model.visual" nesting.
-std::vector<std::string> checkpoint_names(const std::string& name) {
-  std::vector<std::string> out{name};
-  if (name.rfind("model.", 0) == 0) out.push_back("model.language_model." + name.substr(6));
-  if (name.rfind("visual.", 0) == 0) out.push_back("model." + name);
-  return out;
-}
-
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
-}  // namespace
-
-std::shared_ptr<QwenVLModel> load_qwen_vl(const std::filesystem::path& dir, QwenLoadReport* report) {
-  const auto t0 = std::chrono::steady_clock::now();
-  auto model = std::make_shared<QwenVLModel>(load_qwen_vl_config(dir));
-  const SafetensorsCheckpoint ckpt(dir);
-  const std::string where = "checkpoint " + ckpt.source().string();
-  QwenLoadReport r;
-  std::map<std::string, bool> used;
-  for (const auto& n : ckpt.names()) used[n] = false;
-  torch::NoGradGuard no_grad;
-  for (auto& p : model->named_parameters()) {
-    std::string found;
-    for (const auto& n : checkpoint_names(p.key()))
-      if (ckpt.contains(n)) {
-        found = n;
-        break;
-      }
-    if (found.empty()) throw_input_error(where, "a tensor named " + p.key(), "none");
-    const TensorView view = ckpt.view(found);
-    torch::Tensor& dst = p.value();
-    if (view.shape != dst.sizes().vec())
-      throw_input_error(where + " tensor " + found, "shape " + shape_text(dst.sizes().vec()) + " (config.json)",
-                        shape_text(view.shape));
-    copy_to_float32(view, std::span<float>(dst.data_ptr<float>(), static_cast<size_t>(dst.numel())));
-    ckpt.release(found);  // resident memory: the model, not the model plus the mapped file
-    used[found] = true;
-    ++r.tensors;
-    r.bytes_read += view.nbytes;
-  }
-  for (const auto& [n, u] : used)
-    if (!u) r.ignored.push_back(n);
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (report) *report = std::move(r);
-  return model;
-}
-
-void save_qwen_vl(QwenVLModel& model, const std::filesystem::path& dir, SafetensorsDType dtype,
-                  uint64_t max_shard_bytes) {
-  COORDEXP_CHECK_ARG(dtype == SafetensorsDType::kF32 || dtype == SafetensorsDType::kBF16, "dtype", "F32 or BF16",
-                     std::string(safetensors_dtype_name(dtype)));
-  std::filesystem::create_directories(dir);
-  std::vector<torch::Tensor> keep;  // contiguous float32 copies the byte spans point into
-  std::vector<std::vector<uint16_t>> bf16;
-  std::vector<SafetensorsTensorToWrite> tensors;
-  uint64_t total = 0;
-  for (const auto& p : model.named_parameters()) {
-    auto t = p.value().detach().to(torch::kFloat).contiguous();
-    keep.push_back(t);
-    std::span<const std::byte> bytes;
-    if (dtype == SafetensorsDType::kF32) {
-      bytes = std::span<const std::byte>(reinterpret_cast<const std::byte*>(t.data_ptr<float>()), t.numel() * 4);
-    } else {
-      const float* src = t.data_ptr<float>();
-      auto& out = bf16.emplace_back(static_cast<size_t>(t.numel()));
-      for (int64_t i = 0; i < t.numel(); ++i) out[i] = float_to_bfloat16(src[i]);
-      bytes = std::as_bytes(std::span<const uint16_t>(out));
-    }
-    tensors.push_back({p.key(), dtype, t.sizes().vec(), bytes});
-    total += bytes.size();
-  }
-  const std::map<std::string, std::string> metadata{{"format", "pt"}};  // transformers requires it
-  std::filesystem::remove(dir / kSafetensorsSingleName);
-  std::filesystem::remove(dir / kSafetensorsIndexName);
-  if (total > max_shard_bytes)
-    write_sharded_safetensors(dir, tensors, max_shard_bytes, metadata);
-  else
-    write_safetensors(dir / kSafetensorsSingleName, tensors, metadata);
-  auto doc = qwen_vl_config_to_json(model.config());
-  doc["torch_dtype"] = dtype == SafetensorsDType::kF32 ? "float32" : "bfloat16";
-  const auto tmp = dir / "config.json.tmp";
-  {
-    std::ofstream f(tmp);
-    f << doc.dump(2) << "\n";
-    if (!f) throw_input_error("output " + tmp.string(), "a writable file", "a write failure");
-  }
-  std::filesystem::rename(tmp, dir / "config.json");
-}
-
-void init_new_token_rows(QwenVLModel& model, int64_t first_new, int64_t coord_first, int64_t num_bins,
-                         uint64_t seed) {
-  const int64_t V = model.vocab_size();
-  COORDEXP_CHECK_ARG(first_new > 0 && first_new <= V, "first_new", "in (0, vocab_size]", std::to_string(first_new));
-  COORDEXP_CHECK_ARG(num_bins == 0 || (coord_first >= first_new && coord_first + num_bins <= V), "coord_first",
-                     "new rows holding all K coordinate tokens", std::to_string(coord_first));
-  if (first_new == V) return;
-  torch::NoGradGuard no_grad;
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> normal(0.f, 1.f);
-  auto init = [&](torch::Tensor w) {
-    auto old = w.narrow(0, 0, first_new);
-    auto mean = old.mean(0);
-    const double spread = old.std(0).mean().item<double>();
-    w.narrow(0, first_new, V - first_new).copy_(mean.expand({V - first_new, w.size(1)}));
-    if (num_bins < 2) return;
-    std::vector<float> e(2 * w.size(1));
-    for (auto& x : e) x = normal(rng) * static_cast<float>(spread);
-    auto ends = torch::tensor(e).view({2, w.size(1)});
-    auto u = torch::linspace(0, 1, num_bins).unsqueeze(1);  // [K, 1]
-    w.narrow(0, coord_first, num_bins).copy_(mean + (1 - u) * ends[0] + u * ends[1]);
-  };
-  init(model.input_embedding());
-  if (!model.config().text.tie_word_embeddings) init(model.lm_head_weight());
-}
-
-// ---- tiny random checkpoints ----------------------------------------------------------------------------
-
-void write_tiny_qwen_checkpoint(const std::filesystem::path& dir, const TinyQwenSpec& spec) {
-  std::vector<std::string> corpus = {
-      "detect all", "detect: red star; blue circle", "You are a helpful assistant.",
-      "small red star", "large blue circle", "green triangle", "yellow square", "purple hexagon",
-      "orange cross", "white ring", "black diamond", "pink arrow", "cyan heart", "grey moon",
-      "the quick brown fox jumps over the lazy dog", "12345 67890", "system user assistant"};
-  corpus.insert(corpus.end(), spec.corpus.begin(), spec.corpus.end());
-  const std::vector<std::string> specials = {"<|endoftext|>",    "<|im_start|>", "<|im_end|>",
-                                             "<|vision_start|>", "<|vision_end|>", "<|image_pad|>",
-                                             "<|video_pad|>"};
-  BpeTokenizer tokenizer = BpeTokenizer::from_json(train_byte_level_bpe(corpus, 200, specials), "tiny tokenizer");
-  auto id = [&](const std::string& s) { return *tokenizer.token_to_id(s); };
-
-  QwenVLConfig c;
-  c.family = spec.family;
-  const bool v25 = spec.family == QwenVLFamily::kQwen2_5VL;
-  QwenTextConfig& t = c.text;
-  t.vocab_size = (tokenizer.vocab_size() + 7) / 8 * 8;
-  t.hidden_size = spec.hidden;
-  t.intermediate_size = spec.intermediate;
-  t.num_hidden_layers = spec.layers;
-  t.num_attention_heads = spec.heads;
-  t.num_key_value_heads = spec.kv_heads;
-  t.max_position_embeddings = 4096;
-  t.rms_norm_eps = 1e-6;
-  t.max_window_layers = spec.layers;
-  t.rope.rope_type = "mrope";
-  t.rope.rope_theta = 10000.0;
-  const int64_t half = spec.hidden / spec.heads / 2;
-  t.rope.mrope_section = {half - 2 * (half * 3 / 8), half * 3 / 8, half * 3 / 8};
-  QwenVisionConfig& v = c.vision;
-  v.depth = spec.vision_depth;
-  v.embed_dim = spec.vision_width;
-  v.out_hidden_size = spec.hidden;
-  v.num_heads = spec.vision_heads;
-  v.intermediate_size = spec.vision_intermediate;
-  v.hidden_act = v25 ? "silu" : "quick_gelu";
-  v.patch_size = 14;
-  v.temporal_patch_size = 2;
-  v.spatial_merge_size = 2;
-  if (v25) {
-    v.window_size = 56;
-    v.fullatt_block_indexes = {spec.vision_depth - 1};
-    v.tokens_per_second = 2;
-  }
-  c.image_token_id = id("<|image_pad|>");
-  c.video_token_id = id("<|video_pad|>");
-  c.vision_start_token_id = id("<|vision_start|>");
-  c.vision_end_token_id = id("<|vision_end|>");
-  c.bos_token_id = id("<|endoftext|>");
-  c.eos_token_ids = {id("<|im_end|>")};
-
-  QwenVLModel model(c);
-  torch::NoGradGuard no_grad;
-  std::mt19937_64 rng(spec.seed);
-  std::normal_distribution<float> normal(0.f, 1.f);
-  for (auto& p : model.named_parameters()) {
-    std::vector<float> values(p.value().numel());
-    const bool norm = p.key().find("norm") != std::string::npos || p.key().find("ln_q") != std::string::npos;
-    const bool bias = p.key().size() >= 5 && p.key().compare(p.key().size() - 5, 5, ".bias") == 0;
-    for (auto& x : values) x = norm && !bias ? 1.f + 0.1f * normal(rng) : 0.02f * normal(rng);
-    p.value().copy_(torch::tensor(values).view(p.value().sizes()));
-  }
-  const uint64_t bytes = [&] {
-    uint64_t b = 0;
-    for (const auto& p : model.parameters()) b += p.numel() * 4;
-    return b;
-  }();
-  save_qwen_vl(model, dir, SafetensorsDType::kF32, spec.shards > 1 ? bytes / spec.shards + 1 : bytes + 1);
-  tokenizer.save(dir / "tokenizer.json");
 }
 
 }  // namespace coordexp

@@ -5,23 +5,14 @@
 #include <cmath>
 
 #include "coordexp/util/error.hpp"
+#include "layers.hpp"
 
 namespace coordexp {
 namespace {
 
 namespace nn = torch::nn;
 
-struct RmsNormImpl : nn::Module {
-  RmsNormImpl(int64_t dim, double eps) : eps(eps) {
-    weight = register_parameter("weight", torch::ones({dim}));
-  }
-  torch::Tensor forward(const torch::Tensor& x) {
-    return x * torch::rsqrt(x.pow(2).mean(-1, true) + eps) * weight;
-  }
-  torch::Tensor weight;
-  double eps;
-};
-TORCH_MODULE(RmsNorm);
+using layers::RmsNorm;
 
 // Rotary embedding of x [B, H, L, hd] at absolute positions [L] (rotate-half convention).
 torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& positions, double theta) {
@@ -31,15 +22,6 @@ torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& positions,
   auto cos = freqs.cos(), sin = freqs.sin();
   auto x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);
   return torch::cat({x1 * cos - x2 * sin, x1 * sin + x2 * cos}, -1);
-}
-
-// softmax(q k^T / sqrt(hd) + mask) v for q [B, H, Lq, hd], k/v [B, H, Lk, hd], mask [Lq, Lk] additive or
-// undefined.
-torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                        const torch::Tensor& mask) {
-  auto scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(q.size(-1)));
-  if (mask.defined()) scores = scores + mask;
-  return torch::matmul(torch::softmax(scores, -1), v);
 }
 
 struct DecoderBlockImpl : nn::Module {
@@ -68,7 +50,7 @@ struct DecoderBlockImpl : nn::Module {
       *cache_k = k;
       *cache_v = v;
     }
-    auto a = attention(q, k, v, mask).transpose(1, 2).reshape({B, L, D});
+    auto a = layers::attend(q, k, v, mask).transpose(1, 2).reshape({B, L, D});
     auto y = x + out(a);
     auto gu = gate_up(mlp_norm(y)).chunk(2, -1);
     return y + down(torch::silu(gu[0]) * gu[1]);
@@ -93,7 +75,7 @@ struct VisionBlockImpl : nn::Module {
   torch::Tensor forward(const torch::Tensor& x) {
     const int64_t B = x.size(0), N = x.size(1), C = x.size(2), hd = C / heads;
     auto parts = qkv(norm1(x)).view({B, N, 3, heads, hd}).permute({2, 0, 3, 1, 4});
-    auto a = attention(parts[0], parts[1], parts[2], torch::Tensor()).transpose(1, 2).reshape({B, N, C});
+    auto a = layers::attend(parts[0], parts[1], parts[2], torch::Tensor()).transpose(1, 2).reshape({B, N, C});
     auto y = x + out(a);
     return y + fc2(torch::gelu(fc1(norm2(y))));
   }

@@ -26,6 +26,7 @@
 #include "coordexp/io/hf_config.hpp"
 #include "coordexp/io/safetensors.hpp"
 #include "coordexp/model/vlm.hpp"
+#include "coordexp/text/qwen_chat_tokenizer.hpp"
 
 namespace coordexp {
 
@@ -85,6 +86,10 @@ class QwenVLModel : public VisionLanguageModel {
   struct Impl;
 
  private:
+  // [prefix, image, tokens] through the decoder layers (not the final norm): [B, P + I + T, D]. With a
+  // cache, fills it (keys, values, length, M-RoPE offset).
+  torch::Tensor run_sequence(const torch::Tensor& image_embeds, const torch::Tensor& tokens, KvCache* cache);
+
   QwenVLConfig config_;
   std::vector<int64_t> image_prefix_;
   ActivationHook hook_;
@@ -118,6 +123,14 @@ void save_qwen_vl(QwenVLModel& model, const std::filesystem::path& dir,
 // spread, so neighbouring bins start close and the ends far apart.
 void init_new_token_rows(QwenVLModel& model, int64_t first_new, int64_t coord_first, int64_t num_bins,
                          uint64_t seed = 0);
+
+// Extends the tokenizer at `tokenizer_json` with the coordinate vocabulary (see QwenChatTokenizer), grows
+// `model`'s embedding and LM head to the new ids and initialises the added rows (init_new_token_rows)
+// unless the file already had them. The file is read once.
+QwenChatTokenizer extend_qwen_vocabulary(QwenVLModel& model, const std::filesystem::path& tokenizer_json,
+                                         int num_bins,
+                                         std::string system_prompt = QwenChatTokenizer::kDefaultSystemPrompt,
+                                         uint64_t seed = 0);
 
 // A tiny random checkpoint of either family (a few layers, small widths) with a small byte-level BPE
 // tokenizer trained on `corpus` plus Qwen's special tokens, written to `dir` (config.json, tokenizer.json,
