@@ -145,17 +145,13 @@ const CommandRegistrar kExtend(
         use_all_cores();
         QwenLoadReport report;
         auto model = load_qwen_vl(*model_dir, &report);
-        const fs::path tok_path = fs::path(*model_dir) / "tokenizer.json";
-        const int64_t base_ids = BpeTokenizer::from_file(tok_path).vocab_size();
-        QwenChatTokenizer tok = QwenChatTokenizer::load(tok_path, *bins);
-        model->resize_vocabulary(tok.vocab_size());
-        if (tok.vocab_size() > base_ids)
-          init_new_token_rows(*model, base_ids, tok.coord_vocab().first_id(), *bins);
+        const int64_t base_rows = model->vocab_size();
+        const QwenChatTokenizer tok = extend_qwen_vocabulary(*model, fs::path(*model_dir) / "tokenizer.json", *bins);
         save_qwen_vl(*model, *out, *bf16 ? SafetensorsDType::kBF16 : SafetensorsDType::kF32);
         tok.save((fs::path(*out) / "tokenizer.json").string());
-        std::cerr << "hf-extend: " << report.tensors << " tensors read in " << report.seconds << " s; vocabulary "
-                  << base_ids << " -> " << tok.vocab_size() << " ids (model rows " << model->vocab_size()
-                  << "); wrote " << *out << "\n";
+        std::cerr << "hf-extend: " << report.tensors << " tensors read in " << report.seconds << " s; "
+                  << tok.vocab_size() << " token ids, model rows " << base_rows << " -> " << model->vocab_size()
+                  << "; wrote " << *out << "\n";
         return 0;
       };
     });

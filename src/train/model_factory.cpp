@@ -24,21 +24,16 @@ std::shared_ptr<WordTokenizer> word_tokenizer_from(const TrainConfig& cfg,
   return std::make_shared<WordTokenizer>(WordTokenizer::build(texts, cfg.data.num_bins));
 }
 
-// The Qwen model sized for `tok`, its image prefix set. Weights from hf.path when `weights`, else only the
-// architecture (a checkpoint.pt supplies them).
-std::shared_ptr<QwenVLModel> qwen_model(const TrainConfig& cfg, const QwenChatTokenizer& tok, bool weights,
-                                        int64_t* base_vocab) {
-  auto model = weights ? load_qwen_vl(cfg.hf.path)
-                       : std::make_shared<QwenVLModel>(load_qwen_vl_config(fs::path(cfg.hf.path)));
-  const int64_t factor = model->config().vision.patch_size * model->config().vision.spatial_merge_size;
+// Checks model.image_size against the checkpoint's patching, grows the vocabulary to the tokenizer's ids
+// and sets the chat template's image prefix.
+void fit_qwen_model(const TrainConfig& cfg, QwenVLModel& model, const QwenChatTokenizer& tok) {
+  const int64_t factor = model.config().vision.patch_size * model.config().vision.spatial_merge_size;
   if (cfg.model.image_size % factor != 0)
     throw_input_error("model.image_size", "a multiple of patch_size * spatial_merge_size = " +
                                               std::to_string(factor) + " of " + cfg.hf.path,
                       std::to_string(cfg.model.image_size));
-  if (base_vocab) *base_vocab = model->vocab_size();
-  model->resize_vocabulary(tok.vocab_size());
-  model->set_image_prefix(tok.image_prefix_ids());
-  return model;
+  model.resize_vocabulary(tok.vocab_size());
+  model.set_image_prefix(tok.image_prefix_ids());
 }
 
 }  // namespace
@@ -49,6 +44,7 @@ ModelBundle build_model_for_training(const TrainConfig& cfg, const std::vector<c
   b.resolved = cfg;
   const fs::path saved = out_dir / "tokenizer.json";
   const bool reuse = resume && fs::exists(saved);
+  b.tokenizer_reused = reuse;
   // a run started from another run's weights takes that run's tokenizer (the rows must mean the same ids)
   const fs::path init_dir(cfg.run.init_from);
   const fs::path tokenizer_file =
@@ -69,18 +65,17 @@ ModelBundle build_model_for_training(const TrainConfig& cfg, const std::vector<c
     b.tokenizer = tok;
     return b;
   }
-  const fs::path base_tokenizer = fs::path(cfg.hf.path) / "tokenizer.json";
-  const int64_t base_ids = BpeTokenizer::from_file(base_tokenizer).vocab_size();
-  auto tok = std::make_shared<QwenChatTokenizer>(QwenChatTokenizer::load(
-      tokenizer_file.empty() ? base_tokenizer : tokenizer_file, cfg.data.num_bins, cfg.hf.system_prompt));
-  auto model = qwen_model(cfg, *tok, true, nullptr);
+  auto model = load_qwen_vl(cfg.hf.path);
+  // a fresh run extends the checkpoint's tokenizer and initialises the added rows from the existing ones; a
+  // resumed or initialised run reads its extended tokenizer and gets those rows from its checkpoint
+  auto tok = std::make_shared<QwenChatTokenizer>(
+      tokenizer_file.empty()
+          ? extend_qwen_vocabulary(*model, fs::path(cfg.hf.path) / "tokenizer.json", cfg.data.num_bins,
+                                   cfg.hf.system_prompt, cfg.run.seed)
+          : QwenChatTokenizer::load(tokenizer_file, cfg.data.num_bins, cfg.hf.system_prompt));
+  fit_qwen_model(cfg, *model, *tok);
   b.first_new_row = tok->first_new_id();
   load_init_weights(*model);
-  // rows of tokens the checkpoint's tokenizer did not have start from the existing rows (a resumed or
-  // initialised run gets them from its checkpoint instead)
-  if (tokenizer_file.empty() && tok->vocab_size() > base_ids)
-    init_new_token_rows(*model, base_ids, tok->coord_vocab().first_id(), tok->coord_vocab().num_bins(),
-                        cfg.run.seed);
   model->set_trainable(cfg.hf.train_lm, cfg.hf.train_projector, cfg.hf.train_vision);
   if (!cfg.hf.train_lm) {
     const int64_t first = b.first_new_row;
@@ -112,7 +107,9 @@ ModelBundle load_run_model(const fs::path& run_dir) {
   } else {
     auto tok = std::make_shared<QwenChatTokenizer>(
         QwenChatTokenizer::load(tok_path, cfg.data.num_bins, cfg.hf.system_prompt));
-    b.model = qwen_model(cfg, *tok, false, nullptr);
+    auto model = std::make_shared<QwenVLModel>(load_qwen_vl_config(fs::path(cfg.hf.path)));  // weights below
+    fit_qwen_model(cfg, *model, *tok);
+    b.model = model;
     b.first_new_row = tok->first_new_id();
     b.tokenizer = tok;
   }
