@@ -1,32 +1,39 @@
 // Duplicate rate (see duplicates.hpp): pairs compared within (image, label) groups.
 #include "coordexp/eval/duplicates.hpp"
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
 
-#include "coordexp/geometry/box.hpp"
 
 namespace coordexp {
 
+std::vector<bool> mark_duplicates(std::span<const BoxXYXY> boxes, std::span<const int64_t> groups,
+                                  double iou_threshold) {
+  std::map<int64_t, std::vector<size_t>> members;
+  for (size_t i = 0; i < boxes.size(); ++i) members[groups[i]].push_back(i);
+  std::vector<bool> duplicate(boxes.size(), false);
+  for (const auto& [group, m] : members)
+    for (size_t a = 0; a < m.size(); ++a)
+      for (size_t b = a + 1; b < m.size(); ++b)
+        if (box_iou(boxes[m[a]], boxes[m[b]]) > iou_threshold) duplicate[m[a]] = duplicate[m[b]] = true;
+  return duplicate;
+}
+
 double duplicate_rate(std::span<const Detection> detections, double iou_threshold) {
   if (detections.empty()) return 0;
-  std::map<std::pair<int64_t, std::string>, std::vector<size_t>> groups;
-  for (size_t i = 0; i < detections.size(); ++i) {
-    const Detection& d = detections[i];
+  std::map<std::pair<int64_t, std::string>, int64_t> group_of;
+  std::vector<int64_t> groups;
+  std::vector<BoxXYXY> boxes;
+  for (const Detection& d : detections) {
     const std::string label = d.description.empty() ? "#" + std::to_string(d.category_id) : d.description;
-    groups[{d.image_id, label}].push_back(i);
+    groups.push_back(group_of.emplace(std::make_pair(d.image_id, label), group_of.size()).first->second);
+    boxes.push_back({d.bbox.x, d.bbox.y, d.bbox.x + d.bbox.w, d.bbox.y + d.bbox.h});
   }
-  auto xyxy = [](const BoxXYWH& b) { return BoxXYXY{b.x, b.y, b.x + b.w, b.y + b.h}; };
-  std::vector<bool> duplicate(detections.size(), false);
-  for (const auto& [key, members] : groups)
-    for (size_t a = 0; a < members.size(); ++a)
-      for (size_t b = a + 1; b < members.size(); ++b)
-        if (box_iou(xyxy(detections[members[a]].bbox), xyxy(detections[members[b]].bbox)) > iou_threshold)
-          duplicate[members[a]] = duplicate[members[b]] = true;
-  size_t n = 0;
-  for (bool d : duplicate) n += d ? 1 : 0;
-  return static_cast<double>(n) / static_cast<double>(detections.size());
+  const auto duplicate = mark_duplicates(boxes, groups, iou_threshold);
+  return static_cast<double>(std::count(duplicate.begin(), duplicate.end(), true)) /
+         static_cast<double>(detections.size());
 }
 
 }  // namespace coordexp

@@ -135,20 +135,26 @@ TrainBatch BatchBuilder::build(int64_t step) const {
       roles.push_back(std::move(role));
     }
   }
-  size_t T = 0;
-  for (const auto& s : seqs) T = std::max(T, s.size());
-  const int64_t N = static_cast<int64_t>(seqs.size());
-  batch.tokens = torch::full({N, static_cast<int64_t>(T)}, tokenizer_.pad_id(), torch::kLong);
-  batch.roles = torch::full({N, static_cast<int64_t>(T)}, kRoleNone, torch::kUInt8);
-  auto tok = batch.tokens.accessor<int64_t, 2>();
-  auto rol = batch.roles.accessor<uint8_t, 2>();
-  for (int64_t n = 0; n < N; ++n)
-    for (size_t t = 0; t < seqs[n].size(); ++t) {
-      tok[n][t] = seqs[n][t];
-      rol[n][t] = roles[n][t];
-    }
+  std::tie(batch.tokens, batch.roles) = pad_sequences(seqs, roles, tokenizer_.pad_id());
   batch.images = torch::stack(images);
   return batch;
+}
+
+std::pair<torch::Tensor, torch::Tensor> pad_sequences(const std::vector<std::vector<TokenId>>& ids,
+                                                      const std::vector<std::vector<uint8_t>>& roles, TokenId pad) {
+  size_t T = 0;
+  for (const auto& s : ids) T = std::max(T, s.size());
+  const int64_t N = static_cast<int64_t>(ids.size());
+  auto tokens = torch::full({N, static_cast<int64_t>(T)}, pad, torch::kLong);
+  auto role_tensor = torch::full({N, static_cast<int64_t>(T)}, kRoleNone, torch::kUInt8);
+  auto tok = tokens.accessor<int64_t, 2>();
+  auto rol = role_tensor.accessor<uint8_t, 2>();
+  for (int64_t n = 0; n < N; ++n)
+    for (size_t t = 0; t < ids[n].size(); ++t) {
+      tok[n][t] = ids[n][t];
+      rol[n][t] = roles[n][t];
+    }
+  return {tokens, role_tensor};
 }
 
 PrefetchLoader::PrefetchLoader(const BatchBuilder& builder, int64_t first_step, int64_t last_step, int depth)

@@ -3,7 +3,9 @@
 
 #include <algorithm>
 
-#include "coordexp/geometry/box.hpp"
+#include <map>
+
+#include "coordexp/eval/duplicates.hpp"
 #include "coordexp/infer/detector.hpp"
 
 namespace coordexp {
@@ -16,10 +18,10 @@ void RolloutStats::add(const RolloutStats& o) {
 
 namespace {
 
-// Appends `ids` with `role` to the sequence under construction.
+// Appends tokens with their roles to one sequence under construction; returns the token's position.
 struct SequenceWriter {
-  std::vector<TokenId> ids;
-  std::vector<uint8_t> roles;
+  std::vector<TokenId>& ids;
+  std::vector<uint8_t>& roles;
   int64_t put(TokenId id, uint8_t role) {
     ids.push_back(id);
     roles.push_back(role);
@@ -29,12 +31,16 @@ struct SequenceWriter {
 
 constexpr uint8_t role(TokenRole r) { return static_cast<uint8_t>(r); }
 
+// Objects with IoU > 0.8 to another of the same description (the evaluation's duplicate rule).
 int64_t count_duplicates(const std::vector<ParsedObject>& objects) {
-  std::vector<bool> dup(objects.size(), false);
-  for (size_t a = 0; a < objects.size(); ++a)
-    for (size_t b = a + 1; b < objects.size(); ++b)
-      if (objects[a].desc_ids == objects[b].desc_ids && box_iou(objects[a].box, objects[b].box) > 0.8)
-        dup[a] = dup[b] = true;
+  std::map<std::vector<TokenId>, int64_t> group_of;
+  std::vector<int64_t> groups;
+  std::vector<BoxXYXY> boxes;
+  for (const auto& o : objects) {
+    groups.push_back(group_of.emplace(o.desc_ids, group_of.size()).first->second);
+    boxes.push_back(o.box);
+  }
+  const auto dup = mark_duplicates(boxes, groups, 0.8);
   return std::count(dup.begin(), dup.end(), true);
 }
 
@@ -71,7 +77,8 @@ TrainBatch build_rollout_batch(VisionLanguageModel& model, const TrainBatch& bat
   out.images = batch.images;
   out.sequences_per_image = 1;
   RolloutStats total;
-  std::vector<SequenceWriter> seqs(B);
+  std::vector<std::vector<TokenId>> seq_ids(B);
+  std::vector<std::vector<uint8_t>> seq_roles(B);
   const int64_t P = static_cast<int64_t>(prompt.size());
   for (int64_t b = 0; b < B; ++b) {
     const std::vector<DescribedBox>& gt = batch.samples[b * R].ground_truth;
@@ -106,7 +113,7 @@ TrainBatch build_rollout_batch(VisionLanguageModel& model, const TrainBatch& bat
 
     // prompt, then the generated objects (matched ones supervised on structure and, with description
     // consistency, on their ground truth's description), then the missed ground truth, then the end
-    SequenceWriter& w = seqs[b];
+    SequenceWriter w{seq_ids[b], seq_roles[b]};
     for (TokenId id : prompt) w.put(id, kRoleNone);
     CriterionSample sample;
     sample.ground_truth = gt;
@@ -157,17 +164,7 @@ TrainBatch build_rollout_batch(VisionLanguageModel& model, const TrainBatch& bat
     out.answer_tokens += static_cast<int64_t>(w.ids.size()) - P;
     total.add(s);
   }
-  size_t T = 0;
-  for (const auto& s : seqs) T = std::max(T, s.ids.size());
-  out.tokens = torch::full({B, static_cast<int64_t>(T)}, tokenizer.pad_id(), torch::kLong);
-  out.roles = torch::full({B, static_cast<int64_t>(T)}, kRoleNone, torch::kUInt8);
-  auto tok = out.tokens.accessor<int64_t, 2>();
-  auto rol = out.roles.accessor<uint8_t, 2>();
-  for (int64_t b = 0; b < B; ++b)
-    for (size_t t = 0; t < seqs[b].ids.size(); ++t) {
-      tok[b][t] = seqs[b].ids[t];
-      rol[b][t] = seqs[b].roles[t];
-    }
+  std::tie(out.tokens, out.roles) = pad_sequences(seq_ids, seq_roles, tokenizer.pad_id());
   if (stats) *stats = total;
   return out;
 }

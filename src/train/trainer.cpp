@@ -123,13 +123,12 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
   for (auto& [n, d] : eval_sets) all.push_back(&d);
   // A resumed run reuses its tokenizer file and never rewrites it: data-parallel workers read it while rank 0
   // would be writing it.
-  const bool reuse_tokenizer = fs::exists(out / "tokenizer.json") && options.resume;
   ModelBundle bundle = build_model_for_training(cfg, all, out, options.resume);
   const DetectionTokenizer& tokenizer = *bundle.tokenizer;
   const TrainConfig& resolved = bundle.resolved;
   VisionLanguageModel* const model = bundle.model.get();
   if (main_rank) {
-    if (!reuse_tokenizer) tokenizer.save((out / "tokenizer.json").string());
+    if (!bundle.tokenizer_reused) tokenizer.save((out / "tokenizer.json").string());
     write_text(out / "config.json", train_config_to_json(resolved) + "\n");
   }
 
@@ -208,10 +207,11 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
     TrainBatch batch = loader.next();
     const auto t_step = std::chrono::steady_clock::now();
     const bool rollout_step = rc.every > 0 && step >= rc.start_step && (step - rc.start_step) % rc.every == 0;
+    const MeanInputEmbedder embedder(model->input_embedding());
     RolloutStats rollout_stats;
     if (rollout_step)
       batch = build_rollout_batch(*model, batch, tokenizer, builder.prompt(), cfg.criterion, rc, cfg.generation,
-                                  MeanInputEmbedder(model->input_embedding()), &rollout_stats);
+                                  embedder, &rollout_stats);
     const double lr = learning_rate(cfg.optim, step);
     for (auto& g : optimizer->param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
     auto img = model->encode_images(batch.images);
@@ -222,7 +222,6 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
     cb.roles = batch.roles;
     cb.lm_head_weight = model->lm_head_weight();
     cb.samples = std::move(batch.samples);
-    const MeanInputEmbedder embedder(model->input_embedding());
     CriterionOutput loss = criterion(cb, &embedder);
     if (cfg.optim.coord_loss_warmup_steps > 0 && step < cfg.optim.coord_loss_warmup_steps) {
       const double ramp = static_cast<double>(step) / static_cast<double>(cfg.optim.coord_loss_warmup_steps);

@@ -30,6 +30,10 @@ struct TrainBatch {
   int64_t answer_tokens = 0;             // supervised tokens in the batch (throughput)
 };
 
+// Right-pads token sequences with `pad` (their roles with kRoleNone) into [N, T] int64 / uint8 tensors.
+std::pair<torch::Tensor, torch::Tensor> pad_sequences(const std::vector<std::vector<TokenId>>& ids,
+                                                      const std::vector<std::vector<uint8_t>>& roles, TokenId pad);
+
 // Images decoded once into memory at size S x S (uint8). Unreadable files are skipped and counted.
 class ImageCache {
  public:
