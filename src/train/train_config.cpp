@@ -85,6 +85,7 @@ void visit(V& v, TrainConfig& c) {
     auto s = v.section("model");
     auto& m = c.model;
     s("image_size", m.image_size), s("patch_size", m.patch_size), s("conv_stem", m.conv_stem);
+    s("stem_blocks", m.stem_blocks);
     s("vision_width", m.vision_width);
     s("vision_layers", m.vision_layers), s("vision_heads", m.vision_heads), s("width", m.width);
     s("layers", m.layers), s("heads", m.heads), s("ffn_width", m.ffn_width), s("rope_theta", m.rope_theta);
@@ -127,6 +128,11 @@ void visit(V& v, TrainConfig& c) {
     s("seed", g.seed);
   }
   {
+    auto s = v.section("vision_warmup");
+    auto& w = c.vision_warmup;
+    s("steps", w.steps), s("lr", w.lr), s("box_weight", w.box_weight), s("background_weight", w.background_weight);
+  }
+  {
     auto s = v.section("rollout");
     auto& r = c.rollout;
     s("every", r.every), s("start_step", r.start_step), s("temperature", r.temperature), s("top_p", r.top_p);
@@ -161,6 +167,12 @@ TrainConfig load_train_config(const std::string& path) {
   if (!c.hf.path.empty() && c.model.image_size % 28 != 0)
     throw_input_error(path + ": field \"model.image_size\"", "a multiple of 28 with hf.path (patch 14, merge 2)",
                       std::to_string(c.model.image_size));
+  if (c.vision_warmup.steps < 0)
+    throw_input_error(path + ": field \"vision_warmup.steps\"", "a value >= 0", std::to_string(c.vision_warmup.steps));
+  if (c.vision_warmup.steps > 0) check_positive(path, "vision_warmup.lr", c.vision_warmup.lr);
+  if (c.vision_warmup.steps > 0 && !c.hf.path.empty())
+    throw_input_error(path + ": field \"vision_warmup.steps\"", "0 with hf.path (a pretrained vision tower)",
+                      std::to_string(c.vision_warmup.steps));
   if (c.data.train_json.empty())
     throw_input_error(path + ": field \"data.train_json\"", "a COCO file path", "nothing");
   return c;

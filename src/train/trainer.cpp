@@ -22,6 +22,7 @@
 #include "coordexp/train/distributed.hpp"
 #include "coordexp/train/model_factory.hpp"
 #include "coordexp/train/rollout.hpp"
+#include "coordexp/train/vision_warmup.hpp"
 #include "coordexp/model/qwen2_vl.hpp"
 #include "coordexp/train/run_report.hpp"
 #include "coordexp/util/error.hpp"
@@ -158,7 +159,8 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
                                              : eval_sets.front().second.coco.categories);
   int64_t step = 0;
   const std::string ckpt = (out / "checkpoint.pt").string();
-  if (options.resume && fs::exists(ckpt)) {
+  const bool resumed = options.resume && fs::exists(ckpt);
+  if (resumed) {
     step = load_checkpoint(ckpt, *model, optimizer.get(), model->vocab_size()).step;
     log << "coordexp train: resumed from " << ckpt << " at step " << step << "\n";
   }
@@ -171,10 +173,30 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
     comm.broadcast(model->parameters());
   }
   std::ofstream metrics;
-  if (main_rank) metrics.open(out / "metrics.jsonl", step > 0 ? std::ios::app : std::ios::trunc);
+  if (main_rank) metrics.open(out / "metrics.jsonl", resumed ? std::ios::app : std::ios::trunc);
 
   BatchBuilder builder(train_set, train_cache, tokenizer, cfg.data, cfg.optim.batch_size, cfg.run.seed, env.rank,
                        env.world_size);
+  if (!resumed && cfg.vision_warmup.steps > 0) {
+    // the encoder's first stage; a checkpoint at step 0 afterwards, so --resume never repeats it
+    const VisionWarmupResult w = vision_warmup(*model, builder, model->vocab_size(), cfg.vision_warmup, &comm,
+                                               main_rank ? &log : nullptr);
+    log << "coordexp train: vision warm-up " << cfg.vision_warmup.steps << " steps in "
+        << format_duration(w.seconds) << ": description CE " << w.desc_ce << ", word accuracy on objects "
+        << w.word_accuracy << ", background accuracy " << w.background_accuracy << ", box L1 " << w.box_l1 << "\n";
+    if (main_rank) {
+      metrics << nlohmann::json({{"vision_warmup_steps", cfg.vision_warmup.steps},
+                                 {"desc_ce", w.desc_ce},
+                                 {"word_accuracy", w.word_accuracy},
+                                 {"background_accuracy", w.background_accuracy},
+                                 {"box_l1", w.box_l1},
+                                 {"seconds", w.seconds}})
+                     .dump()
+              << "\n"
+              << std::flush;
+      save_checkpoint(ckpt, *model, optimizer.get(), {step, model->vocab_size()});
+    }
+  }
   const int64_t last =
       options.stop_after >= 0 ? std::min(cfg.optim.steps, step + options.stop_after) : cfg.optim.steps;
   PrefetchLoader loader(builder, step, last);

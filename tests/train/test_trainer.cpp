@@ -83,13 +83,7 @@ TEST(TrainConfigFile, UnknownKeysWrongTypesAndBadEnumsAreNamed) {
   EXPECT_EQ(train_config_to_json(back), train_config_to_json(c));
 }
 
-std::vector<torch::Tensor> load_params(const fs::path& ckpt, int64_t vocab, const TrainConfig& cfg) {
-  TinyVlmConfig m = cfg.model;
-  m.vocab_size = vocab;
-  auto model = build_tiny_vlm(m);
-  load_checkpoint(ckpt.string(), *model, nullptr, vocab);
-  return model->parameters();
-}
+using testing::load_params;
 
 TEST(Trainer, ResumeContinuesBitForBit) {
   const fs::path a = fresh_dir("run_a"), b = fresh_dir("run_b");

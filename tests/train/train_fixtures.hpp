@@ -8,6 +8,9 @@
 #include <system_error>
 
 #include "coordexp/data/synth_writer.hpp"
+#include "coordexp/model/tiny_vlm.hpp"
+#include "coordexp/train/checkpoint.hpp"
+#include "coordexp/train/train_config.hpp"
 
 namespace coordexp::testing {
 
@@ -37,5 +40,15 @@ inline const std::filesystem::path& test_root() {
 }
 
 inline std::filesystem::path test_data_dir() { return test_root() / "data"; }
+
+// The parameters of a tiny-model run's checkpoint, in registration order.
+inline std::vector<torch::Tensor> load_params(const std::filesystem::path& ckpt, int64_t vocab,
+                                              const TrainConfig& cfg) {
+  TinyVlmConfig m = cfg.model;
+  m.vocab_size = vocab;
+  auto model = build_tiny_vlm(m);
+  load_checkpoint(ckpt.string(), *model, nullptr, vocab);
+  return model->parameters();
+}
 
 }  // namespace coordexp::testing

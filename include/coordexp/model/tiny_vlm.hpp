@@ -13,6 +13,7 @@ struct TinyVlmConfig {
   int64_t image_size = 128;     // images are resized to image_size x image_size
   int64_t patch_size = 16;      // ViT patch side in pixels: (128/16)^2 = 64 image tokens
   bool conv_stem = true;        // two stride-2 convolutions before patchifying (else one patch convolution)
+  int64_t stem_blocks = 0;      // with conv_stem: residual 3x3 conv blocks (GroupNorm, GELU) after each stride-2 conv
   int64_t vision_width = 128;   // ViT width
   int64_t vision_layers = 2;    // ViT blocks
   int64_t vision_heads = 4;     // ViT attention heads

@@ -9,6 +9,7 @@
 #include "coordexp/loss/set_criterion.hpp"
 #include "coordexp/model/tiny_vlm.hpp"
 #include "coordexp/train/rollout_config.hpp"
+#include "coordexp/train/vision_warmup_config.hpp"
 
 namespace coordexp {
 
@@ -72,6 +73,7 @@ struct TrainConfig {
   HfModelConfig hf;
   CriterionConfig criterion;
   OptimConfig optim;
+  VisionWarmupConfig vision_warmup;
   GenerationConfig generation;
   RolloutConfig rollout;
   RunConfig run;
