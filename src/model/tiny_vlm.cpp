@@ -179,7 +179,7 @@ class TinyVlmImpl : public VisionLanguageModel {
   torch::Tensor forward_text(const torch::Tensor& image_embeds, const torch::Tensor& tokens) override {
     const int64_t I = image_embeds.size(1), T = tokens.size(1);
     auto x = torch::cat({image_embeds, embed_(tokens)}, 1);  // [B, I+T, D]
-    auto positions = torch::arange(I + T, torch::TensorOptions().dtype(torch::kLong).device(x.device()));
+    auto positions = sequence_positions(I, T, x);
     auto mask = prefix_mask(I, I + T, 0, x);
     for (auto& b : blocks_) x = b(x, positions, mask, nullptr, nullptr);
     return final_norm_(x.narrow(1, I, T));  // [B, T, D]
@@ -189,7 +189,8 @@ class TinyVlmImpl : public VisionLanguageModel {
                         KvCache& cache) override {
     const int64_t I = image_embeds.size(1), T = prompt.size(1);
     auto x = torch::cat({image_embeds, embed_(prompt)}, 1);
-    auto positions = torch::arange(I + T, torch::TensorOptions().dtype(torch::kLong).device(x.device()));
+    auto positions = sequence_positions(I, T, x);
+    cache.position_offset = config_.shared_image_position ? 1 - I : 0;
     cache.keys.assign(blocks_.size(), torch::Tensor());
     cache.values.assign(blocks_.size(), torch::Tensor());
     auto mask = prefix_mask(I, I + T, 0, x);
@@ -202,7 +203,7 @@ class TinyVlmImpl : public VisionLanguageModel {
   torch::Tensor decode_step(const torch::Tensor& tokens, KvCache& cache) override {
     auto x = embed_(tokens.unsqueeze(1));  // [B, 1, D]
     auto positions =
-        torch::full({1}, cache.length, torch::TensorOptions().dtype(torch::kLong).device(x.device()));
+        torch::full({1}, cache.length + cache.position_offset, torch::TensorOptions().dtype(torch::kLong).device(x.device()));
     for (size_t l = 0; l < blocks_.size(); ++l)
       x = blocks_[l](x, positions, torch::Tensor(), &cache.keys[l],
                      &cache.values[l]);  // sees every cached position
@@ -215,6 +216,13 @@ class TinyVlmImpl : public VisionLanguageModel {
   int64_t vocab_size() const override { return config_.vocab_size; }
 
  private:
+  // Rotary positions [I + T] of image tokens then text tokens (see TinyVlmConfig::shared_image_position).
+  torch::Tensor sequence_positions(int64_t I, int64_t T, const torch::Tensor& like) const {
+    const auto opts = torch::TensorOptions().dtype(torch::kLong).device(like.device());
+    if (!config_.shared_image_position) return torch::arange(I + T, opts);
+    return torch::cat({torch::zeros({I}, opts), torch::arange(1, T + 1, opts)});
+  }
+
   // Additive mask [L, L]: position i sees j if j <= i, or if both are image tokens (j, i < I).
   static torch::Tensor prefix_mask(int64_t I, int64_t L, int64_t, const torch::Tensor& like) {
     auto idx = torch::arange(L, torch::TensorOptions().dtype(torch::kLong).device(like.device()));

@@ -40,12 +40,19 @@ TEST(TinyVlm, ShapesAndCausality) {
   EXPECT_GT((h[0][5] - h2[0][5]).abs().max().item<double>(), 1e-4);
 }
 
-TEST(TinyVlm, KvCacheDecodingEqualsTeacherForcing) {
+class TinyVlmVariants : public ::testing::TestWithParam<std::tuple<bool, int>> {};
+
+// every variant: shared or raster image positions, the plain or the residual-pyramid stem
+TEST_P(TinyVlmVariants, KvCacheDecodingEqualsTeacherForcing) {
   torch::manual_seed(1);
-  auto model = build_tiny_vlm(small_config());
+  auto c = small_config();
+  c.shared_image_position = std::get<0>(GetParam());
+  c.stem_blocks = std::get<1>(GetParam());
+  auto model = build_tiny_vlm(c);
   model->eval();
   torch::NoGradGuard ng;
-  auto img = model->encode_images(torch::randn({2, 3, 32, 32}));
+  auto img = model->encode_images(torch::rand({2, 3, 32, 32}));
+  EXPECT_EQ(img.sizes(), torch::IntArrayRef({2, 4, 32}));
   auto tokens = torch::randint(0, 50, {2, 9}, torch::kLong);
   auto full = model->forward_text(img, tokens);  // [B, 9, D]
   KvCache cache;
@@ -57,12 +64,43 @@ TEST(TinyVlm, KvCacheDecodingEqualsTeacherForcing) {
   }
 }
 
+INSTANTIATE_TEST_SUITE_P(PositionsAndStems, TinyVlmVariants,
+                         ::testing::Combine(::testing::Bool(), ::testing::Values(0, 1)));
+
+// With shared image positions the text states do not depend on the order of the image tokens (only on
+// their content, which carries the 2-D position code); with raster positions they do.
+TEST(TinyVlm, SharedImagePositionMakesTextInvariantToImageTokenOrder) {
+  for (bool shared : {true, false}) {
+    torch::manual_seed(2);
+    auto c = small_config();
+    c.shared_image_position = shared;
+    auto model = build_tiny_vlm(c);
+    model->eval();
+    torch::NoGradGuard ng;
+    auto img = torch::randn({1, 4, 32});
+    auto tokens = torch::randint(0, 50, {1, 5}, torch::kLong);
+    auto a = model->forward_text(img, tokens);
+    auto b = model->forward_text(img.index_select(1, torch::tensor({3L, 1L, 0L, 2L})), tokens);
+    const double diff = (a - b).abs().max().item<double>();
+    if (shared)
+      EXPECT_LT(diff, 1e-5);
+    else
+      EXPECT_GT(diff, 1e-4);
+  }
+}
+
 TEST(TinyVlm, BadConfigIsNamed) {
   auto c = small_config();
   c.vocab_size = 0;
   EXPECT_THROW(build_tiny_vlm(c), InputError);
   c = small_config();
   c.image_size = 30;
+  EXPECT_THROW(build_tiny_vlm(c), InputError);
+  c = small_config();
+  c.stem_blocks = 9;
+  EXPECT_THROW(build_tiny_vlm(c), InputError);
+  c = small_config();
+  c.image_size = 48, c.patch_size = 12, c.stem_blocks = 1;  // the pyramid needs a power-of-two patch
   EXPECT_THROW(build_tiny_vlm(c), InputError);
 }
 

@@ -23,6 +23,10 @@ struct TinyVlmConfig {
   int64_t ffn_width = 512;      // SwiGLU hidden width
   int64_t vocab_size = 0;       // V, set from the tokenizer
   double rope_theta = 10000.0;  // RoPE base
+  // Rotary positions of the image tokens: false = 0..I-1 then text from I (raster order); true = every
+  // image token at 0 and text from 1, so a text token's rotation relative to the image is the same for all
+  // image tokens and where it looks is decided by content and the 2-D position code alone.
+  bool shared_image_position = false;
   double norm_eps = 1e-6;       // RMSNorm epsilon
   // Set by the caller from the tokenizer (not read from config files): the coordinate token range, whose
   // input-embedding and LM-head rows start as smooth functions of k, so neighbouring bins start close.
