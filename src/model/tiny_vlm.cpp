@@ -50,6 +50,11 @@ struct DecoderBlockImpl : nn::Module {
       *cache_k = k;
       *cache_v = v;
     }
+    if (record_head0) {  // head 0's attention log-probabilities over every key (grounding supervision)
+      auto q0 = q.select(1, 0), k0 = k.select(1, 0);
+      auto s = torch::matmul(q0, k0.transpose(-2, -1)) / std::sqrt(static_cast<double>(hd));
+      recorded = torch::log_softmax(mask.defined() ? s + mask : s, -1);  // [B, L, L_keys]
+    }
     auto a = layers::attend(q, k, v, mask).transpose(1, 2).reshape({B, L, D});
     auto y = x + out(a);
     auto gu = gate_up(mlp_norm(y)).chunk(2, -1);
@@ -58,6 +63,8 @@ struct DecoderBlockImpl : nn::Module {
 
   int64_t heads;
   double theta;
+  bool record_head0 = false;
+  torch::Tensor recorded;
   RmsNorm attn_norm{nullptr}, mlp_norm{nullptr};
   nn::Linear qkv{nullptr}, out{nullptr}, gate_up{nullptr}, down{nullptr};
 };
@@ -182,6 +189,10 @@ class TinyVlmImpl : public VisionLanguageModel {
     auto positions = sequence_positions(I, T, x);
     auto mask = prefix_mask(I, I + T, 0, x);
     for (auto& b : blocks_) x = b(x, positions, mask, nullptr, nullptr);
+    if (grounding_block_) {
+      image_attention_ = grounding_block_->recorded.narrow(1, I, T).narrow(2, 0, I);  // [B, T, I]
+      grounding_block_->recorded = torch::Tensor();
+    }
     return final_norm_(x.narrow(1, I, T));  // [B, T, D]
   }
 
@@ -213,6 +224,15 @@ class TinyVlmImpl : public VisionLanguageModel {
 
   torch::Tensor lm_head_weight() override { return lm_head_->weight; }
   torch::Tensor input_embedding() override { return embed_->weight; }
+  void record_image_attention(bool on) override {
+    for (auto& b : blocks_) b->record_head0 = false;
+    grounding_block_ = nullptr;
+    image_attention_ = torch::Tensor();
+    if (!on) return;
+    grounding_block_ = blocks_[std::min<size_t>(1, blocks_.size() - 1)];
+    grounding_block_->record_head0 = true;
+  }
+  torch::Tensor image_attention() override { return image_attention_; }
   int64_t vocab_size() const override { return config_.vocab_size; }
 
  private:
@@ -300,6 +320,8 @@ class TinyVlmImpl : public VisionLanguageModel {
   TinyVlmConfig config_;
   nn::Sequential stem_{nullptr};
   torch::Tensor vision_pos_, vision_pos_fixed_;
+  DecoderBlock grounding_block_{nullptr};  // the block whose head 0 is recorded (record_image_attention)
+  torch::Tensor image_attention_;
   std::vector<VisionBlock> vision_blocks_;
   nn::LayerNorm vision_norm_{nullptr};
   nn::Linear proj1_{nullptr}, proj2_{nullptr};

@@ -116,6 +116,7 @@ void visit(V& v, TrainConfig& c) {
     s("steps", o.steps), s("batch_size", o.batch_size), s("lr", o.lr), s("min_lr_ratio", o.min_lr_ratio);
     s("warmup_steps", o.warmup_steps), s("weight_decay", o.weight_decay), s("beta1", o.beta1);
     s("beta2", o.beta2), s("grad_clip", o.grad_clip), s("coord_loss_warmup_steps", o.coord_loss_warmup_steps);
+    s("grounding_weight", o.grounding_weight);
   }
   {
     auto s = v.section("generation");
@@ -167,6 +168,12 @@ TrainConfig load_train_config(const std::string& path) {
   if (!c.hf.path.empty() && c.model.image_size % 28 != 0)
     throw_input_error(path + ": field \"model.image_size\"", "a multiple of 28 with hf.path (patch 14, merge 2)",
                       std::to_string(c.model.image_size));
+  if (!(c.optim.grounding_weight >= 0))
+    throw_input_error(path + ": field \"optim.grounding_weight\"", "a value >= 0",
+                      std::to_string(c.optim.grounding_weight));
+  if (c.optim.grounding_weight > 0 && !c.hf.path.empty())
+    throw_input_error(path + ": field \"optim.grounding_weight\"", "0 with hf.path (the tiny model's decoder only)",
+                      std::to_string(c.optim.grounding_weight));
   if (c.vision_warmup.steps < 0)
     throw_input_error(path + ": field \"vision_warmup.steps\"", "a value >= 0", std::to_string(c.vision_warmup.steps));
   if (c.vision_warmup.steps > 0) check_positive(path, "vision_warmup.lr", c.vision_warmup.lr);

@@ -22,6 +22,7 @@
 #include "coordexp/train/distributed.hpp"
 #include "coordexp/train/model_factory.hpp"
 #include "coordexp/train/rollout.hpp"
+#include "coordexp/train/grounding.hpp"
 #include "coordexp/train/vision_warmup.hpp"
 #include "coordexp/model/qwen2_vl.hpp"
 #include "coordexp/train/run_report.hpp"
@@ -238,8 +239,12 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
     for (auto& g : optimizer->param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
     auto img = model->encode_images(batch.images);
     if (batch.sequences_per_image > 1) img = img.repeat_interleave(batch.sequences_per_image, 0);
+    const bool grounded = cfg.optim.grounding_weight > 0 && !rollout_step;
+    model->record_image_attention(grounded);
     CriterionBatch cb;
     cb.hidden = model->forward_text(img, batch.tokens);
+    const torch::Tensor image_attention = grounded ? model->image_attention() : torch::Tensor();
+    model->record_image_attention(false);
     cb.tokens = batch.tokens;
     cb.roles = batch.roles;
     cb.lm_head_weight = model->lm_head_weight();
@@ -249,6 +254,13 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
       const double ramp = static_cast<double>(step) / static_cast<double>(cfg.optim.coord_loss_warmup_steps);
       for (const char* name : {"coord_ce", "l1", "giou"})
         if (loss.weights.count(name)) loss.weights[name] *= ramp;
+      loss.total = loss.total_with_denominators(loss.denominators);
+    }
+    if (image_attention.defined()) {
+      const GroundingTerm g = grounding_term(image_attention, cb.samples);
+      loss.terms["grounding"] = g.value;
+      loss.weights["grounding"] = cfg.optim.grounding_weight;
+      loss.denominators["grounding"] = g.positions;
       loss.total = loss.total_with_denominators(loss.denominators);
     }
     torch::Tensor objective = loss.total;

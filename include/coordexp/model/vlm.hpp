@@ -35,6 +35,11 @@ class VisionLanguageModel : public torch::nn::Module {
   virtual torch::Tensor lm_head_bias() { return {}; }  // [V] or undefined
   virtual torch::Tensor input_embedding() = 0;         // [V, D]
   virtual int64_t vocab_size() const = 0;
+  // Grounding supervision (models that support it): while on, forward_text records the attention
+  // log-probabilities of one decoder head (the tiny model: head 0 of its second block) from each text
+  // position over the image tokens, [B, T, I], read back with image_attention() (undefined when off).
+  virtual void record_image_attention(bool) {}
+  virtual torch::Tensor image_attention() { return {}; }
 
   torch::Tensor logits(const torch::Tensor& hidden) {  // [..., D] -> [..., V]
     auto z = torch::matmul(hidden, lm_head_weight().t());

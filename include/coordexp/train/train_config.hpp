@@ -38,6 +38,9 @@ struct OptimConfig {
   // Coordinate terms (coord_ce, l1, giou) start at weight 0 and reach their configured weight linearly over
   // this many steps (0 = full weight from the start): recognition (text CE) gets the model first.
   int64_t coord_loss_warmup_steps = 0;
+  // Weight of the grounding term (train/grounding.hpp): one decoder head is told which image tokens hold
+  // the object each answer token belongs to. Teacher-forced steps of the tiny model only; 0 = off.
+  double grounding_weight = 0.0;
 };
 
 // A pretrained Qwen2-VL / Qwen2.5-VL checkpoint to fine-tune instead of the tiny model (hf.path set). The
