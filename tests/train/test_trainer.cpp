@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "coordexp/train/ablation.hpp"
 #include "coordexp/train/batch_builder.hpp"
 #include "coordexp/text/word_tokenizer.hpp"
 #include "coordexp/train/checkpoint.hpp"
@@ -45,6 +46,27 @@ fs::path fresh_dir(const std::string& name) {
   fs::path d = testing::test_root() / name;
   fs::remove_all(d);
   return d;
+}
+
+// Every config the repository ships loads, and the recipes the README describes are what the files say.
+TEST(TrainConfigFile, ShippedConfigsLoad) {
+  const fs::path dir = fs::path(COORDEXP_SOURCE_DIR) / "configs";
+  for (const char* name : {"openshapes.json", "openshapes_easy.json", "openshapes_grounded.json", "quick.json",
+                           "qwen_tiny_finetune.json"})
+    EXPECT_NO_THROW(load_train_config((dir / name).string())) << name;
+  const TrainConfig grounded = load_train_config((dir / "openshapes_grounded.json").string());
+  EXPECT_EQ(grounded.optim.grounding_weight, 3.0);
+  EXPECT_EQ(grounded.vision_warmup.steps, 800);
+  EXPECT_TRUE(grounded.model.shared_image_position);
+  const TrainConfig main_job = load_train_config((dir / "openshapes.json").string());
+  EXPECT_EQ(main_job.optim.grounding_weight, 0.0);
+  EXPECT_EQ(main_job.vision_warmup.steps, 0);
+  // ablation plans name their base relative to the repository root
+  const fs::path cwd = fs::current_path();
+  fs::current_path(COORDEXP_SOURCE_DIR);
+  for (const char* name : {"ablate.json", "ablate_quick.json", "ablate_rollout.json"})
+    EXPECT_NO_THROW(load_ablation_plan((dir / name).string())) << name;
+  fs::current_path(cwd);
 }
 
 TEST(TrainConfigFile, UnknownKeysWrongTypesAndBadEnumsAreNamed) {
