@@ -11,6 +11,8 @@
 //   COORDW=w           weight of coordinate tokens               object's words (no picking needed)
 //   GROUND=w           grounding term (train/grounding.hpp) with weight w
 //   BOXFIRST=1         each object written as <obj_start> x1 y1 x2 y2 description <obj_end>
+//   ORDER=raster       object order (data.order)            SCAN=1   model.scan_pointer
+//   CENTRE=1           the token of the cell holding an object's centre also carries a centre code
 // Build from the repo root after a build in build/:
 //   g++ -std=c++20 -O2 -Iinclude -I/usr/include/torch/csrc/api/include dev/probe_oracle.cpp -o /tmp/oracle
 //       build/libcoordexp_torch.a build/libcoordexp_core.a -ltorch -ltorch_cpu -lc10 -lgloo -lpng -lsimdjson -lz
@@ -39,13 +41,16 @@ int main(int argc, char** argv) {
   const WordTokenizer tok = WordTokenizer::build(texts, 128);
   DataConfig dc;
   dc.num_bins = 128;
+  if (const char* v = std::getenv("ORDER")) dc.order = v;
   const int64_t B = 16, G = 8;
+  dc.raster_grid = G;
   BatchBuilder builder(data, cache, tok, dc, B, 0);
   TinyVlmConfig c;
   c.vocab_size = tok.vocab_size();
   c.coord_first_id = tok.coord_vocab().first_id();
   c.num_coord_bins = 128;
   if (std::getenv("SHARED")) c.shared_image_position = true;
+  if (std::getenv("SCAN")) c.scan_pointer = true;
   if (const char* v = std::getenv("LAYERS")) c.layers = std::atoi(v);
   if (const char* v = std::getenv("WIDTH")) c.width = std::atoi(v), c.heads = c.width / 32;
   auto model = build_tiny_vlm(c);
@@ -66,9 +71,13 @@ int main(int argc, char** argv) {
     }
   }
   const int64_t D = c.width;
-  auto word_code = torch::randn({c.vocab_size, D}) / std::sqrt(double(D)) * 2;
+  // WORDSCALE: norm of the word codes (2 by default, against about 10 for the position code and 20 for the
+  // box code)
+  auto word_code = torch::randn({c.vocab_size, D}) / std::sqrt(double(D)) *
+                   (std::getenv("WORDSCALE") ? std::atof(std::getenv("WORDSCALE")) : 2.0);
   auto box_proj = torch::randn({4 * 16, D}) / std::sqrt(64.0) * 2;
   auto obj_code = torch::randn({D}) / std::sqrt(double(D)) * 2;
+  auto centre_code = torch::randn({D}) / std::sqrt(double(D)) * 2;
   auto pos_proj = torch::randn({4 * 8, D}) / std::sqrt(32.0);
   auto fourier = [](double v, int F) {
     std::vector<float> f;
@@ -109,6 +118,10 @@ int main(int argc, char** argv) {
         if (cells[t] >= 0) {
           const auto& o = gt[cells[t]];
           tokv += obj_code;
+          if (std::getenv("CENTRE")) {  // the cell holding the object's centre is marked
+            const auto cc = center_cell(quantize_box(o.box, tok.coord_vocab()), 128, G);
+            if (cc[0] * G + cc[1] == t) tokv += centre_code;
+          }
           for (TokenId w : o.desc_ids) tokv += word_code[w];
           if (box_code) {
             std::vector<float> bf;
@@ -162,6 +175,9 @@ int main(int argc, char** argv) {
     if (step % 20 == 0) {
       std::cout << "step " << step << " desc CE " << ce_desc / 20 << " coord CE " << ce_coord / 20
                 << " first-word acc " << first_acc / 20 << " second-word acc " << second_acc / 20 << " grounding " << ground_sum / 20 << std::endl;
+      for (auto& p : model->named_parameters())
+        if (p.key() == "pointer_bias" || p.key() == "key_score.weight")
+          std::cout << "  " << p.key() << " abs max " << p.value().abs().max().item<double>() << std::endl;
       ce_desc = ce_coord = first_acc = ground_sum = second_acc = 0;
     }
   }

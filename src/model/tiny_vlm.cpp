@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "coordexp/text/object_codec.hpp"
 #include "coordexp/util/error.hpp"
 #include "layers.hpp"
 
@@ -53,7 +54,8 @@ struct DecoderBlockImpl : nn::Module {
     if (record_head0) {  // head 0's attention log-probabilities over every key (grounding supervision)
       auto q0 = q.select(1, 0), k0 = k.select(1, 0);
       auto s = torch::matmul(q0, k0.transpose(-2, -1)) / std::sqrt(static_cast<double>(hd));
-      recorded = torch::log_softmax(mask.defined() ? s + mask : s, -1);  // [B, L, L_keys]
+      const auto m0 = mask.defined() && mask.dim() == 4 ? mask.select(1, 0) : mask;  // per-head masks: head 0
+      recorded = torch::log_softmax(m0.defined() ? s + m0 : s, -1);                  // [B, L, L_keys]
     }
     auto a = layers::attend(q, k, v, mask).transpose(1, 2).reshape({B, L, D});
     auto y = x + out(a);
@@ -170,6 +172,15 @@ class TinyVlmImpl : public VisionLanguageModel {
     embed_ = register_module("embed", nn::Embedding(c.vocab_size, c.width));
     for (int64_t i = 0; i < c.layers; ++i)
       blocks_.push_back(register_module("block" + std::to_string(i), DecoderBlock(c)));
+    if (c.scan_pointer) {
+      COORDEXP_CHECK_ARG(c.coord_first_id >= 0 && c.num_coord_bins >= 2, "model.scan_pointer",
+                         "the coordinate token range (coord_first_id, num_coord_bins)", "none");
+      // [layers, heads, (2G - 1) * 2G]: dy in [-(G-1), G-1], dx in [-(G-1), G] (the first pointer is col -1)
+      pointer_bias_ = register_parameter("pointer_bias", torch::zeros({c.layers, c.heads, (2 * grid - 1) * 2 * grid}));
+      // and each image token's own score per layer and head (a learned linear function of its embedding,
+      // zero at the start): where an object is, independent of the query
+      key_score_ = register_module("key_score", nn::Linear(nn::LinearOptions(c.width, c.layers * c.heads).bias(false)));
+    }
     final_norm_ = register_module("final_norm", RmsNorm(c.width, c.norm_eps));
     lm_head_ = register_module("lm_head", nn::Linear(nn::LinearOptions(c.width, c.vocab_size).bias(false)));
     init_weights();
@@ -188,7 +199,10 @@ class TinyVlmImpl : public VisionLanguageModel {
     auto x = torch::cat({image_embeds, embed_(tokens)}, 1);  // [B, I+T, D]
     auto positions = sequence_positions(I, T, x);
     auto mask = prefix_mask(I, I + T, 0, x);
-    for (auto& b : blocks_) x = b(x, positions, mask, nullptr, nullptr);
+    std::vector<torch::Tensor> state;
+    const ScanBias scan = scan_bias(image_embeds, tokens, state);
+    for (size_t l = 0; l < blocks_.size(); ++l)
+      x = blocks_[l](x, positions, with_scan_bias(mask, scan, l, I), nullptr, nullptr);
     if (grounding_block_) {
       image_attention_ = grounding_block_->recorded.narrow(1, I, T).narrow(2, 0, I);  // [B, T, I]
       grounding_block_->recorded = torch::Tensor();
@@ -205,8 +219,10 @@ class TinyVlmImpl : public VisionLanguageModel {
     cache.keys.assign(blocks_.size(), torch::Tensor());
     cache.values.assign(blocks_.size(), torch::Tensor());
     auto mask = prefix_mask(I, I + T, 0, x);
+    cache.model_state.clear();
+    const ScanBias scan = scan_bias(image_embeds, prompt, cache.model_state);
     for (size_t l = 0; l < blocks_.size(); ++l)
-      x = blocks_[l](x, positions, mask, &cache.keys[l], &cache.values[l]);
+      x = blocks_[l](x, positions, with_scan_bias(mask, scan, l, I), &cache.keys[l], &cache.values[l]);
     cache.length = I + T;
     return final_norm_(x.select(1, I + T - 1));  // [B, D]
   }
@@ -215,9 +231,11 @@ class TinyVlmImpl : public VisionLanguageModel {
     auto x = embed_(tokens.unsqueeze(1));  // [B, 1, D]
     auto positions =
         torch::full({1}, cache.length + cache.position_offset, torch::TensorOptions().dtype(torch::kLong).device(x.device()));
+    const ScanBias scan = scan_bias(torch::Tensor(), tokens.unsqueeze(1), cache.model_state);
+    // sees every cached position; with the scan pointer, biased towards image tokens
+    const auto no_mask = scan.index.defined() ? torch::zeros({1, cache.length + 1}, x.options()) : torch::Tensor();
     for (size_t l = 0; l < blocks_.size(); ++l)
-      x = blocks_[l](x, positions, torch::Tensor(), &cache.keys[l],
-                     &cache.values[l]);  // sees every cached position
+      x = blocks_[l](x, positions, with_scan_bias(no_mask, scan, l, 0), &cache.keys[l], &cache.values[l]);
     cache.length += 1;
     return final_norm_(x.select(1, 0));
   }
@@ -236,6 +254,83 @@ class TinyVlmImpl : public VisionLanguageModel {
   int64_t vocab_size() const override { return config_.vocab_size; }
 
  private:
+  int64_t image_tokens() const {
+    const int64_t g = config_.image_size / config_.patch_size;
+    return g * g;
+  }
+
+  struct ScanBias {
+    torch::Tensor index;      // [B, T, I]: row of pointer_bias_ for each text query and image key
+    torch::Tensor key_score;  // [B, layers, heads, I]: the image tokens' own scores
+  };
+
+  // The scan-pointer terms for text tokens [B, T] (undefined without the scan pointer). `state` carries them
+  // across calls: [0] = [B, 6] long on the CPU (coordinates seen, their last four bins, the pointer cell
+  // row * G + col, -1 before the first box), [1] = the key scores, computed from `image_embeds` when it is
+  // defined (prefill, teacher forcing) and reused by decoding steps.
+  ScanBias scan_bias(const torch::Tensor& image_embeds, const torch::Tensor& tokens,
+                     std::vector<torch::Tensor>& state) const {
+    if (!config_.scan_pointer) return {};
+    const int64_t B = tokens.size(0), T = tokens.size(1), G = config_.image_size / config_.patch_size;
+    const int64_t I = G * G, first = config_.coord_first_id, K = config_.num_coord_bins;
+    if (state.empty()) {
+      COORDEXP_CHECK_ARG(image_embeds.defined(), "scan pointer state", "a prefill before decoding", "none");
+      state.push_back(torch::zeros({B, 6}, torch::kLong));
+      state[0].select(1, 5).fill_(-1);
+      // [B, I, layers * heads] -> [B, layers, heads, I]
+      state.push_back(torch::matmul(image_embeds, key_score_->weight.t()).view({B, I, config_.layers, config_.heads}).permute({0, 2, 3, 1}));
+    }
+    COORDEXP_CHECK_ARG(state[0].size(0) == B, "scan pointer state", std::to_string(B) + " rows",
+                       std::to_string(state[0].size(0)));
+    auto ids = tokens.to(torch::kCPU, torch::kLong).contiguous();
+    auto pointer = torch::empty({B, T}, torch::kLong);
+    auto st = state[0].accessor<int64_t, 2>();
+    auto id = ids.accessor<int64_t, 2>();
+    auto pt = pointer.accessor<int64_t, 2>();
+    for (int64_t b = 0; b < B; ++b) {
+      for (int64_t t = 0; t < T; ++t) {
+        const int64_t k = id[b][t] - first;
+        if (k >= 0 && k < K) {
+          const int64_t slot = st[b][0] % 4;
+          st[b][1 + slot] = k;
+          st[b][0] += 1;
+          if (slot == 3) {
+            const auto cell = center_cell({static_cast<int>(st[b][1]), static_cast<int>(st[b][2]),
+                                           static_cast<int>(st[b][3]), static_cast<int>(st[b][4])},
+                                          static_cast<int>(K), static_cast<int>(G));
+            st[b][5] = cell[0] * G + cell[1];
+          }
+        }
+        pt[b][t] = st[b][5];
+      }
+    }
+    // pointer p = (pr, pc) with p = -1 -> (0, -1); key cell j = (jr, jc):
+    // index = (jr - pr + G - 1) * 2G + (jc - pc + G - 1)
+    auto pr = torch::where(pointer < 0, torch::zeros_like(pointer), torch::div(pointer, G, "floor"));
+    auto pc = torch::where(pointer < 0, torch::full_like(pointer, -1), pointer.remainder(G));
+    auto j = torch::arange(I, torch::kLong);
+    auto jr = torch::div(j, G, "floor"), jc = j.remainder(G);
+    auto index = (jr.view({1, 1, I}) - pr.unsqueeze(2) + (G - 1)) * (2 * G) + (jc.view({1, 1, I}) - pc.unsqueeze(2) + (G - 1));
+    return {index.to(tokens.device()), state[1]};
+  }
+
+  // The additive mask of block l with the scan-pointer terms added where text queries (the last T of the
+  // mask's rows; all rows of a decoding step) meet image keys (the first I columns): [B, H, Lq, Lk].
+  // Returns `mask` unchanged without the scan pointer.
+  torch::Tensor with_scan_bias(const torch::Tensor& mask, const ScanBias& scan, size_t l, int64_t image_rows) const {
+    if (!scan.index.defined()) return mask;
+    const auto& index = scan.index;
+    const int64_t B = index.size(0), T = index.size(1), I = index.size(2), H = config_.heads;
+    // the table is stored divided by kPointerBiasScale: Adam moves every entry by about lr per step, and
+    // a bias must travel several nats within a few hundred steps to pick one cell over its neighbours
+    constexpr double kPointerBiasScale = 10.0;
+    auto bias = pointer_bias_[static_cast<int64_t>(l)].index_select(1, index.flatten()) * kPointerBiasScale;
+    bias = bias.view({H, B, T, I}).permute({1, 0, 2, 3}) +
+           scan.key_score.select(1, static_cast<int64_t>(l)).unsqueeze(2) * kPointerBiasScale;
+    const int64_t Lk = mask.size(-1);
+    return mask + torch::constant_pad_nd(bias, {0, Lk - I, image_rows, 0});
+  }
+
   // Rotary positions [I + T] of image tokens then text tokens (see TinyVlmConfig::shared_image_position).
   torch::Tensor sequence_positions(int64_t I, int64_t T, const torch::Tensor& like) const {
     const auto opts = torch::TensorOptions().dtype(torch::kLong).device(like.device());
@@ -302,7 +397,11 @@ class TinyVlmImpl : public VisionLanguageModel {
           t.zero_();
         continue;
       }
-      if (name.find("norm") != std::string::npos || name == "vision_pos") continue;
+      if (name.find("norm") != std::string::npos || name == "vision_pos" || name == "pointer_bias") continue;
+      if (name.rfind("key_score", 0) == 0) {  // starts at zero: the scan pointer begins as plain attention
+        t.zero_();
+        continue;
+      }
       if (t.dim() >= 2)
         t.normal_(0, 0.02);
       else if (name.find("bias") != std::string::npos)
@@ -320,6 +419,8 @@ class TinyVlmImpl : public VisionLanguageModel {
   TinyVlmConfig config_;
   nn::Sequential stem_{nullptr};
   torch::Tensor vision_pos_, vision_pos_fixed_;
+  torch::Tensor pointer_bias_;  // [layers, heads, (2G - 1) * 2G] with scan_pointer
+  nn::Linear key_score_{nullptr};  // width -> layers * heads with scan_pointer
   DecoderBlock grounding_block_{nullptr};  // the block whose head 0 is recorded (record_image_attention)
   torch::Tensor image_attention_;
   std::vector<VisionBlock> vision_blocks_;

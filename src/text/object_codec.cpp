@@ -15,7 +15,8 @@ ObjectOrder parse_object_order(const std::string& name) {
   if (name == "top_left") return ObjectOrder::kTopLeft;
   if (name == "random") return ObjectOrder::kRandom;
   if (name == "given") return ObjectOrder::kGiven;
-  throw_input_error("object order", "one of x1, top_left, random, given", "\"" + name + "\"");
+  if (name == "raster") return ObjectOrder::kRaster;
+  throw_input_error("object order", "one of x1, top_left, random, given, raster", "\"" + name + "\"");
 }
 
 std::string object_order_name(ObjectOrder order) {
@@ -28,6 +29,8 @@ std::string object_order_name(ObjectOrder order) {
       return "random";
     case ObjectOrder::kGiven:
       return "given";
+    case ObjectOrder::kRaster:
+      return "raster";
   }
   return "?";
 }
@@ -64,8 +67,18 @@ BoxXYXY dequantize_box(const std::array<int, 4>& bins, const CoordVocab& vocab) 
           vocab.dequantize(bins[3])};
 }
 
+std::array<int, 2> center_cell(const std::array<int, 4>& bins, int num_bins, int grid) {
+  // centre = (phi(a) + phi(b)) / 2 with phi(k) = k / (K - 1); cell = floor(centre * grid), clamped
+  const int64_t denom = 2 * static_cast<int64_t>(std::max(1, num_bins - 1));
+  auto cell = [&](int a, int b) {
+    const int64_t c = (static_cast<int64_t>(a) + b) * grid / denom;
+    return static_cast<int>(std::clamp<int64_t>(c, 0, grid - 1));
+  };
+  return {cell(bins[1], bins[3]), cell(bins[0], bins[2])};
+}
+
 std::vector<int64_t> order_objects(std::span<const DescribedBox> objects, ObjectOrder order,
-                                   const CoordVocab& vocab, uint64_t seed) {
+                                   const CoordVocab& vocab, uint64_t seed, int raster_grid) {
   std::vector<int64_t> perm(objects.size());
   std::iota(perm.begin(), perm.end(), 0);
   if (order == ObjectOrder::kGiven) return perm;
@@ -77,6 +90,16 @@ std::vector<int64_t> order_objects(std::span<const DescribedBox> objects, Object
   std::vector<std::array<int, 4>> bins;
   bins.reserve(objects.size());
   for (const auto& o : objects) bins.push_back(quantize_box(o.box, vocab));
+  if (order == ObjectOrder::kRaster) {
+    COORDEXP_CHECK_ARG(raster_grid >= 1, "raster_grid", ">= 1", std::to_string(raster_grid));
+    std::vector<std::array<int, 4>> keys;
+    for (const auto& b : bins) {
+      const auto c = center_cell(b, vocab.num_bins(), raster_grid);
+      keys.push_back({c[0], c[1], b[0], b[1]});
+    }
+    std::stable_sort(perm.begin(), perm.end(), [&](int64_t a, int64_t b) { return keys[a] < keys[b]; });
+    return perm;
+  }
   const bool x_first = order == ObjectOrder::kX1Ascending;
   std::stable_sort(perm.begin(), perm.end(), [&](int64_t a, int64_t b) {
     const auto& ba = bins[a];

@@ -114,7 +114,7 @@ TrainBatch BatchBuilder::build(int64_t step) const {
       objects.resize(config_.max_objects);
     }
     for (int64_t r = 0; r < R; ++r) {
-      const auto perm = order_objects(objects, order, vocab, rng());
+      const auto perm = order_objects(objects, order, vocab, rng(), config_.raster_grid);
       const EncodedAnswer a = encode_answer(objects, perm, vocab, st);
       std::vector<TokenId> ids = prompt_;
       std::vector<uint8_t> role(P, kRoleNone);

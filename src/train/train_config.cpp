@@ -90,6 +90,7 @@ void visit(V& v, TrainConfig& c) {
     s("vision_layers", m.vision_layers), s("vision_heads", m.vision_heads), s("width", m.width);
     s("layers", m.layers), s("heads", m.heads), s("ffn_width", m.ffn_width), s("rope_theta", m.rope_theta);
     s("norm_eps", m.norm_eps), s("shared_image_position", m.shared_image_position);
+    s("scan_pointer", m.scan_pointer);
   }
   {
     auto s = v.section("hf");

@@ -49,12 +49,15 @@ double learning_rate(const OptimConfig& o, int64_t step) {
   return o.lr * (o.min_lr_ratio + (1 - o.min_lr_ratio) * cosine);
 }
 
-// Trainable parameters only; matrices decay, vectors and partially frozen tables do not.
+// Trainable parameters only; matrices decay, vectors, bias tables (names ending in "bias", such as the tiny
+// model's pointer_bias) and partially frozen tables do not.
 std::unique_ptr<torch::optim::AdamW> make_optimizer(const ModelBundle& bundle, const OptimConfig& o) {
   std::vector<torch::Tensor> decay, no_decay;
   for (auto& p : bundle.model->named_parameters()) {
     if (!p.value().requires_grad()) continue;
-    (p.value().dim() >= 2 && !is_partially_frozen(bundle, p.value()) ? decay : no_decay).push_back(p.value());
+    const std::string& name = p.key();
+    const bool bias = name.size() >= 4 && name.compare(name.size() - 4, 4, "bias") == 0;
+    (p.value().dim() >= 2 && !bias && !is_partially_frozen(bundle, p.value()) ? decay : no_decay).push_back(p.value());
   }
   std::vector<torch::optim::OptimizerParamGroup> groups;
   auto opts = [&](double wd) {
@@ -176,7 +179,9 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
   std::ofstream metrics;
   if (main_rank) metrics.open(out / "metrics.jsonl", resumed ? std::ios::app : std::ios::trunc);
 
-  BatchBuilder builder(train_set, train_cache, tokenizer, cfg.data, cfg.optim.batch_size, cfg.run.seed, env.rank,
+  DataConfig data_cfg = cfg.data;  // the raster order scans the tiny model's patch grid
+  if (cfg.hf.path.empty()) data_cfg.raster_grid = static_cast<int>(cfg.model.image_size / cfg.model.patch_size);
+  BatchBuilder builder(train_set, train_cache, tokenizer, data_cfg, cfg.optim.batch_size, cfg.run.seed, env.rank,
                        env.world_size);
   if (!resumed && cfg.vision_warmup.steps > 0) {
     // the encoder's first stage; a checkpoint at step 0 afterwards, so --resume never repeats it

@@ -40,15 +40,26 @@ TEST(TinyVlm, ShapesAndCausality) {
   EXPECT_GT((h[0][5] - h2[0][5]).abs().max().item<double>(), 1e-4);
 }
 
-class TinyVlmVariants : public ::testing::TestWithParam<std::tuple<bool, int>> {};
+class TinyVlmVariants : public ::testing::TestWithParam<std::tuple<bool, int, bool>> {};
 
-// every variant: shared or raster image positions, the plain or the residual-pyramid stem
+// Random values in the scan-pointer tables (they start at zero, which would hide them).
+void randomize_scan_pointer(VisionLanguageModel& model) {
+  torch::NoGradGuard ng;
+  for (auto& p : model.named_parameters())
+    if (p.key() == "pointer_bias" || p.key().rfind("key_score", 0) == 0) p.value().normal_(0, 0.3);
+}
+
+// every variant: shared or raster image positions, the plain or the residual-pyramid stem, with or without
+// the scan pointer (the random tokens hold coordinate tokens 20..35, so its pointer moves)
 TEST_P(TinyVlmVariants, KvCacheDecodingEqualsTeacherForcing) {
   torch::manual_seed(1);
   auto c = small_config();
   c.shared_image_position = std::get<0>(GetParam());
   c.stem_blocks = std::get<1>(GetParam());
+  c.scan_pointer = std::get<2>(GetParam());
+  c.coord_first_id = 20, c.num_coord_bins = 16;
   auto model = build_tiny_vlm(c);
+  randomize_scan_pointer(*model);
   model->eval();
   torch::NoGradGuard ng;
   auto img = model->encode_images(torch::rand({2, 3, 32, 32}));
@@ -65,7 +76,50 @@ TEST_P(TinyVlmVariants, KvCacheDecodingEqualsTeacherForcing) {
 }
 
 INSTANTIATE_TEST_SUITE_P(PositionsAndStems, TinyVlmVariants,
-                         ::testing::Combine(::testing::Bool(), ::testing::Values(0, 1)));
+                         ::testing::Combine(::testing::Bool(), ::testing::Values(0, 1), ::testing::Bool()));
+
+// The scan pointer of a text token is the cell holding the centre of the last box written at or before it.
+// One decoder block (so text states read the image embeddings directly) and a bias of 50 at offset
+// (dy, dx) = (0, +1), zero elsewhere: every text token attends to the cell right of its pointer only. On a
+// 2 x 2 grid with K = 16 bins, the box (1, 9, 5, 15) has its centre at (0.2, 0.8): cell (1, 0) = 2. Before
+// it (pointer left of cell 0) the text reads cell 0; from its last coordinate on, cell 3; never cell 1.
+TEST(TinyVlm, ScanPointerFollowsTheCentreOfTheLastBox) {
+  torch::manual_seed(4);
+  auto c = small_config();
+  c.layers = 1, c.scan_pointer = true, c.coord_first_id = 20, c.num_coord_bins = 16;
+  auto model = build_tiny_vlm(c);
+  model->eval();
+  torch::NoGradGuard ng;
+  for (auto& p : model->named_parameters())
+    if (p.key() == "pointer_bias") {
+      const int64_t G = 2, offset = (0 + G - 1) * 2 * G + (1 + G - 1);  // (dy, dx) = (0, +1)
+      p.value().zero_();
+      p.value().select(2, offset).fill_(5.0);  // stored divided by 10
+    }
+  auto img = torch::randn({1, 4, 32});
+  auto tokens = torch::tensor({{3L, 4L, 21L, 29L, 25L, 35L, 5L, 6L}});  // text, x1 y1 x2 y2 (bins 1 9 5 15), text
+  auto base = model->forward_text(img, tokens);
+  auto changed_at = [&](int64_t cell) {  // per position: does the state change when `cell` changes?
+    auto other = img.clone();
+    other[0][cell] += torch::randn({32}) * 3;
+    auto diff = (model->forward_text(other, tokens) - base).abs().amax(-1)[0];
+    std::vector<bool> out;
+    for (int64_t t = 0; t < 8; ++t) out.push_back(diff[t].item<double>() > 1e-4);
+    return out;
+  };
+  const std::vector<bool> before{true, true, true, true, true, false, false, false};
+  const std::vector<bool> after{false, false, false, false, false, true, true, true};
+  EXPECT_EQ(changed_at(0), before);
+  EXPECT_EQ(changed_at(3), after);
+  EXPECT_EQ(changed_at(1), std::vector<bool>(8, false));
+  EXPECT_EQ(changed_at(2), std::vector<bool>(8, false));
+}
+
+TEST(TinyVlm, ScanPointerNeedsTheCoordinateRange) {
+  auto c = small_config();
+  c.scan_pointer = true;
+  EXPECT_THROW(build_tiny_vlm(c), InputError);
+}
 
 // With shared image positions the text states do not depend on the order of the image tokens (only on
 // their content, which carries the 2-D position code); with raster positions they do.

@@ -60,6 +60,21 @@ TEST(ObjectCodec, OrderingRules) {
   EXPECT_THROW(parse_object_order("left"), InputError);
 }
 
+// Raster order: the centre cell row-major ((0, 2), (1, 0), (3, 0) on a 4 x 4 grid), ties by x1 then y1
+// (on a 1 x 1 grid every centre shares the cell).
+TEST(ObjectCodec, RasterOrderScansCentreCells) {
+  const CoordVocab v(1000, kCoord0);
+  const auto objs = sample_objects();
+  EXPECT_EQ(order_objects(objs, ObjectOrder::kRaster, v, 0, 4), (std::vector<int64_t>{0, 2, 1}));
+  EXPECT_EQ(order_objects(objs, ObjectOrder::kRaster, v, 0, 1), (std::vector<int64_t>{2, 1, 0}));
+  EXPECT_EQ(parse_object_order("raster"), ObjectOrder::kRaster);
+  EXPECT_EQ(object_order_name(ObjectOrder::kRaster), "raster");
+  EXPECT_EQ(center_cell({0, 100, 500, 300}, 1000, 4), (std::array<int, 2>{0, 1}));
+  EXPECT_EQ(center_cell({999, 999, 999, 999}, 1000, 4), (std::array<int, 2>{3, 3}));  // the far edge: last cell
+  EXPECT_EQ(center_cell({0, 0, 0, 0}, 1000, 8), (std::array<int, 2>{0, 0}));
+  EXPECT_THROW(order_objects(objs, ObjectOrder::kRaster, v, 0, 0), InputError);
+}
+
 TEST(ObjectCodec, EncodeLayoutAndRoles) {
   const CoordVocab v(1000, kCoord0);
   const auto objs = sample_objects();

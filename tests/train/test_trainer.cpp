@@ -51,16 +51,21 @@ fs::path fresh_dir(const std::string& name) {
 // Every config the repository ships loads, and the recipes the README describes are what the files say.
 TEST(TrainConfigFile, ShippedConfigsLoad) {
   const fs::path dir = fs::path(COORDEXP_SOURCE_DIR) / "configs";
-  for (const char* name : {"openshapes.json", "openshapes_easy.json", "openshapes_grounded.json", "quick.json",
-                           "qwen_tiny_finetune.json"})
+  for (const char* name : {"openshapes.json", "openshapes_easy.json", "openshapes_grounded.json",
+                           "openshapes_scan.json", "quick.json", "qwen_tiny_finetune.json"})
     EXPECT_NO_THROW(load_train_config((dir / name).string())) << name;
   const TrainConfig grounded = load_train_config((dir / "openshapes_grounded.json").string());
   EXPECT_EQ(grounded.optim.grounding_weight, 3.0);
   EXPECT_EQ(grounded.vision_warmup.steps, 800);
   EXPECT_TRUE(grounded.model.shared_image_position);
+  const TrainConfig scan = load_train_config((dir / "openshapes_scan.json").string());
+  EXPECT_TRUE(scan.model.scan_pointer);
+  EXPECT_EQ(scan.data.order, "raster");
+  EXPECT_EQ(scan.optim.grounding_weight, 3.0);
   const TrainConfig main_job = load_train_config((dir / "openshapes.json").string());
   EXPECT_EQ(main_job.optim.grounding_weight, 0.0);
   EXPECT_EQ(main_job.vision_warmup.steps, 0);
+  EXPECT_FALSE(main_job.model.scan_pointer);
   // ablation plans name their base relative to the repository root
   const fs::path cwd = fs::current_path();
   fs::current_path(COORDEXP_SOURCE_DIR);

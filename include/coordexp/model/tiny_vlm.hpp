@@ -27,6 +27,13 @@ struct TinyVlmConfig {
   // image token at 0 and text from 1, so a text token's rotation relative to the image is the same for all
   // image tokens and where it looks is decided by content and the 2-D position code alone.
   bool shared_image_position = false;
+  // Scan-pointer attention (made for data.order "raster"; needs coord_first_id): every text token carries
+  // a pointer, the patch cell holding the centre of the last box written at or before it (before the first
+  // box: just left of cell 0), and every decoder head adds a learned bias b[dy][dx] (zero at the start) to
+  // its attention from text to image tokens, (dy, dx) being the image token's cell minus the pointer. The
+  // next object in raster order is then a learned offset from the last one instead of a comparison the
+  // model must build from content; the pointer is a function of the tokens, so generation keeps it too.
+  bool scan_pointer = false;
   double norm_eps = 1e-6;       // RMSNorm epsilon
   // Set by the caller from the tokenizer (not read from config files): the coordinate token range, whose
   // input-embedding and LM-head rows start as smooth functions of k, so neighbouring bins start close.

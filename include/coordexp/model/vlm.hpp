@@ -16,6 +16,9 @@ struct KvCache {
   // Rotary position of the next token minus `length` (M-RoPE models give an image fewer positions than
   // tokens); 0 for 1-D positions.
   int64_t position_offset = 0;
+  // Per-row decoding state a model keeps beside its keys and values (the tiny model's scan pointer and
+  // image-token scores); empty when the model keeps none.
+  std::vector<torch::Tensor> model_state;
 };
 
 class VisionLanguageModel : public torch::nn::Module {

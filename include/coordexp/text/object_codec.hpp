@@ -21,8 +21,9 @@ enum class ObjectOrder {
   kTopLeft,      // y1 ascending, ties by x1 (reading order)
   kRandom,       // a seeded random permutation
   kGiven,        // as the caller lists them
+  kRaster,       // the cell holding the box centre on a grid x grid raster, row-major; ties by x1, then y1
 };
-ObjectOrder parse_object_order(const std::string& name);  // "x1", "top_left", "random", "given"
+ObjectOrder parse_object_order(const std::string& name);  // "x1", "top_left", "random", "given", "raster"
 std::string object_order_name(ObjectOrder order);
 
 // A box with its description, coordinates normalised to [0, 1] (x1 <= x2, y1 <= y2).
@@ -58,9 +59,14 @@ struct EncodedAnswer {
 std::array<int, 4> quantize_box(const BoxXYXY& box, const CoordVocab& vocab);
 BoxXYXY dequantize_box(const std::array<int, 4>& bins, const CoordVocab& vocab);
 
-// The permutation that puts objects in the given order (computed on quantised bins, stable).
+// The cell {row, col} of a grid x grid raster that holds the centre of a quantised box, in integer
+// arithmetic so that the raster order and the tiny model's scan pointer (model/tiny_vlm.hpp) agree exactly.
+std::array<int, 2> center_cell(const std::array<int, 4>& bins, int num_bins, int grid);
+
+// The permutation that puts objects in the given order (computed on quantised bins, stable); raster_grid
+// is the grid of ObjectOrder::kRaster.
 std::vector<int64_t> order_objects(std::span<const DescribedBox> objects, ObjectOrder order,
-                                   const CoordVocab& vocab, uint64_t seed = 0);
+                                   const CoordVocab& vocab, uint64_t seed = 0, int raster_grid = 8);
 
 EncodedAnswer encode_answer(std::span<const DescribedBox> objects, std::span<const int64_t> order,
                             const CoordVocab& vocab, const StructureTokens& structure);

@@ -19,7 +19,8 @@ struct DataConfig {
   std::string extra_eval_json;  // a further split evaluated after training, e.g. novel ("" to skip)
   std::string image_root;       // folder image file_names are relative to ("" = the JSON's folder)
   int num_bins = 1000;          // K coordinate tokens
-  std::string order = "x1";     // object order in targets: x1, top_left, random, given
+  std::string order = "x1";     // object order in targets: x1, top_left, random, given, raster
+  int raster_grid = 8;          // grid of the raster order (not a file key: the tiny model's patch grid)
   int mc_orderings = 1;         // R sequences per image in random orders (Monte Carlo); 1 = off
   double flip_prob = 0.5;       // horizontal flip augmentation (boxes flipped too)
   int max_objects = 40;         // objects per image kept for training (largest first past this)
