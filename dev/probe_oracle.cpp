@@ -13,6 +13,7 @@
 //   BOXFIRST=1         each object written as <obj_start> x1 y1 x2 y2 description <obj_end>
 //   ORDER=raster       object order (data.order)            SCAN=1   model.scan_pointer
 //   CENTRE=1           the token of the cell holding an object's centre also carries a centre code
+//   WORDSCALE=s        norm of the word codes (default 2, against ~10 for the position and ~20 for the box code)
 // Build from the repo root after a build in build/:
 //   g++ -std=c++20 -O2 -Iinclude -I/usr/include/torch/csrc/api/include dev/probe_oracle.cpp -o /tmp/oracle
 //       build/libcoordexp_torch.a build/libcoordexp_core.a -ltorch -ltorch_cpu -lc10 -lgloo -lpng -lsimdjson -lz
