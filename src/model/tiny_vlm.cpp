@@ -254,11 +254,6 @@ class TinyVlmImpl : public VisionLanguageModel {
   int64_t vocab_size() const override { return config_.vocab_size; }
 
  private:
-  int64_t image_tokens() const {
-    const int64_t g = config_.image_size / config_.patch_size;
-    return g * g;
-  }
-
   struct ScanBias {
     torch::Tensor index;      // [B, T, I]: row of pointer_bias_ for each text query and image key
     torch::Tensor key_score;  // [B, layers, heads, I]: the image tokens' own scores
