@@ -106,6 +106,16 @@ VisionWarmupResult vision_warmup(VisionLanguageModel& model, const BatchBuilder&
     auto l1 = ((torch::sigmoid(out.narrow(1, classes, 4)) - boxes).abs().sum(1) * on_object).sum() /
               std::max(1.0, 4 * objects);
     auto loss = ce + config.box_weight * l1;
+    bool finite = std::isfinite(loss.item<double>());
+    if (comm && comm->world_size() > 1) finite = comm->all_reduce_sum({finite ? 0.0 : 1.0})[0] == 0;
+    if (!finite) {
+      std::ostringstream terms;
+      terms << "description CE " << ce.item<double>() << ", box L1 " << l1.item<double>();
+      throw std::runtime_error("vision warm-up: non-finite loss at step " + std::to_string(s + 1) + " (" +
+                               terms.str() + "; on some rank when data parallel); nothing was trained past " +
+                               "the model's initial state: lower vision_warmup.lr (now " +
+                               std::to_string(config.lr) + ")");
+    }
     for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr_at(s));
     opt.zero_grad();
     loss.backward();

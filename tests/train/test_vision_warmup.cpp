@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "coordexp/text/word_tokenizer.hpp"
 #include "coordexp/train/checkpoint.hpp"
@@ -85,6 +86,30 @@ TEST(VisionWarmup, LowersItsLossAndTrainsOnlyTheImageEncoder) {
                          p.key().rfind("proj", 0) == 0;
     if (p.key() == "vision_pos_fixed") continue;
     EXPECT_EQ(changed, encoder) << p.key();
+  }
+}
+
+TEST(VisionWarmup, ANonFiniteLossStopsItWithTheTermsNamed) {
+  const fs::path out = testing::test_root() / "vw_nan";
+  fs::remove_all(out);
+  const TrainConfig cfg = warmup_config(out);
+  DetectionDataset data = load_detection_dataset(cfg.data.train_json, "", true);
+  ModelBundle bundle = build_model_for_training(cfg, {&data}, out, false);
+  ImageCache cache(data, cfg.model.image_size, 1);
+  BatchBuilder builder(data, cache, *bundle.tokenizer, cfg.data, cfg.optim.batch_size, 0);
+  {
+    torch::NoGradGuard ng;
+    for (auto& p : bundle.model->named_parameters())
+      if (p.key() == "vision_pos") p.value().fill_(std::numeric_limits<float>::quiet_NaN());
+  }
+  try {
+    vision_warmup(*bundle.model, builder, bundle.model->vocab_size(), cfg.vision_warmup, nullptr, nullptr);
+    ADD_FAILURE() << "a NaN encoder trained on";
+  } catch (const std::runtime_error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("non-finite loss at step 1"), std::string::npos) << what;
+    EXPECT_NE(what.find("description CE"), std::string::npos) << what;
+    EXPECT_NE(what.find("vision_warmup.lr"), std::string::npos) << what;
   }
 }
 
