@@ -23,6 +23,24 @@ stats = json.load(open(sys.argv[1]))["stats"]
 assert abs(stats[0] - 1.0) < 1e-12, f"AP of ground truth against itself is {stats[0]}, expected 1"
 print("smoke: synth + eval OK, AP(gt vs gt) =", stats[0])
 PY
+# The same boxes with every label rotated to another category: AP falls, class-agnostic AP stays 1.
+/usr/bin/python3 - "$gt" "$tmp/dt.json" "$tmp/dt_wrong.json" <<'PY'
+import json, sys
+ids = sorted(c["id"] for c in json.load(open(sys.argv[1]))["categories"])
+dt = json.load(open(sys.argv[2]))
+for d in dt:
+    d["category_id"] = ids[(ids.index(d["category_id"]) + 1) % len(ids)]
+json.dump(dt, open(sys.argv[3], "w"))
+PY
+"$bin" eval --gt "$gt" --dt "$tmp/dt_wrong.json" --json > "$tmp/eval_wrong.json"
+"$bin" eval --gt "$gt" --dt "$tmp/dt_wrong.json" --json --class-agnostic > "$tmp/eval_agnostic.json"
+/usr/bin/python3 - "$tmp/eval_wrong.json" "$tmp/eval_agnostic.json" <<'PY'
+import json, sys
+wrong, agnostic = (json.load(open(p))["stats"][0] for p in sys.argv[1:3])
+assert wrong < 0.5, f"AP with every label wrong is {wrong}"
+assert abs(agnostic - 1.0) < 1e-12, f"class-agnostic AP of the ground truth boxes is {agnostic}, expected 1"
+print("smoke: class-agnostic eval OK, AP", wrong, "-> any label", agnostic)
+PY
 # A quick training run end to end (synthesize, train, evaluate, report), then resume and predict with it.
 rm -rf runs/quick
 "$bin" synth --out runs/quick/data --quick --size 64 --seed 2 > "$tmp/quick_synth.log"

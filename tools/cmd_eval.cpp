@@ -1,4 +1,5 @@
-// `coordexp eval --gt GT.json --dt DT.json [--json] [--per-category] [--lvis | --coco]`: pycocotools-exact
+// `coordexp eval --gt GT.json --dt DT.json [--json] [--per-category] [--class-agnostic] [--lvis | --coco]`:
+// pycocotools-exact
 // COCO bbox metrics, or lvis-api-exact federated LVIS metrics (lvis_eval.hpp) with --lvis or when the GT
 // looks like LVIS (frequency on categories, neg/not-exhaustive lists on images; the output says so).
 // Prints the summary table (or a JSON object whose "stats" are the 12 COCO / 13 LVIS numbers in order); an
@@ -32,11 +33,14 @@ struct EvalArgs {
   double min_cosine = 0.6;              // embedding fallback threshold for --map-labels
   bool lvis = false;                    // force LVIS federated evaluation
   bool coco = false;                    // force COCO evaluation even on LVIS-looking GT
+  bool class_agnostic = false;          // pycocotools' useCats = 0: every category pooled
 };
 
-void print_f1(const CocoDataset& gt, const DetectionResults& dt) {
+void print_f1(const CocoDataset& gt, const DetectionResults& dt, bool class_aware = true) {
   std::cout << "\n";
-  for (const auto& r : evaluate_detection_f1(gt, dt))
+  DetectionF1Options options;
+  options.class_aware = class_aware;
+  for (const auto& r : evaluate_detection_f1(gt, dt, options))
     std::cout << "IoU=" << r.iou_threshold << "  precision=" << r.precision << "  recall=" << r.recall
               << "  F1=" << r.f1 << "  (TP " << r.true_positives << ", FP " << r.false_positives << ", FN "
               << r.false_negatives << ", ignored " << r.ignored << ")\n";
@@ -103,13 +107,14 @@ int run_eval(const EvalArgs& args) {
     dt = map_result_labels(dt, LabelMapper(gt.categories, config), mapping);
   }
   const auto t1 = clock::now();
-  const bool auto_lvis = !args.lvis && !args.coco && looks_like_lvis(gt);
+  const bool auto_lvis = !args.lvis && !args.coco && !args.class_agnostic && looks_like_lvis(gt);
   if (args.lvis || auto_lvis)
     return run_lvis_eval(args, gt, dt, mapping, auto_lvis, std::chrono::duration<double>(t1 - t0).count());
   CocoEvalOptions options;
   options.unknown_image = args.skip_unknown_images ? UnknownImagePolicy::kUnknownImageSkip
                                                    : UnknownImagePolicy::kUnknownImageError;
   options.num_threads = args.threads;
+  options.params.use_cats = !args.class_agnostic;
   CocoEvaluator evaluator(gt, dt, options);
   evaluator.evaluate();
   evaluator.accumulate();
@@ -119,9 +124,10 @@ int run_eval(const EvalArgs& args) {
     std::cout << coco_summary_to_json(summary, args.per_category) << "\n";
     return 0;
   }
+  if (args.class_agnostic) std::cout << "class-agnostic (useCats = 0): every category pooled per image\n";
   std::cout << format_coco_summary_table(summary, evaluator.params());
   if (args.map_labels) print_mapping(mapping);
-  if (args.f1) print_f1(gt, dt);
+  if (args.f1) print_f1(gt, dt, !args.class_agnostic);
   if (args.per_category) std::cout << "\n" << format_per_category_table(summary);
   const auto& c = summary.counts;
   std::cerr << "images " << c.num_images << ", categories " << c.num_categories << ", gt " << c.gt_used
@@ -159,6 +165,10 @@ const CommandRegistrar kRegisterEval(
                        "ARs/m/l); default when the GT looks like LVIS");
       auto* coco = sub.add_flag("--coco", args->coco, "COCO evaluation even when the GT looks like LVIS");
       lvis->excludes(coco);
+      auto* agnostic = sub.add_flag("--class-agnostic", args->class_agnostic,
+                                    "pool every category, as pycocotools with params.useCats = 0: does each "
+                                    "box find an object, whatever its label (COCO metrics only)");
+      agnostic->excludes(lvis);
       return [args] { return run_eval(*args); };
     });
 

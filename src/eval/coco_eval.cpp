@@ -203,6 +203,17 @@ CocoEvaluator::CocoEvaluator(const CocoDataset& gt, const DetectionResults& resu
     ++s.counts.dt_used;
   }
 
+  if (!p.use_cats) {
+    // one pool, category by category: the stable sort by image below then leaves each image's boxes in
+    // (category id, file order) order, evaluateImg's concatenation over p.catIds
+    CategoryWork pooled;
+    for (auto& cw : s.work) {
+      pooled.gts.insert(pooled.gts.end(), cw.gts.begin(), cw.gts.end());
+      pooled.dts.insert(pooled.dts.end(), cw.dts.begin(), cw.dts.end());
+    }
+    s.work.assign(1, std::move(pooled));
+    s.category_ids = {-1};
+  }
   for (auto& cw : s.work) {
     // Stable: keeps _gts / file order inside an image. GT is already in image order unless ids repeat.
     std::stable_sort(cw.gts.begin(), cw.gts.end(),

@@ -86,6 +86,7 @@ CocoSummary summarize_coco(const CocoEvaluator& evaluator, const CocoDataset& gt
     c.category_id = ids[k];
     for (const auto& cat : gt.categories)
       if (cat.id == ids[k]) c.name = cat.name;  // the last listed name wins, as pycocotools' cats dict
+    if (!params.use_cats) c.name = "any category (class-agnostic)";
     c.ap = coco_summarize_stat(acc, params, {true, std::nullopt, "all", top_cap}, k);
     c.ap50 = coco_summarize_stat(acc, params, {true, .5, "all", top_cap}, k);
     c.ap75 = coco_summarize_stat(acc, params, {true, .75, "all", top_cap}, k);

@@ -10,6 +10,8 @@
 #include <sstream>
 
 #include "coordexp/data/coco.hpp"
+#include "coordexp/eval/coco_eval.hpp"
+#include "coordexp/eval/coco_summary.hpp"
 #include "coordexp/eval/detection_f1.hpp"
 #include "coordexp/eval/duplicates.hpp"
 #include "coordexp/report/bar_chart.hpp"
@@ -60,6 +62,12 @@ AblationRun read_run(const fs::path& dir, const TrainConfig& cfg, const std::str
   f1.class_aware = false;
   r.agnostic_recall_50 = evaluate_detection_f1(gt, dt, f1).at(0).recall;
   r.duplicate_rate = duplicate_rate(dt.detections, 0.8);
+  CocoEvalOptions pooled;
+  pooled.params.use_cats = false;
+  CocoEvaluator agnostic(gt, dt, pooled);
+  agnostic.accumulate();
+  const CocoSummary agnostic_summary = summarize_coco(agnostic, gt);
+  r.agnostic_ap = agnostic_summary.stats[0], r.agnostic_ap50 = agnostic_summary.stats[1];
   return r;
 }
 
@@ -179,6 +187,7 @@ void write_ablation_report(const AblationPlan& plan, const std::vector<AblationR
       {"AP75", &AblationRun::ap75},     {"AP small", &AblationRun::ap_small},
       {"AP novel", &AblationRun::novel_ap}, {"F1@0.5", &AblationRun::f1_50},
       {"recall@0.5", &AblationRun::recall_50}, {"recall@0.5 any label", &AblationRun::agnostic_recall_50},
+      {"AP any label", &AblationRun::agnostic_ap}, {"AP50 any label", &AblationRun::agnostic_ap50},
       {"duplicates", &AblationRun::duplicate_rate}, {"invalid", &AblationRun::invalid_rate}};
   std::ostringstream md;
   md << std::fixed << std::setprecision(3);
@@ -187,7 +196,8 @@ void write_ablation_report(const AblationPlan& plan, const std::vector<AblationR
      << "over seeds +- the sample standard deviation. Duplicates: share of detections with IoU > 0.8 to "
      << "another of the same image and description; invalid: generations that hit the length limit per "
      << "image plus dropped labels per detection; recall any label: ground truth covered at IoU 0.5 by a "
-     << "detection of any description.\n\n| variant |";
+     << "detection of any description; AP any label: COCO AP with every category pooled (pycocotools' useCats = 0), "
+     << "the boxes' quality whatever their descriptions.\n\n| variant |";
   for (const auto& [name, m] : metrics) md << " " << name << " |";
   md << "\n|---|";
   for (size_t i = 0; i < metrics.size(); ++i) md << "---|";

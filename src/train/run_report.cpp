@@ -105,6 +105,7 @@ void write_run_report(const std::string& out_dir, const TrainConfig& config, con
     nlohmann::json j;
     for (int s = 0; s < 12; ++s) j["stats_named"][kStatNames[s]] = r.eval.summary.stats[s];
     j["stats"] = r.eval.summary.stats;
+    for (int s = 0; s < 12; ++s) j["class_agnostic"][kStatNames[s]] = r.eval.agnostic_stats[s];
     j["images"] = r.run.images.size();
     j["detections"] = r.run.detections.size();
     j["unterminated"] = r.run.unterminated;
@@ -142,14 +143,16 @@ void write_run_report(const std::string& out_dir, const TrainConfig& config, con
      << std::setprecision(2) << config.criterion.coord_weight << ", coordinate CE "
      << (config.criterion.coord_ce ? "on" : "off") << ". Resolved configuration: `config.json`.\n\n";
   md << std::setprecision(3);
-  md << "| split | images | AP | AP50 | AP75 | AP small | AR100 | detections | unmapped labels "
-        "|\n|---|---|---|---|---|---|---|---|---|\n";
+  md << "| split | images | AP | AP50 | AP75 | AP small | AR100 | class-agnostic AP50 | detections | "
+        "unmapped labels |\n|---|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& r : results) {
     const auto& s = r.eval.summary.stats;
     md << "| " << r.name << " | " << r.run.images.size() << " | " << s[0] << " | " << s[1] << " | " << s[2]
-       << " | " << s[3] << " | " << s[8] << " | " << r.run.detections.size() << " | "
-       << r.run.label_counts.dropped << " |\n";
+       << " | " << s[3] << " | " << s[8] << " | " << r.eval.agnostic_stats[1] << " | "
+       << r.run.detections.size() << " | " << r.run.label_counts.dropped << " |\n";
   }
+  md << "\nClass-agnostic AP50 pools every category (pycocotools' useCats = 0): it measures whether the "
+        "boxes find objects, whatever their descriptions.\n";
   md << "\nScores are the geometric mean of the probabilities of the tokens that wrote each object; "
         "coordinates "
      << "are decoded as the "

@@ -353,10 +353,12 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
                           {"AP", ev.summary.stats[0]},
                           {"AP50", ev.summary.stats[1]},
                           {"AP75", ev.summary.stats[2]},
+                          {"agnostic_AP50", ev.agnostic_stats[1]},
                           {"images", run.images.size()}};
       metrics << j.dump() << "\n" << std::flush;
       std::cerr << (isatty(fileno(stderr)) ? "\n" : "") << "eval @" << step << " " << eval_sets[0].first
-                << ": AP " << ev.summary.stats[0] << " AP50 " << ev.summary.stats[1] << "\n";
+                << ": AP " << ev.summary.stats[0] << " AP50 " << ev.summary.stats[1]
+                << " (class-agnostic AP50 " << ev.agnostic_stats[1] << ")\n";
       }
     }
     if (step % cfg.run.checkpoint_every == 0 || step == last) save();
@@ -400,7 +402,8 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
       auto ev = evaluate_run(data, run);
       save_detection_results(run.detections, (out / ("detections_" + name + ".json")).string());
       std::cerr << "coordexp train: " << name << ": AP " << ev.summary.stats[0] << " AP50 "
-                << ev.summary.stats[1] << " AP75 " << ev.summary.stats[2] << " (" << run.images.size()
+                << ev.summary.stats[1] << " AP75 " << ev.summary.stats[2] << "; class-agnostic AP "
+                << ev.agnostic_stats[0] << " AP50 " << ev.agnostic_stats[1] << " (" << run.images.size()
                 << " images, " << run.generated_tokens / std::max(1e-9, run.seconds)
                 << " generated tokens/s)\n";
       results.push_back({name, &data, eval_caches[k].get(), std::move(run), std::move(ev)});

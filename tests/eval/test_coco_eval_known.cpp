@@ -151,6 +151,32 @@ TEST(CocoEvalKnown, CategoryWithoutGtIsMinusOneAndLeftOutOfMeans) {
   EXPECT_EQ(r.summary.per_category[1].ap, -1.0);
 }
 
+TEST(CocoEvalKnown, ClassAgnosticPoolsCategoriesPerImage) {
+  // Two GT boxes of categories 1 and 2; the detections carry each other's label. With categories: no
+  // true positive and a full-precision FP for each category (AP 0). Pooled (useCats = 0): both boxes
+  // are found, AP 1; a detection of a category absent from the GT stays dropped; the caps count
+  // detections per image over all categories (AR@1 = 1/2).
+  auto builder = CaseBuilder()
+                     .image(1)
+                     .category(1)
+                     .category(2)
+                     .box(1, 1, 1, {0, 0, 10, 10})
+                     .box(2, 1, 2, {50, 50, 20, 20})
+                     .det(1, 2, {0, 0, 10, 10}, .9)
+                     .det(1, 1, {50, 50, 20, 20}, .8)
+                     .det(1, 7, {80, 80, 5, 5}, .95);
+  const auto with_cats = builder.run();
+  EXPECT_NEAR(with_cats.summary.stats[AP], 0.0, kTol);
+  CocoEvalOptions agnostic;
+  agnostic.params.use_cats = false;
+  const auto pooled = builder.run(agnostic);
+  expect_stats(pooled.summary.stats, {1, 1, 1, 1, -1, -1, 0.5, 1, 1, 1, -1, -1});
+  ASSERT_EQ(pooled.summary.per_category.size(), 1u);
+  EXPECT_EQ(pooled.summary.per_category[0].category_id, -1);
+  EXPECT_NEAR(pooled.summary.per_category[0].ap, 1.0, kTol);
+  EXPECT_EQ(pooled.summary.counts.dt_dropped_unknown_category, 1);
+}
+
 TEST(CocoEvalKnown, DetectionsOnUnknownCategoriesAreDropped) {
   auto r = CaseBuilder()
                .image(1)

@@ -83,6 +83,8 @@ TEST(Ablation, RunsEveryVariantWritesTheReportAndReusesFinishedRuns) {
   const std::string text((std::istreambuf_iterator<char>(md)), {});
   EXPECT_NE(text.find("| ce_only |"), std::string::npos);
   EXPECT_NE(text.find("| coordexp |"), std::string::npos);
+  EXPECT_NE(text.find("AP50 any label"), std::string::npos);
+  for (const auto& r : runs) EXPECT_GE(r.agnostic_ap50, 0.0);  // -1 would mean the pooled evaluation saw no GT
   EXPECT_TRUE(fs::exists(out / "ablation.png"));
   // the variant's override reached its run
   std::ifstream cfg(out / "ce_only" / "seed0" / "config.json");

@@ -162,6 +162,15 @@ TEST(Trainer, FinalEvaluationWritesTheReport) {
   for (const char* f : {"report.md", "loss_curve.png", "pr_curves.png", "predictions_val.png",
                         "eval_val.json", "detections_val.json", "config.json", "metrics.jsonl"})
     EXPECT_TRUE(fs::exists(d / f)) << f;
+  // the class-agnostic figures sit beside the class-aware ones, and the page shows them
+  const auto eval = nlohmann::json::parse(std::ifstream(d / "eval_val.json"));
+  ASSERT_TRUE(eval.contains("class_agnostic")) << eval.dump();
+  const double pooled = eval["class_agnostic"]["AP50"].get<double>();
+  EXPECT_GE(pooled, 0.0);
+  EXPECT_LE(pooled, 1.0);
+  std::ifstream md(d / "report.md");
+  const std::string page((std::istreambuf_iterator<char>(md)), {});
+  EXPECT_NE(page.find("class-agnostic AP50"), std::string::npos);
 }
 
 // A tiny model (vocabulary 50) saved at step 7 as <fresh dir>/c.pt.

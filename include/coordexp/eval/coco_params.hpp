@@ -27,6 +27,12 @@ struct CocoEvalParams {
   std::vector<double> recall_thresholds = coco_recall_thresholds();  // R recall points of the PR curve
   std::vector<int64_t> max_dets = {1, 10, 100};  // M caps on detections per image and category (sorted)
   std::vector<AreaRange> area_ranges = coco_area_ranges();  // A area ranges
+  // pycocotools' useCats: false pools every category (class-agnostic evaluation: a detection may match
+  // any GT box of its image, the caps apply per image). Each image's GT and detections are then listed
+  // category by category in ascending id order (file order inside a category), as evaluateImg
+  // concatenates them, so ties resolve as there; entries of categories absent from the GT are dropped.
+  // The K axis has one entry, category id -1.
+  bool use_cats = true;
 };
 
 }  // namespace coordexp

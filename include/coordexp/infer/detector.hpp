@@ -3,6 +3,7 @@
 // descriptions are counted and dropped), boxes in pixels as COCO detections, and COCO evaluation.
 #pragma once
 
+#include <array>
 #include <torch/torch.h>
 
 #include <string>
@@ -53,6 +54,9 @@ struct RunEvaluation {
   CocoAccumulation accumulation;  // precision/recall tables (for PR curves)
   CocoEvalParams params;
   std::vector<int64_t> category_ids;  // the K axis of the tables
+  // The same detections with every category pooled (pycocotools' useCats = 0): how well the boxes find
+  // objects whatever their labels, so localisation and recognition can be told apart.
+  std::array<double, 12> agnostic_stats{};
 };
 
 // COCO evaluation restricted to the images that were run.

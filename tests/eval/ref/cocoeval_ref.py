@@ -7,6 +7,9 @@ C++ parity tests in tests/eval. Needs only numpy; run it with /usr/bin/python3.
   cocoeval_ref.py --batch DIR N            -> evaluates DIR/case_<i>_gt.json + DIR/case_<i>_dt.json for
                                                i < N and prints a JSON list, one report per case
   cocoeval_ref.py --time GT.json DT.json   -> like the first form, plus load/evaluate/accumulate seconds
+  --agnostic before any form                -> useCats = 0: every category pooled per image, the GT and
+                                               detections of an image concatenated over the sorted category
+                                               ids (evaluateImg's lists), one category -1
 """
 import json
 import sys
@@ -46,7 +49,7 @@ def bbox_iou(dt_boxes, gt_boxes, crowd):
 
 
 class Reference:
-    def __init__(self, gt, dts):
+    def __init__(self, gt, dts, use_cats=True):
         self.iou_thrs, self.rec_thrs, self.max_dets, self.area_rngs, self.area_lbls = params()
         self.img_ids = sorted(set(im['id'] for im in gt['images']))
         self.cat_ids = sorted(set(c['id'] for c in gt['categories']))
@@ -76,6 +79,12 @@ class Reference:
             for d in dt_per_image.get(i, []):
                 if d['category_id'] in cats:
                     self.dts[i, d['category_id']].append(d)
+        if not use_cats:
+            for table in (self.gts, self.dts):
+                pooled = {i: [x for c in self.cat_ids for x in table.get((i, c), [])] for i in self.img_ids}
+                table.clear()
+                table.update({(i, -1): xs for i, xs in pooled.items() if xs})
+            self.cat_ids = [-1]
 
     def evaluate_pair(self, img, cat):
         """Returns one result per area range, or None when the pair has no GT and no detection."""
@@ -187,13 +196,13 @@ class Reference:
                 'precision_mean_kam': prec_mean}
 
 
-def evaluate_files(gt_path, dt_path):
+def evaluate_files(gt_path, dt_path, use_cats=True):
     with open(gt_path) as f:
         gt = json.load(f)
     with open(dt_path) as f:
         dts = json.load(f)
     try:
-        ref = Reference(gt, dts)
+        ref = Reference(gt, dts, use_cats)
     except UnknownImage as e:
         return {'error': 'unknown_image', 'index': e.args[0]}
     ref.run()
@@ -201,8 +210,10 @@ def evaluate_files(gt_path, dt_path):
 
 
 def main(argv):
+    use_cats = '--agnostic' not in argv
+    argv = [a for a in argv if a != '--agnostic']
     if len(argv) == 4 and argv[1] == '--batch':
-        out = [evaluate_files(f'{argv[2]}/case_{i}_gt.json', f'{argv[2]}/case_{i}_dt.json')
+        out = [evaluate_files(f'{argv[2]}/case_{i}_gt.json', f'{argv[2]}/case_{i}_dt.json', use_cats)
                for i in range(int(argv[3]))]
         json.dump(out, sys.stdout)
     elif len(argv) == 4 and argv[1] == '--time':
@@ -211,7 +222,7 @@ def main(argv):
             gt = json.load(f)
         with open(argv[3]) as f:
             dts = json.load(f)
-        ref = Reference(gt, dts)
+        ref = Reference(gt, dts, use_cats)
         t1 = time.perf_counter()
         ref.run()
         t2 = time.perf_counter()
@@ -219,7 +230,7 @@ def main(argv):
         rep['seconds'] = {'load': t1 - t0, 'evaluate_accumulate': t2 - t1, 'total': time.perf_counter() - t0}
         json.dump(rep, sys.stdout)
     elif len(argv) == 3:
-        json.dump(evaluate_files(argv[1], argv[2]), sys.stdout)
+        json.dump(evaluate_files(argv[1], argv[2], use_cats), sys.stdout)
     else:
         sys.stderr.write(__doc__)
         return 2
