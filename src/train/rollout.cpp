@@ -50,7 +50,7 @@ TrainBatch build_rollout_batch(VisionLanguageModel& model, const TrainBatch& bat
                                const DetectionTokenizer& tokenizer, const std::vector<TokenId>& prompt,
                                const CriterionConfig& criterion, const RolloutConfig& rollout,
                                const GenerationConfig& generation, const TextEmbedder& embedder,
-                               RolloutStats* stats) {
+                               RolloutStats* stats, ObjectOrder missed_order, int raster_grid) {
   const int64_t B = batch.images.size(0), R = batch.sequences_per_image;
   const CoordVocab vocab = tokenizer.coord_vocab();
   const StructureTokens st = tokenizer.structure();
@@ -142,7 +142,7 @@ TrainBatch build_rollout_batch(VisionLanguageModel& model, const TrainBatch& bat
     for (size_t j = 0; j < gt.size(); ++j)
       if (!found[j]) missed.push_back(gt[j]), missed_idx.push_back(static_cast<int64_t>(j));
     if (rollout.append_missed && !missed.empty()) {
-      const auto order = order_objects(missed, ObjectOrder::kX1Ascending, vocab);
+      const auto order = order_objects(missed, missed_order, vocab, static_cast<uint64_t>(b), raster_grid);
       const EncodedAnswer a = encode_answer(missed, order, vocab, st);
       const int64_t base = static_cast<int64_t>(w.ids.size());
       for (size_t t = 0; t + 1 < a.ids.size(); ++t) w.put(a.ids[t], role(a.roles[t]));  // its end comes below

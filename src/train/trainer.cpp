@@ -239,7 +239,7 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
     RolloutStats rollout_stats;
     if (rollout_step)
       batch = build_rollout_batch(*model, batch, tokenizer, builder.prompt(), cfg.criterion, rc, cfg.generation,
-                                  embedder, &rollout_stats);
+                                  embedder, &rollout_stats, parse_object_order(data_cfg.order), data_cfg.raster_grid);
     const double lr = learning_rate(cfg.optim, step);
     for (auto& g : optimizer->param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
     auto img = model->encode_images(batch.images);

@@ -171,6 +171,36 @@ TrainConfig tiny_rollout_config(const std::string& name) {
   return c;
 }
 
+TEST(Rollout, MissedObjectsAreAppendedInTheDataOrder) {
+  // Nothing generated; two ground-truth objects whose x1 order (the left one first) and raster order on a
+  // 2 x 2 grid (the top-right one first) differ. The appended objects must follow the order asked for.
+  const WordTokenizer tok = WordTokenizer::build({"red star", "blue circle"}, 16);
+  const CoordVocab v = tok.coord_vocab();
+  const StructureTokens st = tok.structure();
+  const std::array<int, 4> top_right{9, 0, 14, 4}, bottom_left{0, 10, 4, 14};
+  TrainBatch tf;
+  tf.images = torch::zeros({1, 3, 8, 8});
+  tf.sequences_per_image = 1;
+  CriterionSample a;
+  a.ground_truth = {{tok.encode("red star"), dequantize_box(top_right, v)},
+                    {tok.encode("blue circle"), dequantize_box(bottom_left, v)}};
+  tf.samples = {a};
+  const auto prompt = tok.prompt_ids({});
+  auto first_x1_after_prompt = [&](ObjectOrder order) {
+    ScriptedModel model(tok.vocab_size(), {{st.answer_end}});
+    const MeanInputEmbedder embedder(model.input_embedding());
+    RolloutStats stats;
+    const TrainBatch r = build_rollout_batch(model, tf, tok, prompt, CriterionConfig{}, RolloutConfig{},
+                                             GenerationConfig{}, embedder, &stats, order, 2);
+    EXPECT_EQ(stats.missed, 2);
+    const CriterionSample& s = r.samples[0];
+    EXPECT_EQ(s.objects.size(), 2u);
+    return v.bin_of(r.tokens[0][s.objects.at(0).coord_pos[0]].item<int64_t>());
+  };
+  EXPECT_EQ(first_x1_after_prompt(ObjectOrder::kX1Ascending), bottom_left[0]);
+  EXPECT_EQ(first_x1_after_prompt(ObjectOrder::kRaster), top_right[0]);
+}
+
 TEST(Rollout, TrainerInterleavesRolloutStepsAndTimesThem) {
   const TrainConfig c = tiny_rollout_config("rollout_run");
   TrainOptions o;

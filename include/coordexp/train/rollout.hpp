@@ -40,11 +40,14 @@ struct RolloutStats {
 // Replaces a teacher-forced batch by its rollout counterpart: same images, one sequence per image (the
 // first of each image's Monte Carlo orderings gives the ground truth), prompt + rollout (+ missed objects) +
 // answer end, with roles, spans and fixed matches for the criterion. The model is switched to eval mode
-// for generating and back afterwards; no gradients flow through the generation.
+// for generating and back afterwards; no gradients flow through the generation. Missed objects are
+// appended in `missed_order` (the data config's order, so a raster-order model sees them in raster order
+// on a raster_grid x raster_grid grid; "random" draws one permutation per image, seeded by its position).
 TrainBatch build_rollout_batch(VisionLanguageModel& model, const TrainBatch& batch,
                                const DetectionTokenizer& tokenizer, const std::vector<TokenId>& prompt,
                                const CriterionConfig& criterion, const RolloutConfig& rollout,
                                const GenerationConfig& generation, const TextEmbedder& embedder,
-                               RolloutStats* stats);
+                               RolloutStats* stats, ObjectOrder missed_order = ObjectOrder::kX1Ascending,
+                               int raster_grid = 8);
 
 }  // namespace coordexp
