@@ -56,14 +56,35 @@ TrainConfig warmup_config(const fs::path& out) {
   return c;
 }
 
+// An emptied folder under the test root.
+fs::path fresh_folder(const std::string& name) {
+  const fs::path dir = testing::test_root() / name;
+  fs::remove_all(dir);
+  return dir;
+}
+
+// The test data, a fresh model for it and a batch builder, as the trainer sets them up.
+struct WarmupSetup {
+  explicit WarmupSetup(const std::string& name)
+      : out(fresh_folder(name)),
+        cfg(warmup_config(out)),
+        data(load_detection_dataset(cfg.data.train_json, "", true)),
+        bundle(build_model_for_training(cfg, {&data}, out, false)),
+        cache(data, cfg.model.image_size, 1),
+        builder(data, cache, *bundle.tokenizer, cfg.data, cfg.optim.batch_size, 0) {}
+  fs::path out;
+  TrainConfig cfg;
+  DetectionDataset data;
+  ModelBundle bundle;
+  ImageCache cache;
+  BatchBuilder builder;
+};
+
 TEST(VisionWarmup, LowersItsLossAndTrainsOnlyTheImageEncoder) {
-  const fs::path out = testing::test_root() / "vw_direct";
-  fs::remove_all(out);
-  const TrainConfig cfg = warmup_config(out);
-  DetectionDataset data = load_detection_dataset(cfg.data.train_json, "", true);
-  ModelBundle bundle = build_model_for_training(cfg, {&data}, out, false);
-  ImageCache cache(data, cfg.model.image_size, 1);
-  BatchBuilder builder(data, cache, *bundle.tokenizer, cfg.data, cfg.optim.batch_size, 0);
+  WarmupSetup setup("vw_direct");
+  const TrainConfig& cfg = setup.cfg;
+  ModelBundle& bundle = setup.bundle;
+  const BatchBuilder& builder = setup.builder;
   std::map<std::string, torch::Tensor> before;
   for (const auto& p : bundle.model->named_parameters()) before[p.key()] = p.value().detach().clone();
 
@@ -90,13 +111,10 @@ TEST(VisionWarmup, LowersItsLossAndTrainsOnlyTheImageEncoder) {
 }
 
 TEST(VisionWarmup, ANonFiniteLossStopsItWithTheTermsNamed) {
-  const fs::path out = testing::test_root() / "vw_nan";
-  fs::remove_all(out);
-  const TrainConfig cfg = warmup_config(out);
-  DetectionDataset data = load_detection_dataset(cfg.data.train_json, "", true);
-  ModelBundle bundle = build_model_for_training(cfg, {&data}, out, false);
-  ImageCache cache(data, cfg.model.image_size, 1);
-  BatchBuilder builder(data, cache, *bundle.tokenizer, cfg.data, cfg.optim.batch_size, 0);
+  WarmupSetup setup("vw_nan");
+  const TrainConfig& cfg = setup.cfg;
+  ModelBundle& bundle = setup.bundle;
+  const BatchBuilder& builder = setup.builder;
   {
     torch::NoGradGuard ng;
     for (auto& p : bundle.model->named_parameters())
