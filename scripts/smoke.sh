@@ -33,13 +33,16 @@ for d in dt:
 json.dump(dt, open(sys.argv[3], "w"))
 PY
 "$bin" eval --gt "$gt" --dt "$tmp/dt_wrong.json" --json > "$tmp/eval_wrong.json"
-"$bin" eval --gt "$gt" --dt "$tmp/dt_wrong.json" --json --class-agnostic > "$tmp/eval_agnostic.json"
+"$bin" eval --gt "$gt" --dt "$tmp/dt_wrong.json" --json --class-agnostic --label-accuracy > "$tmp/eval_agnostic.json"
 /usr/bin/python3 - "$tmp/eval_wrong.json" "$tmp/eval_agnostic.json" <<'PY'
 import json, sys
-wrong, agnostic = (json.load(open(p))["stats"][0] for p in sys.argv[1:3])
-assert wrong < 0.5, f"AP with every label wrong is {wrong}"
-assert abs(agnostic - 1.0) < 1e-12, f"class-agnostic AP of the ground truth boxes is {agnostic}, expected 1"
-print("smoke: class-agnostic eval OK, AP", wrong, "-> any label", agnostic)
+wrong, agnostic = (json.load(open(p)) for p in sys.argv[1:3])
+assert wrong["stats"][0] < 0.5, f"AP with every label wrong is {wrong['stats'][0]}"
+assert abs(agnostic["stats"][0] - 1.0) < 1e-12, f"class-agnostic AP of the ground truth boxes is {agnostic['stats'][0]}"
+acc = agnostic["label_accuracy"]
+assert acc["localised"] == acc["detections"] > 0 and acc["label_accuracy"] == 0, acc
+print("smoke: class-agnostic eval OK, AP", wrong["stats"][0], "-> any label", agnostic["stats"][0],
+      "; every box localised, every label wrong")
 PY
 # A quick training run end to end (synthesize, train, evaluate, report), then resume and predict with it.
 rm -rf runs/quick

@@ -12,6 +12,7 @@
 #include "coordexp/eval/coco_eval.hpp"
 #include "coordexp/eval/coco_summary.hpp"
 #include "coordexp/eval/detection_f1.hpp"
+#include "coordexp/eval/label_accuracy.hpp"
 #include "coordexp/eval/label_mapping.hpp"
 #include "coordexp/eval/lvis_eval.hpp"
 #include "coordexp/eval/lvis_summary.hpp"
@@ -34,6 +35,7 @@ struct EvalArgs {
   bool lvis = false;                    // force LVIS federated evaluation
   bool coco = false;                    // force COCO evaluation even on LVIS-looking GT
   bool class_agnostic = false;          // pycocotools' useCats = 0: every category pooled
+  bool label_accuracy = false;          // recognition of the detections that found a box
 };
 
 void print_f1(const CocoDataset& gt, const DetectionResults& dt, bool class_aware = true) {
@@ -121,13 +123,18 @@ int run_eval(const EvalArgs& args) {
   const CocoSummary summary = summarize_coco(evaluator, gt);
   const auto t2 = clock::now();
   if (args.json) {
-    std::cout << coco_summary_to_json(summary, args.per_category) << "\n";
+    auto j = nlohmann::ordered_json::parse(coco_summary_to_json(summary, args.per_category));
+    if (args.class_agnostic) j["class_agnostic"] = true;
+    if (args.label_accuracy)
+      j["label_accuracy"] = nlohmann::json::parse(label_accuracy_to_json(evaluate_label_accuracy(gt, dt)));
+    std::cout << j.dump(2) << "\n";
     return 0;
   }
   if (args.class_agnostic) std::cout << "class-agnostic (useCats = 0): every category pooled per image\n";
   std::cout << format_coco_summary_table(summary, evaluator.params());
   if (args.map_labels) print_mapping(mapping);
   if (args.f1) print_f1(gt, dt, !args.class_agnostic);
+  if (args.label_accuracy) std::cout << "\n" << format_label_accuracy(evaluate_label_accuracy(gt, dt)) << "\n";
   if (args.per_category) std::cout << "\n" << format_per_category_table(summary);
   const auto& c = summary.counts;
   std::cerr << "images " << c.num_images << ", categories " << c.num_categories << ", gt " << c.gt_used
@@ -169,6 +176,9 @@ const CommandRegistrar kRegisterEval(
                                     "pool every category, as pycocotools with params.useCats = 0: does each "
                                     "box find an object, whatever its label (COCO metrics only)");
       agnostic->excludes(lvis);
+      sub.add_flag("--label-accuracy", args->label_accuracy,
+                   "also print how often the detections that overlap a ground-truth box (IoU >= 0.5, any "
+                   "category) carry its category, and word by word how often the category names agree");
       return [args] { return run_eval(*args); };
     });
 

@@ -111,6 +111,7 @@ RunEvaluation evaluate_run(const DetectionDataset& dataset, const DetectionRun& 
   CocoEvaluator agnostic(gt, results, pooled);
   agnostic.accumulate();
   out.agnostic_stats = summarize_coco(agnostic, gt).stats;
+  out.label_accuracy = evaluate_label_accuracy(gt, results);
   return out;
 }
 

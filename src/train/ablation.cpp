@@ -14,6 +14,7 @@
 #include "coordexp/eval/coco_summary.hpp"
 #include "coordexp/eval/detection_f1.hpp"
 #include "coordexp/eval/duplicates.hpp"
+#include "coordexp/eval/label_accuracy.hpp"
 #include "coordexp/report/bar_chart.hpp"
 #include "coordexp/train/trainer.hpp"
 #include "coordexp/util/error.hpp"
@@ -68,6 +69,7 @@ AblationRun read_run(const fs::path& dir, const TrainConfig& cfg, const std::str
   agnostic.accumulate();
   const CocoSummary agnostic_summary = summarize_coco(agnostic, gt);
   r.agnostic_ap = agnostic_summary.stats[0], r.agnostic_ap50 = agnostic_summary.stats[1];
+  r.label_right = evaluate_label_accuracy(gt, dt).label_accuracy();
   return r;
 }
 
@@ -188,6 +190,7 @@ void write_ablation_report(const AblationPlan& plan, const std::vector<AblationR
       {"AP novel", &AblationRun::novel_ap}, {"F1@0.5", &AblationRun::f1_50},
       {"recall@0.5", &AblationRun::recall_50}, {"recall@0.5 any label", &AblationRun::agnostic_recall_50},
       {"AP any label", &AblationRun::agnostic_ap}, {"AP50 any label", &AblationRun::agnostic_ap50},
+      {"label right", &AblationRun::label_right},
       {"duplicates", &AblationRun::duplicate_rate}, {"invalid", &AblationRun::invalid_rate}};
   std::ostringstream md;
   md << std::fixed << std::setprecision(3);
@@ -197,7 +200,8 @@ void write_ablation_report(const AblationPlan& plan, const std::vector<AblationR
      << "another of the same image and description; invalid: generations that hit the length limit per "
      << "image plus dropped labels per detection; recall any label: ground truth covered at IoU 0.5 by a "
      << "detection of any description; AP any label: COCO AP with every category pooled (pycocotools' useCats = 0), "
-     << "the boxes' quality whatever their descriptions.\n\n| variant |";
+     << "the boxes' quality whatever their descriptions; label right: share of the detections at IoU >= 0.5 with a "
+     << "ground-truth box (any category) that carry its category.\n\n| variant |";
   for (const auto& [name, m] : metrics) md << " " << name << " |";
   md << "\n|---|";
   for (size_t i = 0; i < metrics.size(); ++i) md << "---|";

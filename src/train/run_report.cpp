@@ -106,6 +106,7 @@ void write_run_report(const std::string& out_dir, const TrainConfig& config, con
     for (int s = 0; s < 12; ++s) j["stats_named"][kStatNames[s]] = r.eval.summary.stats[s];
     j["stats"] = r.eval.summary.stats;
     for (int s = 0; s < 12; ++s) j["class_agnostic"][kStatNames[s]] = r.eval.agnostic_stats[s];
+    j["label_accuracy"] = nlohmann::json::parse(label_accuracy_to_json(r.eval.label_accuracy));
     j["images"] = r.run.images.size();
     j["detections"] = r.run.detections.size();
     j["unterminated"] = r.run.unterminated;
@@ -152,7 +153,8 @@ void write_run_report(const std::string& out_dir, const TrainConfig& config, con
        << r.run.detections.size() << " | " << r.run.label_counts.dropped << " |\n";
   }
   md << "\nClass-agnostic AP50 pools every category (pycocotools' useCats = 0): it measures whether the "
-        "boxes find objects, whatever their descriptions.\n";
+        "boxes find objects, whatever their descriptions. Recognition of the boxes that found an object:\n\n";
+  for (const auto& r : results) md << "- " << r.name << ": " << format_label_accuracy(r.eval.label_accuracy) << "\n";
   md << "\nScores are the geometric mean of the probabilities of the tokens that wrote each object; "
         "coordinates "
      << "are decoded as the "

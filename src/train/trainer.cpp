@@ -403,7 +403,8 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
       save_detection_results(run.detections, (out / ("detections_" + name + ".json")).string());
       std::cerr << "coordexp train: " << name << ": AP " << ev.summary.stats[0] << " AP50 "
                 << ev.summary.stats[1] << " AP75 " << ev.summary.stats[2] << "; class-agnostic AP "
-                << ev.agnostic_stats[0] << " AP50 " << ev.agnostic_stats[1] << " (" << run.images.size()
+                << ev.agnostic_stats[0] << " AP50 " << ev.agnostic_stats[1] << "; "
+                << format_label_accuracy(ev.label_accuracy) << " (" << run.images.size()
                 << " images, " << run.generated_tokens / std::max(1e-9, run.seconds)
                 << " generated tokens/s)\n";
       results.push_back({name, &data, eval_caches[k].get(), std::move(run), std::move(ev)});

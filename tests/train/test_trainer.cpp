@@ -168,6 +168,8 @@ TEST(Trainer, FinalEvaluationWritesTheReport) {
   const double pooled = eval["class_agnostic"]["AP50"].get<double>();
   EXPECT_GE(pooled, 0.0);
   EXPECT_LE(pooled, 1.0);
+  ASSERT_TRUE(eval.contains("label_accuracy")) << eval.dump();
+  EXPECT_LE(eval["label_accuracy"]["localised"].get<int64_t>(), eval["label_accuracy"]["detections"].get<int64_t>());
   std::ifstream md(d / "report.md");
   const std::string page((std::istreambuf_iterator<char>(md)), {});
   EXPECT_NE(page.find("class-agnostic AP50"), std::string::npos);

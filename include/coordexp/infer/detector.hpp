@@ -13,6 +13,7 @@
 #include "coordexp/eval/coco_eval.hpp"
 #include "coordexp/eval/coco_summary.hpp"
 #include "coordexp/eval/detection_results.hpp"
+#include "coordexp/eval/label_accuracy.hpp"
 #include "coordexp/eval/label_mapping.hpp"
 #include "coordexp/infer/generator.hpp"
 #include "coordexp/text/detection_tokenizer.hpp"
@@ -57,6 +58,7 @@ struct RunEvaluation {
   // The same detections with every category pooled (pycocotools' useCats = 0): how well the boxes find
   // objects whatever their labels, so localisation and recognition can be told apart.
   std::array<double, 12> agnostic_stats{};
+  LabelAccuracy label_accuracy;  // recognition of the detections that found a box (label_accuracy.hpp)
 };
 
 // COCO evaluation restricted to the images that were run.

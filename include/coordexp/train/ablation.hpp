@@ -41,6 +41,7 @@ struct AblationRun {
   double recall_50 = 0;                              // its recall
   double agnostic_recall_50 = 0;                     // recall at IoU 0.5 ignoring the label
   double agnostic_ap = 0, agnostic_ap50 = 0;         // COCO AP with every category pooled (useCats = 0)
+  double label_right = 0;                            // label right among localised detections (label_accuracy.hpp)
   double duplicate_rate = 0;                         // detections repeating another (IoU > 0.8, same label)
   double invalid_rate = 0;  // images whose generation hit the length limit, plus dropped labels per detection
   double train_seconds = 0;
