@@ -233,7 +233,7 @@ class TinyVlmImpl : public VisionLanguageModel {
         torch::full({1}, cache.length + cache.position_offset, torch::TensorOptions().dtype(torch::kLong).device(x.device()));
     const ScanBias scan = scan_bias(torch::Tensor(), tokens.unsqueeze(1), cache.model_state);
     // sees every cached position; with the scan pointer, biased towards image tokens
-    const auto no_mask = scan.index.defined() ? torch::zeros({1, cache.length + 1}, x.options()) : torch::Tensor();
+    const auto no_mask = scan.pointer.defined() ? torch::zeros({1, cache.length + 1}, x.options()) : torch::Tensor();
     for (size_t l = 0; l < blocks_.size(); ++l)
       x = blocks_[l](x, positions, with_scan_bias(no_mask, scan, l, 0), &cache.keys[l], &cache.values[l]);
     cache.length += 1;
@@ -255,7 +255,8 @@ class TinyVlmImpl : public VisionLanguageModel {
 
  private:
   struct ScanBias {
-    torch::Tensor index;      // [B, T, I]: row of pointer_bias_ for each text query and image key
+    torch::Tensor pointer;    // [B, T]: pointer cell + 1 of each text query (0 before the first box)
+    torch::Tensor offsets;    // [I + 1, I]: row of pointer_bias_ for each pointer value and image key
     torch::Tensor key_score;  // [B, layers, heads, I]: the image tokens' own scores
   };
 
@@ -300,27 +301,30 @@ class TinyVlmImpl : public VisionLanguageModel {
       }
     }
     // pointer p = (pr, pc) with p = -1 -> (0, -1); key cell j = (jr, jc):
-    // index = (jr - pr + G - 1) * 2G + (jc - pc + G - 1)
-    auto pr = torch::where(pointer < 0, torch::zeros_like(pointer), torch::div(pointer, G, "floor"));
-    auto pc = torch::where(pointer < 0, torch::full_like(pointer, -1), pointer.remainder(G));
+    // offset row = (jr - pr + G - 1) * 2G + (jc - pc + G - 1), tabulated for the I + 1 pointer values
+    auto p = torch::arange(-1, I, torch::kLong);
+    auto pr = torch::where(p < 0, torch::zeros_like(p), torch::div(p, G, "floor"));
+    auto pc = torch::where(p < 0, torch::full_like(p, -1), p.remainder(G));
     auto j = torch::arange(I, torch::kLong);
     auto jr = torch::div(j, G, "floor"), jc = j.remainder(G);
-    auto index = (jr.view({1, 1, I}) - pr.unsqueeze(2) + (G - 1)) * (2 * G) + (jc.view({1, 1, I}) - pc.unsqueeze(2) + (G - 1));
-    return {index.to(tokens.device()), state[1]};
+    auto offsets = (jr.view({1, I}) - pr.unsqueeze(1) + (G - 1)) * (2 * G) + (jc.view({1, I}) - pc.unsqueeze(1) + (G - 1));
+    return {(pointer + 1).to(tokens.device()), offsets.to(tokens.device()), state[1]};
   }
 
   // The additive mask of block l with the scan-pointer terms added where text queries (the last T of the
   // mask's rows; all rows of a decoding step) meet image keys (the first I columns): [B, H, Lq, Lk].
   // Returns `mask` unchanged without the scan pointer.
   torch::Tensor with_scan_bias(const torch::Tensor& mask, const ScanBias& scan, size_t l, int64_t image_rows) const {
-    if (!scan.index.defined()) return mask;
-    const auto& index = scan.index;
-    const int64_t B = index.size(0), T = index.size(1), I = index.size(2), H = config_.heads;
+    if (!scan.pointer.defined()) return mask;
+    const int64_t B = scan.pointer.size(0), T = scan.pointer.size(1), I = scan.offsets.size(1), H = config_.heads;
     // the table is stored divided by kPointerBiasScale: Adam moves every entry by about lr per step, and
     // a bias must travel several nats within a few hundred steps to pick one cell over its neighbours
     constexpr double kPointerBiasScale = 10.0;
-    auto bias = pointer_bias_[static_cast<int64_t>(l)].index_select(1, index.flatten()) * kPointerBiasScale;
-    bias = bias.view({H, B, T, I}).permute({1, 0, 2, 3}) +
+    // the bias rows of every pointer value, [I + 1, H * I], then one row per text query: an embedding
+    // lookup, whose backward sums whole rows (a gather of [H, B*T*I] table entries summed them one by one)
+    auto rows = pointer_bias_[static_cast<int64_t>(l)].index_select(1, scan.offsets.flatten()).view({H, I + 1, I});
+    auto bias = torch::embedding(rows.permute({1, 0, 2}).reshape({I + 1, H * I}), scan.pointer) * kPointerBiasScale;
+    bias = bias.view({B, T, H, I}).permute({0, 2, 1, 3}) +
            scan.key_score.select(1, static_cast<int64_t>(l)).unsqueeze(2) * kPointerBiasScale;
     const int64_t Lk = mask.size(-1);
     return mask + torch::constant_pad_nd(bias, {0, Lk - I, image_rows, 0});

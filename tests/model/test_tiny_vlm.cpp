@@ -115,6 +115,51 @@ TEST(TinyVlm, ScanPointerFollowsTheCentreOfTheLastBox) {
   EXPECT_EQ(changed_at(2), std::vector<bool>(8, false));
 }
 
+// The bias table's gradient (rows gathered per pointer value, then looked up per query) against central
+// differences in double precision, at the entries with the largest gradients and at one never used.
+TEST(TinyVlm, ScanPointerBiasGradientMatchesFiniteDifferences) {
+  torch::manual_seed(6);
+  auto c = small_config();
+  c.layers = 2, c.scan_pointer = true, c.coord_first_id = 20, c.num_coord_bins = 16;
+  auto model = build_tiny_vlm(c);
+  model->to(torch::kDouble);
+  model->eval();
+  torch::Tensor table;
+  for (auto& p : model->named_parameters())
+    if (p.key() == "pointer_bias") table = p.value();
+  ASSERT_TRUE(table.defined());
+  {
+    torch::NoGradGuard ng;
+    table.normal_(0, 0.1);
+  }
+  auto img = torch::randn({2, 4, 32}, torch::kDouble);
+  auto tokens = torch::tensor({{3L, 21L, 29L, 25L, 35L, 5L, 22L, 23L, 30L, 31L, 6L},
+                               {4L, 20L, 20L, 35L, 35L, 7L, 8L, 27L, 26L, 33L, 34L}});
+  auto w = torch::randn({2, 11, 32}, torch::kDouble);
+  auto loss = [&] { return (model->forward_text(img, tokens) * w).sum(); };
+  model->zero_grad();
+  loss().backward();
+  const auto grad = table.grad().flatten().clone();
+  auto flat = table.detach().view({-1});
+  std::vector<int64_t> entries;
+  for (int64_t k = 0; k < 6; ++k) entries.push_back(std::get<1>(grad.abs().topk(6)).index({k}).item<int64_t>());
+  entries.push_back(3);  // (dy, dx) = (-1, +2) on a 2 x 2 grid: only the first pointer (0, -1) has dx = +2,
+                         // and it has dy >= 0, so nothing reaches this entry
+  for (int64_t e : entries) {
+    torch::NoGradGuard ng;
+    const double eps = 1e-6, x = flat[e].item<double>();
+    flat[e] = x + eps;
+    const double up = loss().item<double>();
+    flat[e] = x - eps;
+    const double down = loss().item<double>();
+    flat[e] = x;
+    const double fd = (up - down) / (2 * eps), g = grad[e].item<double>();
+    EXPECT_NEAR(g, fd, 1e-6 * std::max(1.0, std::abs(fd))) << "entry " << e;
+  }
+  EXPECT_GT(grad.abs().max().item<double>(), 1e-3);  // the lookups carry gradient at all
+  EXPECT_EQ(grad[3].item<double>(), 0.0);
+}
+
 TEST(TinyVlm, ScanPointerNeedsTheCoordinateRange) {
   auto c = small_config();
   c.scan_pointer = true;
