@@ -38,6 +38,18 @@ void fit_qwen_model(const TrainConfig& cfg, QwenVLModel& model, const QwenChatTo
 
 }  // namespace
 
+namespace {
+
+// The tiny model's config with what only the tokenizer knows: vocabulary size and coordinate token range.
+TinyVlmConfig tiny_config_for(TinyVlmConfig config, const WordTokenizer& tok) {
+  config.vocab_size = tok.vocab_size();
+  config.coord_first_id = tok.coord_vocab().first_id();
+  config.num_coord_bins = tok.coord_vocab().num_bins();
+  return config;
+}
+
+}  // namespace
+
 ModelBundle build_model_for_training(const TrainConfig& cfg, const std::vector<const DetectionDataset*>& splits,
                                      const fs::path& out_dir, bool resume) {
   ModelBundle b;
@@ -57,9 +69,7 @@ ModelBundle build_model_for_training(const TrainConfig& cfg, const std::vector<c
   if (cfg.hf.path.empty()) {
     auto tok = !tokenizer_file.empty() ? std::make_shared<WordTokenizer>(WordTokenizer::load(tokenizer_file.string()))
                                        : word_tokenizer_from(cfg, splits);
-    b.resolved.model.vocab_size = tok->vocab_size();
-    b.resolved.model.coord_first_id = tok->coord_vocab().first_id();
-    b.resolved.model.num_coord_bins = tok->coord_vocab().num_bins();
+    b.resolved.model = tiny_config_for(b.resolved.model, *tok);
     b.model = build_tiny_vlm(b.resolved.model);
     load_init_weights(*b.model);
     b.tokenizer = tok;
@@ -101,7 +111,9 @@ ModelBundle load_run_model(const fs::path& run_dir) {
   const fs::path tok_path = run_dir / "tokenizer.json";
   if (cfg.hf.path.empty()) {
     auto tok = std::make_shared<WordTokenizer>(WordTokenizer::load(tok_path.string()));
-    b.resolved.model.vocab_size = tok->vocab_size();
+    // (without the coordinate range a scan-pointer run could not be loaded back, and the coordinate-aware
+    // initialisation would differ; the checkpoint overwrites the weights either way)
+    b.resolved.model = tiny_config_for(b.resolved.model, *tok);
     b.model = build_tiny_vlm(b.resolved.model);
     b.tokenizer = tok;
   } else {
