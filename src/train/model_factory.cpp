@@ -36,10 +36,6 @@ void fit_qwen_model(const TrainConfig& cfg, QwenVLModel& model, const QwenChatTo
   model.set_image_prefix(tok.image_prefix_ids());
 }
 
-}  // namespace
-
-namespace {
-
 // The tiny model's config with what only the tokenizer knows: vocabulary size and coordinate token range.
 TinyVlmConfig tiny_config_for(TinyVlmConfig config, const WordTokenizer& tok) {
   config.vocab_size = tok.vocab_size();
