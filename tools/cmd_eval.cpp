@@ -1,6 +1,6 @@
-// `coordexp eval --gt GT.json --dt DT.json [--json] [--per-category] [--class-agnostic] [--lvis | --coco]`:
-// pycocotools-exact
-// COCO bbox metrics, or lvis-api-exact federated LVIS metrics (lvis_eval.hpp) with --lvis or when the GT
+// `coordexp eval --gt GT.json --dt DT.json [--json] [--per-category] [--class-agnostic] [--label-accuracy]
+// [--lvis | --coco]`: pycocotools-exact COCO bbox metrics (with every category pooled under --class-agnostic,
+// pycocotools' useCats = 0), or lvis-api-exact federated LVIS metrics (lvis_eval.hpp) with --lvis or when the GT
 // looks like LVIS (frequency on categories, neg/not-exhaustive lists on images; the output says so).
 // Prints the summary table (or a JSON object whose "stats" are the 12 COCO / 13 LVIS numbers in order); an
 // empty results list gives zeros where GT exists. Bad files exit 2 with a message naming file, entry, field.

@@ -95,6 +95,14 @@ CocoSummary summarize_coco(const CocoEvaluator& evaluator, const CocoDataset& gt
   return out;
 }
 
+CocoSummary summarize_coco_class_agnostic(const CocoDataset& gt, const DetectionResults& results) {
+  CocoEvalOptions pooled;
+  pooled.params.use_cats = false;
+  CocoEvaluator evaluator(gt, results, pooled);
+  evaluator.accumulate();
+  return summarize_coco(evaluator, gt);
+}
+
 std::string format_coco_summary_table(const CocoSummary& summary, const CocoEvalParams& params) {
   std::string text;
   const auto specs = coco_bbox_stat_specs(params);

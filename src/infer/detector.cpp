@@ -106,11 +106,7 @@ RunEvaluation evaluate_run(const DetectionDataset& dataset, const DetectionRun& 
   out.accumulation = evaluator.accumulation();
   out.params = evaluator.params();
   out.category_ids.assign(evaluator.category_ids().begin(), evaluator.category_ids().end());
-  CocoEvalOptions pooled;
-  pooled.params.use_cats = false;
-  CocoEvaluator agnostic(gt, results, pooled);
-  agnostic.accumulate();
-  out.agnostic_stats = summarize_coco(agnostic, gt).stats;
+  out.agnostic_stats = summarize_coco_class_agnostic(gt, results).stats;
   out.label_accuracy = evaluate_label_accuracy(gt, results);
   return out;
 }

@@ -10,7 +10,6 @@
 #include <sstream>
 
 #include "coordexp/data/coco.hpp"
-#include "coordexp/eval/coco_eval.hpp"
 #include "coordexp/eval/coco_summary.hpp"
 #include "coordexp/eval/detection_f1.hpp"
 #include "coordexp/eval/duplicates.hpp"
@@ -63,11 +62,7 @@ AblationRun read_run(const fs::path& dir, const TrainConfig& cfg, const std::str
   f1.class_aware = false;
   r.agnostic_recall_50 = evaluate_detection_f1(gt, dt, f1).at(0).recall;
   r.duplicate_rate = duplicate_rate(dt.detections, 0.8);
-  CocoEvalOptions pooled;
-  pooled.params.use_cats = false;
-  CocoEvaluator agnostic(gt, dt, pooled);
-  agnostic.accumulate();
-  const CocoSummary agnostic_summary = summarize_coco(agnostic, gt);
+  const CocoSummary agnostic_summary = summarize_coco_class_agnostic(gt, dt);
   r.agnostic_ap = agnostic_summary.stats[0], r.agnostic_ap50 = agnostic_summary.stats[1];
   r.label_right = evaluate_label_accuracy(gt, dt).label_accuracy();
   return r;

@@ -45,6 +45,10 @@ double coco_summarize_stat(const CocoAccumulation& acc, const CocoEvalParams& pa
 // Runs the standard summary after accumulate(); category names come from the GT dataset.
 CocoSummary summarize_coco(const CocoEvaluator& evaluator, const CocoDataset& gt);
 
+// Evaluates `results` with every category pooled (CocoEvalParams::use_cats = false, default otherwise) and
+// summarises it: do the boxes find objects, whatever their labels.
+CocoSummary summarize_coco_class_agnostic(const CocoDataset& gt, const DetectionResults& results);
+
 // pycocotools' printed table, one line per stat, e.g.
 // " Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = 0.378".
 std::string format_coco_summary_table(const CocoSummary& summary, const CocoEvalParams& params);
