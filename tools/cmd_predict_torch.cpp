@@ -21,11 +21,12 @@ namespace {
 namespace fs = std::filesystem;
 
 struct PredictArgs {
-  std::string run, input, out, coord_decode;
+  std::string run, input, out, coord_decode, score;
   int draw = 8;
   int64_t batch = 32;
   int64_t max_images = 0;
   double repetition_penalty = 0;
+  int64_t label_alternatives = -1;
 };
 
 // A dataset from a folder of PNG files: one image per file, no annotations.
@@ -60,6 +61,9 @@ const CommandRegistrar kPredict(
       sub.add_option("--batch", a->batch, "Images per generation batch");
       sub.add_option("--max-images", a->max_images, "Only the first N images (0 = all)");
       sub.add_option("--coord-decode", a->coord_decode, "expectation or argmax (default: the run's)");
+      sub.add_option("--score", a->score, "tokens, label or label_box (default: the run's)");
+      sub.add_option("--label-alternatives", a->label_alternatives,
+                     "Also report each box with its N likeliest other labels (default: the run's)");
       sub.add_option("--repetition-penalty", a->repetition_penalty,
                      "Override generation.repetition_penalty (>= 1)");
       return [a]() -> int {
@@ -71,6 +75,8 @@ const CommandRegistrar kPredict(
         const DetectionTokenizer& tok = *bundle.tokenizer;
         VisionLanguageModel* const model = bundle.model.get();
         if (!a->coord_decode.empty()) cfg.generation.coord_decode = parse_coord_decode(a->coord_decode);
+        if (!a->score.empty()) cfg.generation.score = parse_score_mode(a->score);
+        if (a->label_alternatives >= 0) cfg.generation.label_alternatives = a->label_alternatives;
         if (a->repetition_penalty > 0) cfg.generation.repetition_penalty = a->repetition_penalty;
         torch::set_num_threads(cfg.run.threads > 0 ? cfg.run.threads
                                                    : static_cast<int>(std::thread::hardware_concurrency()));

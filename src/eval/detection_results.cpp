@@ -100,6 +100,8 @@ DetectionResults parse_results(std::string_view json_text, const std::string& so
     det.image_id = json_fields::require_int64(obj, "image_id", loc);
     dom::element e;
     det.description = json_fields::optional_string(obj, "description", loc);
+    det.label_rank = json_fields::optional_int64(obj, "label_rank", loc, 0);
+    if (det.label_rank < 0) throw_input_error(loc.field("label_rank"), "an integer >= 0", std::to_string(det.label_rank));
     if (json_fields::find(obj, "category_id", e) && !e.is_null()) {
       det.category_id = json_fields::as_int64(e, loc, "category_id");
     } else if (options.require_category || det.description.empty()) {
@@ -157,6 +159,7 @@ std::string detection_results_to_json(const std::vector<Detection>& detections) 
         {"image_id", d.image_id}, {"bbox", {d.bbox.x, d.bbox.y, d.bbox.w, d.bbox.h}}, {"score", d.score}};
     if (d.has_category) j["category_id"] = d.category_id;
     if (!d.description.empty()) j["description"] = d.description;
+    if (d.label_rank > 0) j["label_rank"] = d.label_rank;
     list.push_back(std::move(j));
   }
   return list.dump();

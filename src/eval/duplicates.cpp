@@ -26,14 +26,17 @@ double duplicate_rate(std::span<const Detection> detections, double iou_threshol
   std::map<std::pair<int64_t, std::string>, int64_t> group_of;
   std::vector<int64_t> groups;
   std::vector<BoxXYXY> boxes;
+  int64_t counted = 0;
   for (const Detection& d : detections) {
+    if (d.label_rank > 0) continue;  // label alternatives repeat a written box by design
+    ++counted;
     const std::string label = d.description.empty() ? "#" + std::to_string(d.category_id) : d.description;
     groups.push_back(group_of.emplace(std::make_pair(d.image_id, label), group_of.size()).first->second);
     boxes.push_back({d.bbox.x, d.bbox.y, d.bbox.x + d.bbox.w, d.bbox.y + d.bbox.h});
   }
   const auto duplicate = mark_duplicates(boxes, groups, iou_threshold);
   return static_cast<double>(std::count(duplicate.begin(), duplicate.end(), true)) /
-         static_cast<double>(detections.size());
+         static_cast<double>(std::max<int64_t>(1, counted));
 }
 
 }  // namespace coordexp

@@ -36,7 +36,7 @@ LabelAccuracy evaluate_label_accuracy(const CocoDataset& gt, const DetectionResu
     if (!a.iscrowd && boxes_of.count(a.image_id)) boxes_of[a.image_id].push_back(&a);
   for (const auto& d : results.detections) {
     const auto img = boxes_of.find(d.image_id);
-    if (!d.has_category || img == boxes_of.end()) continue;
+    if (!d.has_category || d.label_rank > 0 || img == boxes_of.end()) continue;
     ++out.detections;
     const CocoAnnotation* best = nullptr;
     double best_iou = -1;

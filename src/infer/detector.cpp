@@ -76,6 +76,25 @@ DetectionRun detect_dataset(VisionLanguageModel& model, const DetectionDataset& 
         d.description = desc;
         d.index = static_cast<int64_t>(run.detections.size());
         run.detections.push_back(d);
+        // The same box under the likeliest other labels, each category once (alternatives whose text maps
+        // to no category, or to one already reported for this box, are left out).
+        std::vector<int64_t> categories{m.category_id};
+        for (const auto& alt : o.alternatives) {
+          std::vector<TokenId> ids = o.desc_ids;
+          ids.back() = alt.token;
+          Detection a = d;
+          a.description = tokenizer.decode(ids);
+          const LabelMatch am = mapper.map(a.description);
+          if (am.kind == LabelMatchKind::kLabelMatchDropped ||
+              std::find(categories.begin(), categories.end(), am.category_id) != categories.end())
+            continue;
+          categories.push_back(am.category_id);
+          a.category_id = am.category_id;
+          a.score = alternative_score(config.score, o, alt);
+          a.label_rank = static_cast<int64_t>(categories.size()) - 1;
+          a.index = static_cast<int64_t>(run.detections.size());
+          run.detections.push_back(a);
+        }
       }
       run.generated.push_back(gens[b].objects);
     }
@@ -162,7 +181,8 @@ std::string serialize_detection_run(const DetectionRun& run) {
   j["images"] = run.images;
   auto& dets = j["detections"] = nlohmann::json::array();
   for (const auto& d : run.detections)
-    dets.push_back({d.image_id, d.category_id, d.bbox.x, d.bbox.y, d.bbox.w, d.bbox.h, d.score, d.description});
+    dets.push_back({d.image_id, d.category_id, d.bbox.x, d.bbox.y, d.bbox.w, d.bbox.h, d.score, d.description,
+                    d.label_rank});
   auto& gen = j["generated"] = nlohmann::json::array();
   for (const auto& objects : run.generated) {
     auto list = nlohmann::json::array();
@@ -188,15 +208,19 @@ DetectionRun deserialize_detection_run(const std::string& bytes) {
       x.bbox = {d.at(2).get<double>(), d.at(3).get<double>(), d.at(4).get<double>(), d.at(5).get<double>()};
       x.score = d.at(6).get<double>();
       x.description = d.at(7).get<std::string>();
+      x.label_rank = d.at(8).get<int64_t>();
       x.index = static_cast<int64_t>(run.detections.size());
       run.detections.push_back(std::move(x));
     }
     for (const auto& list : j.at("generated")) {
       std::vector<GeneratedObject> objects;
-      for (const auto& o : list)
-        objects.push_back({o.at(0).get<std::vector<TokenId>>(),
-                           {o.at(1).get<double>(), o.at(2).get<double>(), o.at(3).get<double>(), o.at(4).get<double>()},
-                           o.at(5).get<double>()});
+      for (const auto& o : list) {
+        GeneratedObject g;
+        g.desc_ids = o.at(0).get<std::vector<TokenId>>();
+        g.box = {o.at(1).get<double>(), o.at(2).get<double>(), o.at(3).get<double>(), o.at(4).get<double>()};
+        g.score = o.at(5).get<double>();
+        objects.push_back(std::move(g));
+      }
       run.generated.push_back(std::move(objects));
     }
     const auto& c = j.at("counts");

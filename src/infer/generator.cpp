@@ -15,7 +15,50 @@ CoordDecode parse_coord_decode(const std::string& name) {
   throw_input_error("coord_decode", "one of expectation, argmax", "\"" + name + "\"");
 }
 
+ScoreMode parse_score_mode(const std::string& name) {
+  if (name == "tokens") return ScoreMode::kTokens;
+  if (name == "label") return ScoreMode::kLabel;
+  if (name == "label_box") return ScoreMode::kLabelBox;
+  throw_input_error("score", "one of tokens, label, label_box", "\"" + name + "\"");
+}
+
+const char* score_mode_name(ScoreMode mode) {
+  return mode == ScoreMode::kTokens ? "tokens" : mode == ScoreMode::kLabel ? "label" : "label_box";
+}
+
+double object_score(ScoreMode mode, double label_log_prob, int label_tokens, double coord_log_prob) {
+  switch (mode) {
+    case ScoreMode::kTokens:
+      return std::exp((label_log_prob + coord_log_prob) / (label_tokens + 4));
+    case ScoreMode::kLabel:
+      return std::exp(label_log_prob);
+    case ScoreMode::kLabelBox:
+      return std::exp(label_log_prob + coord_log_prob / 4);
+  }
+  return 0;
+}
+
+double alternative_score(ScoreMode mode, const GeneratedObject& o, const LabelAlternative& alt) {
+  return object_score(mode, o.label_log_prob - o.last_desc_log_prob + alt.log_prob, o.label_tokens,
+                      o.coord_log_prob);
+}
+
 namespace {
+
+// The n likeliest text tokens other than `chosen` in one row of probabilities [V] (text_mask [V], 1 on text
+// tokens), most likely first; tokens of probability 0 are left out.
+std::vector<LabelAlternative> top_alternatives(const torch::Tensor& probs, const torch::Tensor& text_mask,
+                                               TokenId chosen, int64_t n) {
+  std::vector<LabelAlternative> out;
+  if (n <= 0) return out;
+  auto [pv, iv] = (probs * text_mask).topk(std::min<int64_t>(probs.size(0), n + 1));
+  for (int64_t j = 0; j < pv.size(0) && static_cast<int64_t>(out.size()) < n; ++j) {
+    const TokenId alt = iv[j].item<int64_t>();
+    const double q = pv[j].item<double>();
+    if (alt != chosen && q > 0) out.push_back({alt, std::log(q)});
+  }
+  return out;
+}
 
 enum class Grammar { kOutside, kAfterStart, kDescription, kCoordinate, kBeforeEnd, kDone };
 
@@ -25,8 +68,11 @@ struct SequenceState {
   int desc_len = 0;
   std::array<int, 4> bins{};
   std::array<double, 4> values{};
-  double log_prob_sum = 0;  // of the open object's tokens
-  int token_count = 0;
+  double label_log_prob = 0;  // of the open object's <obj_start> and description tokens
+  int label_tokens = 0;
+  double coord_log_prob = 0;  // of its coordinate tokens
+  double last_desc_log_prob = 0;
+  std::vector<LabelAlternative> alternatives;  // for the last description token written
   GeneratedObject open;
   Generation out;
 };
@@ -60,6 +106,9 @@ std::vector<Generation> decode(VisionLanguageModel& model, int64_t B, const Gram
   const auto m_before_end = only({g.structure.obj_end});
   const auto m_desc = torch::maximum(text, coord);
   const auto phi = torch::arange(K, torch::kFloat) / static_cast<double>(K - 1);  // [K], on the CPU like probs_cpu
+  const auto text_cpu = g.text_mask.cpu().to(torch::kFloat);                       // [V]
+  COORDEXP_CHECK_ARG(cfg.label_alternatives >= 0, "label_alternatives", ">= 0",
+                     std::to_string(cfg.label_alternatives));
   torch::manual_seed(cfg.seed);
 
   std::vector<SequenceState> st(B);
@@ -161,8 +210,9 @@ std::vector<Generation> decode(VisionLanguageModel& model, int64_t B, const Gram
             s.grammar = Grammar::kDone;
           } else {
             s.open = GeneratedObject{};
-            s.log_prob_sum = std::log(p);
-            s.token_count = 1;
+            s.label_log_prob = std::log(p);
+            s.label_tokens = 1;
+            s.coord_log_prob = 0;
             s.desc_len = 0;
             s.grammar = Grammar::kAfterStart;
           }
@@ -176,8 +226,10 @@ std::vector<Generation> decode(VisionLanguageModel& model, int64_t B, const Gram
           } else {
             s.open.desc_ids.push_back(tok);
             s.desc_len += 1;
-            s.log_prob_sum += std::log(p);
-            s.token_count += 1;
+            s.label_log_prob += std::log(p);
+            s.last_desc_log_prob = std::log(p);
+            s.label_tokens += 1;
+            s.alternatives = top_alternatives(probs_cpu[b], text_cpu, tok, cfg.label_alternatives);
             s.grammar = Grammar::kDescription;
             break;
           }
@@ -189,15 +241,18 @@ std::vector<Generation> decode(VisionLanguageModel& model, int64_t B, const Gram
           } else {
             s.values[s.coord_index] = expected[b];
           }
-          s.log_prob_sum += std::log(p);
-          s.token_count += 1;
+          s.coord_log_prob += std::log(p);
           if (++s.coord_index == 4) s.grammar = Grammar::kBeforeEnd;
           break;
         }
         case Grammar::kBeforeEnd: {
           const auto& v = s.values;
           s.open.box = legalize_box({v[0], v[1], v[2], v[3]});
-          s.open.score = std::exp(s.log_prob_sum / s.token_count);
+          s.open.score = object_score(cfg.score, s.label_log_prob, s.label_tokens, s.coord_log_prob);
+          s.open.label_log_prob = s.label_log_prob, s.open.coord_log_prob = s.coord_log_prob;
+          s.open.last_desc_log_prob = s.last_desc_log_prob, s.open.label_tokens = s.label_tokens;
+          s.open.alternatives = std::move(s.alternatives);
+          s.alternatives.clear();
           s.out.objects.push_back(std::move(s.open));
           s.grammar = Grammar::kOutside;
           break;

@@ -155,9 +155,14 @@ void write_run_report(const std::string& out_dir, const TrainConfig& config, con
   md << "\nClass-agnostic AP50 pools every category (pycocotools' useCats = 0): it measures whether the "
         "boxes find objects, whatever their descriptions. Recognition of the boxes that found an object:\n\n";
   for (const auto& r : results) md << "- " << r.name << ": " << format_label_accuracy(r.eval.label_accuracy) << "\n";
-  md << "\nScores are the geometric mean of the probabilities of the tokens that wrote each object; "
-        "coordinates "
-     << "are decoded as the "
+  const ScoreMode score = config.generation.score;
+  md << "\nScores are "
+     << (score == ScoreMode::kTokens  ? "the geometric mean of the probabilities of the tokens that wrote each object"
+         : score == ScoreMode::kLabel ? "P(<obj_start>) x P(description), the probability that an object with "
+                                        "that description comes next"
+                                      : "P(<obj_start>) x P(description) x the geometric mean of the coordinate "
+                                        "tokens' probabilities")
+     << " (`generation.score` = `" << score_mode_name(score) << "`); coordinates are decoded as the "
      << (config.generation.coord_decode == CoordDecode::kArgmax ? "argmax bin" : "CoordExp expectation")
      << ".\n\n## Loss\n\n![loss curve](loss_curve.png)\n\n## Precision-recall\n\n![PR "
         "curves](pr_curves.png)\n\n";

@@ -127,6 +127,8 @@ void visit(V& v, TrainConfig& c) {
         s("top_p", g.top_p);
     s("repetition_penalty", g.repetition_penalty);
     s.enumeration("coord_decode", g.coord_decode, parse_coord_decode, coord_decode_name);
+    s.enumeration("score", g.score, parse_score_mode, score_mode_name);
+    s("label_alternatives", g.label_alternatives);
     s("seed", g.seed);
   }
   {
@@ -181,6 +183,9 @@ TrainConfig load_train_config(const std::string& path) {
   if (c.vision_warmup.steps > 0 && !c.hf.path.empty())
     throw_input_error(path + ": field \"vision_warmup.steps\"", "0 with hf.path (a pretrained vision tower)",
                       std::to_string(c.vision_warmup.steps));
+  if (c.generation.label_alternatives < 0 || c.generation.label_alternatives > 16)
+    throw_input_error(path + ": field \"generation.label_alternatives\"", "0..16",
+                      std::to_string(c.generation.label_alternatives));
   if (c.data.train_json.empty())
     throw_input_error(path + ": field \"data.train_json\"", "a COCO file path", "nothing");
   return c;

@@ -28,6 +28,14 @@ TEST(DuplicateRate, CountsBothMembersOfEachNearIdenticalPairOfTheSameLabelAndIma
   EXPECT_DOUBLE_EQ(duplicate_rate({}, 0.8), 0.0);
 }
 
+TEST(DuplicateRate, LeavesLabelAlternativesOut) {
+  std::vector<Detection> d = {det(1, "red star", 0, 0, 10, 10), det(1, "red star", 0, 0, 10, 10),
+                              det(1, "blue star", 0, 0, 10, 10), det(1, "red star", 50, 50, 10, 10)};
+  EXPECT_DOUBLE_EQ(duplicate_rate(d, 0.8), 2.0 / 4.0);
+  d[1].label_rank = 1;  // the written "blue star" box again as "red star": by design, not a duplicate
+  EXPECT_DOUBLE_EQ(duplicate_rate(d, 0.8), 0.0);
+}
+
 TEST(DuplicateRate, FallsBackToTheCategoryWithoutDescriptions) {
   const std::vector<Detection> d = {det(1, "", 0, 0, 10, 10, 3), det(1, "", 0, 0, 10, 10, 3),
                                     det(1, "", 0, 0, 10, 10, 4)};

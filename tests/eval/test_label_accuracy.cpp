@@ -44,6 +44,18 @@ TEST(LabelAccuracy, CountsLabelsAndWordsOfTheDetectionsThatFoundABox) {
   EXPECT_EQ(strict.word_right, (std::vector<int64_t>{1, 1}));
 }
 
+TEST(LabelAccuracy, CountsTheWrittenLabelOnly) {
+  test::CaseBuilder c;
+  c.image(1).category(1).category(2);
+  c.box(1, 1, 1, {0, 0, 10, 10}).det(1, 2, {0, 0, 10, 10}, .9).det(1, 1, {0, 0, 10, 10}, .5);
+  c.dt[1]["label_rank"] = 1;  // the same box under its second label: not what the model wrote
+  const LabelAccuracy a = evaluate_label_accuracy(parse_coco_dataset(c.gt.dump(), "gt.json"),
+                                                  parse_detection_results(c.dt.dump(), "dt.json"));
+  EXPECT_EQ(a.detections, 1);
+  EXPECT_EQ(a.localised, 1);
+  EXPECT_EQ(a.label_right, 0);
+}
+
 TEST(LabelAccuracy, NothingToCountGivesZeros) {
   test::CaseBuilder c;
   c.image(1).category(1);

@@ -154,13 +154,22 @@ TEST(ResultsInput, MissingFileIsAnInputError) {
 TEST(ResultsInput, RoundTripsThroughJson) {
   std::vector<Detection> dets(2);
   dets[0] = {5, 2, true, {0.1, 0.2, 3.3, 4.4}, 0.123456789012345, "", 0};
-  dets[1] = {(int64_t(1) << 50) + 1, 7, true, {1, 2, 3, 4}, 1e-300, "blue square", 1};
+  dets[1] = {(int64_t(1) << 50) + 1, 7, true, {1, 2, 3, 4}, 1e-300, "blue square", 1, 2};
   auto back = parse_detection_results(detection_results_to_json(dets), "mem");
   ASSERT_EQ(back.detections.size(), 2u);
   EXPECT_EQ(back.detections[0].score, dets[0].score);
   EXPECT_EQ(back.detections[1].image_id, dets[1].image_id);
   EXPECT_EQ(back.detections[0].bbox, dets[0].bbox);
   EXPECT_EQ(back.detections[1].description, "blue square");
+  EXPECT_EQ(back.detections[0].label_rank, 0);
+  EXPECT_EQ(back.detections[1].label_rank, 2);
+}
+
+TEST(ResultsInput, LabelRankMustBeANonNegativeInteger) {
+  EXPECT_THROW(parse_detection_results(R"([{"image_id":1,"category_id":1,"bbox":[0,0,1,1],"score":1,"label_rank":-1}])", "dt.json"),
+               InputError);
+  EXPECT_THROW(parse_detection_results(R"([{"image_id":1,"category_id":1,"bbox":[0,0,1,1],"score":1,"label_rank":"a"}])", "dt.json"),
+               InputError);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include "coordexp/infer/generator.hpp"
 #include "coordexp/model/tiny_vlm.hpp"
+#include "coordexp/util/error.hpp"
 
 namespace coordexp {
 namespace {
@@ -87,6 +88,76 @@ TEST(Generator, MaxObjectsForcesTheEnd) {
   cfg.max_new_tokens = 200;
   auto out = generate(*m, torch::randn({4, 3, 32, 32}), torch::full({4, 2}, 1, torch::kLong), grammar(), cfg);
   for (const auto& gen : out) EXPECT_LE(gen.objects.size(), 1u);
+}
+
+}  // namespace
+}  // namespace coordexp
+
+namespace coordexp {
+namespace {
+
+TEST(Generator, ScoreModesCombineTheLabelAndBoxParts) {
+  const double label = std::log(0.5) + std::log(0.8), coords = 4 * std::log(0.1);  // 2 label tokens
+  EXPECT_NEAR(object_score(ScoreMode::kLabel, label, 2, coords), 0.4, 1e-12);
+  EXPECT_NEAR(object_score(ScoreMode::kLabelBox, label, 2, coords), 0.04, 1e-12);
+  EXPECT_NEAR(object_score(ScoreMode::kTokens, label, 2, coords), std::pow(0.4 * 1e-4, 1.0 / 6), 1e-12);
+  EXPECT_EQ(parse_score_mode(score_mode_name(ScoreMode::kLabelBox)), ScoreMode::kLabelBox);
+  EXPECT_THROW(parse_score_mode("mean"), InputError);
+}
+
+// The label score and the alternatives against probabilities recomputed by teacher forcing the generated
+// answer: P(<obj_start>) among {<obj_start>, end}, the first description token among text tokens, later
+// ones among text and coordinate tokens (the grammar's masks at those positions).
+TEST(Generator, LabelScoreAndAlternativesMatchTeacherForcedProbabilities) {
+  torch::manual_seed(4);
+  auto m = model();
+  const auto g = grammar();
+  GenerationConfig cfg;
+  cfg.max_new_tokens = 60;
+  cfg.min_objects = 2;
+  cfg.label_alternatives = 3;
+  auto images = torch::randn({1, 3, 32, 32});
+  auto prompt = torch::full({1, 2}, 1, torch::kLong);
+  const auto gen = generate(*m, images, prompt, g, cfg)[0];
+  ASSERT_GE(gen.objects.size(), 2u);
+  torch::NoGradGuard ng;
+  auto tokens = torch::cat({prompt, torch::tensor(gen.tokens, torch::kLong).unsqueeze(0)}, 1);
+  auto logits = m->logits(m->forward_text(m->encode_images(images), tokens))[0];
+  // answer token t is predicted by the hidden state at prompt_len + t - 1
+  auto masked_logp = [&](size_t t, const std::vector<TokenId>& allowed) {
+    auto row = logits[1 + t];
+    auto keep = torch::full({kV}, -1e9);
+    for (TokenId id : allowed) keep[id] = 0;
+    return torch::log_softmax(row + keep, -1);
+  };
+  std::vector<TokenId> text, text_coord;
+  for (TokenId id = 1; id <= 9; ++id) text.push_back(id), text_coord.push_back(id);
+  for (TokenId id = 13; id < kV; ++id) text_coord.push_back(id);
+  size_t t = 0, k = 0;
+  for (const auto& o : gen.objects) {
+    ASSERT_EQ(gen.tokens[t], 10);
+    const std::vector<TokenId> start_or_end = k < 2 ? std::vector<TokenId>{10} : std::vector<TokenId>{10, 12};
+    double label = masked_logp(t, start_or_end)[10].item<double>();
+    for (size_t d = 0; d < o.desc_ids.size(); ++d) {
+      auto lp = masked_logp(t + 1 + d, d == 0 ? text : text_coord);
+      label += lp[o.desc_ids[d]].item<double>();
+      if (d + 1 == o.desc_ids.size()) {
+        // the alternatives: the likeliest text tokens other than the written one, with their log p
+        auto text_lp = lp.narrow(0, 1, 9).clone();
+        text_lp[o.desc_ids[d] - 1] = -1e30;
+        auto [v, i] = text_lp.topk(3);
+        ASSERT_EQ(o.alternatives.size(), 3u);
+        for (int j = 0; j < 3; ++j) {
+          EXPECT_EQ(o.alternatives[j].token, i[j].item<int64_t>() + 1);
+          EXPECT_NEAR(o.alternatives[j].log_prob, v[j].item<double>(), 1e-4);
+          EXPECT_NEAR(alternative_score(ScoreMode::kLabel, o, o.alternatives[j]),
+                      std::exp(label - lp[o.desc_ids[d]].item<double>() + v[j].item<double>()), 1e-5);
+        }
+      }
+    }
+    EXPECT_NEAR(o.score, std::exp(label), 1e-5);
+    t += 1 + o.desc_ids.size() + 4 + 1, ++k;
+  }
 }
 
 }  // namespace

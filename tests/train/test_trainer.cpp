@@ -64,9 +64,13 @@ TEST(TrainConfigFile, ShippedConfigsLoad) {
   EXPECT_EQ(scan.data.order, "raster");
   EXPECT_EQ(scan.optim.grounding_weight, 3.0);
   const TrainConfig main_job = load_train_config((dir / "openshapes.json").string());
-  EXPECT_EQ(main_job.optim.grounding_weight, 0.0);
-  EXPECT_EQ(main_job.vision_warmup.steps, 0);
-  EXPECT_FALSE(main_job.model.scan_pointer);
+  EXPECT_EQ(main_job.optim.grounding_weight, 3.0);
+  EXPECT_EQ(main_job.vision_warmup.steps, 4000);
+  EXPECT_TRUE(main_job.model.scan_pointer);
+  EXPECT_EQ(main_job.data.order, "raster");
+  EXPECT_EQ(main_job.criterion.coord_weight, 0.25);
+  EXPECT_EQ(main_job.generation.score, ScoreMode::kLabel);
+  EXPECT_EQ(main_job.generation.label_alternatives, 3);
   // ablation plans name their base relative to the repository root
   const fs::path cwd = fs::current_path();
   fs::current_path(COORDEXP_SOURCE_DIR);

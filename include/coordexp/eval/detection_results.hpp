@@ -20,6 +20,10 @@ struct Detection {
   double score = 1.0;        // confidence; 1.0 when the file has none and scores are optional
   std::string description;   // free-text label, "" when absent
   int64_t index = 0;         // position in the results file (pycocotools' detection id is index + 1)
+  // 0: the label the model wrote; k > 0: the box again with the k-th likeliest other label (optional field
+  // "label_rank" of a results entry; see GenerationConfig::label_alternatives). COCO AP counts every entry;
+  // label accuracy and the duplicate rate count rank 0 only.
+  int64_t label_rank = 0;
 };
 
 // What to do with a result box whose width or height is negative.

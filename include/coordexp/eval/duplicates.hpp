@@ -12,7 +12,8 @@
 namespace coordexp {
 
 // Fraction of `detections` having IoU > iou_threshold with at least one other detection of the same image
-// and label (both members of a pair count); 0 for no detections.
+// and label (both members of a pair count); 0 for no detections. Label alternatives (label_rank > 0) are
+// left out.
 double duplicate_rate(std::span<const Detection> detections, double iou_threshold = 0.8);
 
 // The same test on plain boxes: box i is a duplicate when a box of the same group (same image and label)

@@ -3,7 +3,8 @@
 // "localised", and for the localised ones this counts how often the detection's category is that box's,
 // and word by word how often the two category names agree (word k of both, where both names have one). On
 // OpenShapes word 0 is the colour and word 1 the shape, so a run's errors split into localisation, colour
-// and shape. Detections on images absent from the GT, or without a category, are not counted.
+// and shape. Detections on images absent from the GT, without a category, or with label_rank > 0 (a label
+// alternative, not the written label) are not counted.
 #pragma once
 
 #include <cstdint>

@@ -1,8 +1,8 @@
 // Batched generation with a KV cache and a grammar that only allows well-formed object sequences:
 //   (<obj_start> text-token+ x1 y1 x2 y2 <obj_end>)* answer_end
 // with x2 >= x1 and y2 >= y1 enforced on the bins, so every output parses. Coordinates are decoded as the
-// CoordExp expectation (default) or the argmax bin; each object gets a confidence score, the geometric
-// mean of the probabilities of the tokens that wrote it (<obj_start>, description, the 4 coordinate bins).
+// CoordExp expectation (default) or the argmax bin; each object gets a confidence score from the
+// probabilities of the tokens that wrote it (see ScoreMode).
 #pragma once
 
 #include <torch/torch.h>
@@ -22,6 +22,19 @@ enum class CoordDecode {
 };
 CoordDecode parse_coord_decode(const std::string& name);  // "expectation", "argmax"
 
+// An object's confidence score from the probabilities of the tokens that wrote it: the label part is
+// <obj_start> and the description tokens, the box part the 4 coordinate tokens.
+enum class ScoreMode {
+  kTokens,    // geometric mean over all of them
+  kLabel,     // P(<obj_start>) x P(description): the joint probability that an object with this
+              // description comes next; the box tokens do not count
+  kLabelBox,  // kLabel x the geometric mean of the 4 coordinate tokens' probabilities
+};
+ScoreMode parse_score_mode(const std::string& name);  // "tokens", "label", "label_box"
+const char* score_mode_name(ScoreMode mode);
+// label_log_prob: the sum of log p over the label_tokens label tokens; coord_log_prob: over the 4 bins.
+double object_score(ScoreMode mode, double label_log_prob, int label_tokens, double coord_log_prob);
+
 struct GenerationConfig {
   int64_t max_new_tokens = 200;        // stop each sequence after this many answer tokens
   int64_t max_objects = 40;            // then only answer_end is allowed
@@ -31,6 +44,11 @@ struct GenerationConfig {
   double top_p = 1.0;                  // nucleus sampling mass (with temperature > 0)
   double repetition_penalty = 1.0;     // > 1 discourages text tokens already written in this answer
   CoordDecode coord_decode = CoordDecode::kExpectation;  // how box coordinates are read off
+  ScoreMode score = ScoreMode::kLabel;                   // how each object's confidence is computed
+  // Per object, the most likely other text tokens in place of its last description token, up to this many
+  // (0 = none): the detector reports each as a further detection of the same box, scored with that token's
+  // probability in place of the written one's (see detector.hpp).
+  int64_t label_alternatives = 0;
   uint64_t seed = 0;                                     // sampling seed
 };
 
@@ -42,11 +60,24 @@ struct GrammarTokens {
   TokenId pad = 0;          // fed to finished sequences
 };
 
+struct LabelAlternative {
+  TokenId token = 0;      // in place of desc_ids.back()
+  double log_prob = 0;    // its log probability at that position
+};
+
 struct GeneratedObject {
   std::vector<TokenId> desc_ids;
   BoxXYXY box;       // normalised [0, 1]
-  double score = 0;  // geometric mean of the writing tokens' probabilities
+  double score = 0;  // from the writing tokens' probabilities (GenerationConfig::score)
+  // What the score is made of: log p summed over the label tokens (<obj_start> and the description) and
+  // over the 4 coordinate tokens; the last description token's own log p.
+  double label_log_prob = 0, coord_log_prob = 0, last_desc_log_prob = 0;
+  int label_tokens = 0;
+  std::vector<LabelAlternative> alternatives;  // most likely first (GenerationConfig::label_alternatives)
 };
+
+// The score of `object` with its last description token replaced by `alt`.
+double alternative_score(ScoreMode mode, const GeneratedObject& object, const LabelAlternative& alt);
 
 struct Generation {
   std::vector<TokenId> tokens;  // the answer tokens, answer_end included when reached
