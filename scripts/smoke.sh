@@ -55,6 +55,10 @@ for f in report.md loss_curve.png pr_curves.png predictions_val.png eval_val.jso
 done
 "$bin" predict --run runs/quick/run --input runs/quick/data/val.json --max-images 8 --draw 2 > "$tmp/predict.txt" 2>&1
 test -s runs/quick/run/predict/detections.json || { echo "smoke: predict wrote no detections"; cat "$tmp/predict.txt"; exit 1; }
+# label alternatives: every box again under its 2 likeliest other labels, marked with label_rank
+"$bin" predict --run runs/quick/run --input runs/quick/data/val.json --max-images 8 --draw 0 --label-alternatives 2 \
+  --out "$tmp/alt" > "$tmp/predict_alt.txt" 2>&1 || { cat "$tmp/predict_alt.txt"; exit 1; }
+grep -q '"label_rank":1' "$tmp/alt/detections.json" || { echo "smoke: no label alternatives written"; exit 1; }
 echo "smoke: quick train + resume + report + predict OK"
 # A Hugging Face Qwen2-VL checkpoint (tiny, random, written here): vocabulary extension, fine-tuning with the
 # same trainer, the Hugging Face export, prediction from the run.

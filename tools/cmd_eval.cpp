@@ -117,6 +117,7 @@ int run_eval(const EvalArgs& args) {
                                                    : UnknownImagePolicy::kUnknownImageError;
   options.num_threads = args.threads;
   options.params.use_cats = !args.class_agnostic;
+  if (args.class_agnostic) dt = written_labels_only(std::move(dt));  // alternatives repeat boxes
   CocoEvaluator evaluator(gt, dt, options);
   evaluator.evaluate();
   evaluator.accumulate();
@@ -174,7 +175,8 @@ const CommandRegistrar kRegisterEval(
       lvis->excludes(coco);
       auto* agnostic = sub.add_flag("--class-agnostic", args->class_agnostic,
                                     "pool every category, as pycocotools with params.useCats = 0: does each "
-                                    "box find an object, whatever its label (COCO metrics only)");
+                                    "box find an object, whatever its label (COCO metrics only; entries with label_rank > 0, "
+                                    "label alternatives that repeat a box, are left out)");
       agnostic->excludes(lvis);
       sub.add_flag("--label-accuracy", args->label_accuracy,
                    "also print how often the detections that overlap a ground-truth box (IoU >= 0.5, any "

@@ -98,7 +98,7 @@ CocoSummary summarize_coco(const CocoEvaluator& evaluator, const CocoDataset& gt
 CocoSummary summarize_coco_class_agnostic(const CocoDataset& gt, const DetectionResults& results) {
   CocoEvalOptions pooled;
   pooled.params.use_cats = false;
-  CocoEvaluator evaluator(gt, results, pooled);
+  CocoEvaluator evaluator(gt, written_labels_only(results), pooled);
   evaluator.accumulate();
   return summarize_coco(evaluator, gt);
 }

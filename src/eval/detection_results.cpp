@@ -152,6 +152,11 @@ DetectionResults load_detection_results(const std::string& path, const ResultsLo
   return parse_results(std::string_view(text.data(), text.size()), path, options, true);
 }
 
+DetectionResults written_labels_only(DetectionResults results) {
+  std::erase_if(results.detections, [](const Detection& d) { return d.label_rank > 0; });
+  return results;
+}
+
 std::string detection_results_to_json(const std::vector<Detection>& detections) {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& d : detections) {

@@ -74,7 +74,8 @@ TEST(TrainConfigFile, ShippedConfigsLoad) {
   // ablation plans name their base relative to the repository root
   const fs::path cwd = fs::current_path();
   fs::current_path(COORDEXP_SOURCE_DIR);
-  for (const char* name : {"ablate.json", "ablate_quick.json", "ablate_rollout.json", "ablate_scan.json"})
+  for (const char* name : {"ablate.json", "ablate_quick.json", "ablate_rollout.json", "ablate_scan.json",
+                           "ablate_main.json"})
     EXPECT_NO_THROW(load_ablation_plan((dir / name).string())) << name;
   fs::current_path(cwd);
 }

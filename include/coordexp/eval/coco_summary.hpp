@@ -46,7 +46,8 @@ double coco_summarize_stat(const CocoAccumulation& acc, const CocoEvalParams& pa
 CocoSummary summarize_coco(const CocoEvaluator& evaluator, const CocoDataset& gt);
 
 // Evaluates `results` with every category pooled (CocoEvalParams::use_cats = false, default otherwise) and
-// summarises it: do the boxes find objects, whatever their labels.
+// summarises it: do the boxes find objects, whatever their labels. Label alternatives (label_rank > 0)
+// repeat a box under another label and are left out.
 CocoSummary summarize_coco_class_agnostic(const CocoDataset& gt, const DetectionResults& results);
 
 // pycocotools' printed table, one line per stat, e.g.

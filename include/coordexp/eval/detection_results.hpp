@@ -50,6 +50,10 @@ DetectionResults load_detection_results(const std::string& path, const ResultsLo
 DetectionResults parse_detection_results(std::string_view json_text, const std::string& source,
                                          const ResultsLoadOptions& options = {});
 
+// The results without label alternatives (label_rank > 0): the boxes as the model wrote them. File order
+// and indices are kept, so score ties resolve as before.
+DetectionResults written_labels_only(DetectionResults results);
+
 // Writes results as a pycocotools-style JSON list (description only when non-empty).
 std::string detection_results_to_json(const std::vector<Detection>& detections);
 void save_detection_results(const std::vector<Detection>& detections, const std::string& path);
