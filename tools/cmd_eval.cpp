@@ -38,7 +38,9 @@ struct EvalArgs {
   bool label_accuracy = false;          // recognition of the detections that found a box
 };
 
-void print_f1(const CocoDataset& gt, const DetectionResults& dt, bool class_aware = true) {
+// Counts the written labels only: label alternatives (label_rank > 0) repeat boxes, false positives by design.
+void print_f1(const CocoDataset& gt, const DetectionResults& all, bool class_aware = true) {
+  const DetectionResults dt = written_labels_only(all);
   std::cout << "\n";
   DetectionF1Options options;
   options.class_aware = class_aware;
@@ -162,7 +164,8 @@ const CommandRegistrar kRegisterEval(
           ->check(CLI::IsMember({"error", "skip", "keep"}));
       sub.add_option("--threads", args->threads, "worker threads (0 = all cores)");
       sub.add_flag("--f1", args->f1,
-                   "also print greedy one-to-one precision / recall / F1 at IoU 0.5 and 0.75");
+                   "also print greedy one-to-one precision / recall / F1 at IoU 0.5 and 0.75 (written labels: "
+                   "entries with label_rank > 0 are left out)");
       sub.add_flag("--map-labels", args->map_labels,
                    "map entries that carry only a \"description\" to categories");
       sub.add_option("--synonyms", args->synonyms_path, "synonyms JSON for --map-labels");

@@ -53,14 +53,16 @@ AblationRun read_run(const fs::path& dir, const TrainConfig& cfg, const std::str
   }
   const CocoDataset gt = load_coco_dataset(cfg.data.val_json);
   const DetectionResults dt = load_detection_results((dir / "detections_val.json").string());
-  // the trainer evaluates every val image, so the F1 denominators are the whole split's
+  // the trainer evaluates every val image, so the F1 denominators are the whole split's; F1 and recall
+  // count the labels the model wrote (label alternatives would be false positives by design)
+  const DetectionResults written = written_labels_only(dt);
   DetectionF1Options f1;
   f1.iou_thresholds = {0.5};
-  const F1AtThreshold aware = evaluate_detection_f1(gt, dt, f1).at(0);
+  const F1AtThreshold aware = evaluate_detection_f1(gt, written, f1).at(0);
   r.f1_50 = aware.f1;
   r.recall_50 = aware.recall;
   f1.class_aware = false;
-  r.agnostic_recall_50 = evaluate_detection_f1(gt, dt, f1).at(0).recall;
+  r.agnostic_recall_50 = evaluate_detection_f1(gt, written, f1).at(0).recall;
   r.duplicate_rate = duplicate_rate(dt.detections, 0.8);
   const CocoSummary agnostic_summary = summarize_coco_class_agnostic(gt, dt);
   r.agnostic_ap = agnostic_summary.stats[0], r.agnostic_ap50 = agnostic_summary.stats[1];
@@ -196,7 +198,9 @@ void write_ablation_report(const AblationPlan& plan, const std::vector<AblationR
      << "image plus dropped labels per detection; recall any label: ground truth covered at IoU 0.5 by a "
      << "detection of any description; AP any label: COCO AP with every category pooled (pycocotools' useCats = 0), "
      << "the boxes' quality whatever their descriptions; label right: share of the detections at IoU >= 0.5 with a "
-     << "ground-truth box (any category) that carry its category.\n\n| variant |";
+     << "ground-truth box (any category) that carry its category. AP, AP50, AP75, AP small and AP novel count "
+     << "every detection, label alternatives (generation.label_alternatives) included; the other columns the "
+     << "labels the model wrote.\n\n| variant |";
   for (const auto& [name, m] : metrics) md << " " << name << " |";
   md << "\n|---|";
   for (size_t i = 0; i < metrics.size(); ++i) md << "---|";
