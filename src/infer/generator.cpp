@@ -68,12 +68,7 @@ struct SequenceState {
   int desc_len = 0;
   std::array<int, 4> bins{};
   std::array<double, 4> values{};
-  double label_log_prob = 0;  // of the open object's <obj_start> and description tokens
-  int label_tokens = 0;
-  double coord_log_prob = 0;  // of its coordinate tokens
-  double last_desc_log_prob = 0;
-  std::vector<LabelAlternative> alternatives;  // for the last description token written
-  GeneratedObject open;
+  GeneratedObject open;  // the object being written; its log-probabilities accumulate as tokens come
   Generation out;
 };
 
@@ -210,9 +205,8 @@ std::vector<Generation> decode(VisionLanguageModel& model, int64_t B, const Gram
             s.grammar = Grammar::kDone;
           } else {
             s.open = GeneratedObject{};
-            s.label_log_prob = std::log(p);
-            s.label_tokens = 1;
-            s.coord_log_prob = 0;
+            s.open.label_log_prob = std::log(p);
+            s.open.label_tokens = 1;
             s.desc_len = 0;
             s.grammar = Grammar::kAfterStart;
           }
@@ -226,10 +220,10 @@ std::vector<Generation> decode(VisionLanguageModel& model, int64_t B, const Gram
           } else {
             s.open.desc_ids.push_back(tok);
             s.desc_len += 1;
-            s.label_log_prob += std::log(p);
-            s.last_desc_log_prob = std::log(p);
-            s.label_tokens += 1;
-            s.alternatives = top_alternatives(probs_cpu[b], text_cpu, tok, cfg.label_alternatives);
+            s.open.label_log_prob += std::log(p);
+            s.open.last_desc_log_prob = std::log(p);
+            s.open.label_tokens += 1;
+            s.open.alternatives = top_alternatives(probs_cpu[b], text_cpu, tok, cfg.label_alternatives);
             s.grammar = Grammar::kDescription;
             break;
           }
@@ -241,18 +235,15 @@ std::vector<Generation> decode(VisionLanguageModel& model, int64_t B, const Gram
           } else {
             s.values[s.coord_index] = expected[b];
           }
-          s.coord_log_prob += std::log(p);
+          s.open.coord_log_prob += std::log(p);
           if (++s.coord_index == 4) s.grammar = Grammar::kBeforeEnd;
           break;
         }
         case Grammar::kBeforeEnd: {
           const auto& v = s.values;
           s.open.box = legalize_box({v[0], v[1], v[2], v[3]});
-          s.open.score = object_score(cfg.score, s.label_log_prob, s.label_tokens, s.coord_log_prob);
-          s.open.label_log_prob = s.label_log_prob, s.open.coord_log_prob = s.coord_log_prob;
-          s.open.last_desc_log_prob = s.last_desc_log_prob, s.open.label_tokens = s.label_tokens;
-          s.open.alternatives = std::move(s.alternatives);
-          s.alternatives.clear();
+          s.open.score =
+              object_score(cfg.score, s.open.label_log_prob, s.open.label_tokens, s.open.coord_log_prob);
           s.out.objects.push_back(std::move(s.open));
           s.grammar = Grammar::kOutside;
           break;
