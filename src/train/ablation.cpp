@@ -1,6 +1,7 @@
 // Ablation plans, runs and their report (see ablation.hpp).
 #include "coordexp/train/ablation.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -95,8 +96,8 @@ AblationPlan load_ablation_plan(const std::string& path) {
   auto field = [&](const std::string& key) { return path + ": field \"" + key + "\""; };
   if (!doc.is_object()) throw_input_error(path, "a JSON object", doc.type_name());
   for (const auto& [key, value] : doc.items())
-    if (key != "base" && key != "out_dir" && key != "seeds" && key != "steps" && key != "variants")
-      throw_input_error(field(key), "one of base, out_dir, seeds, steps, variants", "an unknown key");
+    if (key != "base" && key != "out_dir" && key != "seeds" && key != "steps" && key != "set" && key != "variants")
+      throw_input_error(field(key), "one of base, out_dir, seeds, steps, set, variants", "an unknown key");
   AblationPlan plan;
   if (!doc.contains("base")) throw_input_error(field("base"), "a training config path or object", "nothing");
   const json& base = doc["base"];
@@ -106,6 +107,10 @@ AblationPlan load_ablation_plan(const std::string& path) {
     plan.base = base;
   else
     throw_input_error(field("base"), "a training config path or object", base.type_name());
+  if (doc.contains("set")) {
+    if (!doc["set"].is_object()) throw_input_error(field("set"), "an object of config overrides", doc["set"].dump());
+    plan.base = merge_config(plan.base, doc["set"]);
+  }
   if (doc.contains("out_dir")) {
     if (!doc["out_dir"].is_string()) throw_input_error(field("out_dir"), "a folder", doc["out_dir"].dump());
     plan.out_dir = doc["out_dir"];
@@ -135,9 +140,20 @@ AblationPlan load_ablation_plan(const std::string& path) {
       throw_input_error(field(at + ".name"), "a folder-safe name (no '/', '.', spaces)", v.dump());
     const json set = v.contains("set") ? v["set"] : json::object();
     if (!set.is_object()) throw_input_error(field(at + ".set"), "an object of config overrides", set.dump());
+    for (const auto& [key, value] : v.items())
+      if (key != "name" && key != "set" && key != "eval_of")
+        throw_input_error(field(at + "." + key), "one of name, set, eval_of", "an unknown key");
     for (const auto& other : plan.variants)
       if (other.name == v["name"]) throw_input_error(field(at + ".name"), "a name used once", other.name);
-    plan.variants.push_back({v["name"], set});
+    std::string eval_of;
+    if (v.contains("eval_of")) {
+      const json& e = v["eval_of"];
+      const bool earlier = e.is_string() && std::any_of(plan.variants.begin(), plan.variants.end(),
+                                                          [&](const auto& o) { return o.name == e; });
+      if (!earlier) throw_input_error(field(at + ".eval_of"), "the name of an earlier variant", e.dump());
+      eval_of = e;
+    }
+    plan.variants.push_back({v["name"], set, eval_of});
   }
   return plan;
 }
@@ -151,10 +167,16 @@ std::vector<AblationRun> run_ablation(const AblationPlan& plan) {
       ++k;
       const fs::path dir = run_dir(plan, v.name, seed);
       fs::create_directories(dir);
-      json doc = merge_config(plan.base, v.set);
+      json doc = plan.base;
+      if (plan.steps > 0) doc["optim"]["steps"] = plan.steps;  // a variant's own optim.steps wins
+      if (!v.eval_of.empty()) {  // the other variant's trained weights (same seed), evaluated with this config
+        doc["run"]["init_from"] = run_dir(plan, v.eval_of, seed).string();
+        doc["optim"]["steps"] = 0;
+        doc["vision_warmup"]["steps"] = 0;
+      }
+      doc = merge_config(doc, v.set);
       doc["run"]["out_dir"] = dir.string();
       doc["run"]["seed"] = seed;
-      if (plan.steps > 0) doc["optim"]["steps"] = plan.steps;
       const fs::path cfg_path = dir / ("variant_" + v.name + ".json");
       std::ofstream(cfg_path) << doc.dump(2) << "\n";
       const TrainConfig cfg = load_train_config(cfg_path.string());  // errors name the variant's file

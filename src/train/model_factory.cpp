@@ -65,6 +65,13 @@ ModelBundle build_model_for_training(const TrainConfig& cfg, const std::vector<c
   if (cfg.hf.path.empty()) {
     auto tok = !tokenizer_file.empty() ? std::make_shared<WordTokenizer>(WordTokenizer::load(tokenizer_file.string()))
                                        : word_tokenizer_from(cfg, splits);
+    // the coordinate vocabulary comes with the tokenizer: a different K would be silently ignored
+    if (tok->coord_vocab().num_bins() != cfg.data.num_bins)
+      throw_input_error("config field \"data.num_bins\"",
+                        std::to_string(tok->coord_vocab().num_bins()) + " bins, the tokenizer's in " +
+                            tokenizer_file.string(),
+                        std::to_string(cfg.data.num_bins),
+                        "a run continued or initialised from another keeps its coordinate vocabulary");
     b.resolved.model = tiny_config_for(b.resolved.model, *tok);
     b.model = build_tiny_vlm(b.resolved.model);
     load_init_weights(*b.model);

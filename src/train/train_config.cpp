@@ -164,7 +164,10 @@ TrainConfig load_train_config(const std::string& path) {
   visit(reader, c);
   reader.r.finish();
   parse_object_order(c.data.order);  // validates
-  check_positive(path, "optim.steps", c.optim.steps);
+  // 0 steps: evaluate the weights run.init_from names (the ablation's inference-only variants)
+  if (!(c.optim.steps > 0 || (c.optim.steps == 0 && !c.run.init_from.empty())))
+    throw_input_error(path + ": field \"optim.steps\"", "a positive integer (or 0 with run.init_from)",
+                      std::to_string(c.optim.steps));
   check_positive(path, "optim.batch_size", c.optim.batch_size);
   check_positive(path, "optim.lr", c.optim.lr);
   check_positive(path, "data.mc_orderings", c.data.mc_orderings);

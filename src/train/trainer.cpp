@@ -364,6 +364,7 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
     if (step % cfg.run.checkpoint_every == 0 || step == last) save();
     summary.final_loss = loss.total.item<double>();
   }
+  if (step == cfg.optim.steps && !fs::exists(ckpt)) save();  // a 0-step run (initial weights evaluated) too
   const double loop_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_loop).count();
   summary.steps_done = step;
   summary.tokens_per_second = loop_s > 0 ? tokens_seen / loop_s : 0;

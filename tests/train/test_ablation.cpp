@@ -50,6 +50,26 @@ TEST(AblationPlan, MalformedPlansNameTheField) {
   EXPECT_NE(error_of({{"base", base}, {"seeds", {-1}}, {"variants", {{{"name", "a"}}}}}).find("seeds"),
             std::string::npos);
   EXPECT_NE(error_of({{"variants", {{{"name", "a"}}}}}).find("base"), std::string::npos);
+  EXPECT_NE(error_of({{"base", base}, {"set", 3}, {"variants", {{{"name", "a"}}}}}).find("\"set\""),
+            std::string::npos);
+  // eval_of names an earlier variant
+  EXPECT_NE(error_of({{"base", base}, {"variants", {{{"name", "a"}, {"eval_of", "b"}}, {{"name", "b"}}}}})
+                .find("variants[0].eval_of"),
+            std::string::npos);
+  EXPECT_NE(error_of({{"base", base}, {"variants", {{{"name", "a"}, {"evaluate", "b"}}}}}).find("variants[0].evaluate"),
+            std::string::npos);
+}
+
+TEST(AblationPlan, PlanSetReachesEveryVariant) {
+  const json base = {{"data", {{"train_json", "x.json"}}}, {"criterion", {{"tau", 1.0}}}};
+  const AblationPlan plan = load_ablation_plan(write_plan(
+      "plan_set", {{"base", base},
+                   {"set", {{"run", {{"init_from", "runs/warmup"}}}, {"criterion", {{"coord_weight", 0.25}}}}},
+                   {"variants", {{{"name", "a"}}, {{"name", "b"}, {"eval_of", "a"}}}}}));
+  EXPECT_EQ(plan.base["run"]["init_from"], "runs/warmup");
+  EXPECT_EQ(plan.base["criterion"]["coord_weight"], 0.25);
+  EXPECT_EQ(plan.base["criterion"]["tau"], 1.0);
+  EXPECT_EQ(plan.variants[1].eval_of, "a");
 }
 
 TEST(Ablation, RunsEveryVariantWritesTheReportAndReusesFinishedRuns) {
@@ -68,10 +88,20 @@ TEST(Ablation, RunsEveryVariantWritesTheReportAndReusesFinishedRuns) {
                          {"out_dir", out.string()},
                          {"seeds", {0}},
                          {"variants", {{{"name", "ce_only"}, {"set", {{"criterion", {{"coord_weight", 0}}}}}},
-                                       {{"name", "coordexp"}}}}};
+                                       {{"name", "coordexp"}},
+                                       {{"name", "coordexp_again"}, {"eval_of", "coordexp"}}}}};
   const AblationPlan plan = load_ablation_plan(write_plan("plan", plan_doc));
   const auto runs = run_ablation(plan);
-  ASSERT_EQ(runs.size(), 2u);
+  ASSERT_EQ(runs.size(), 3u);
+  // an eval_of variant evaluates the other run's weights: same config, same detections
+  std::ifstream da(out / "coordexp" / "seed0" / "detections_val.json"),
+      db(out / "coordexp_again" / "seed0" / "detections_val.json");
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(da), {}), std::string(std::istreambuf_iterator<char>(db), {}));
+  EXPECT_DOUBLE_EQ(runs[2].ap, runs[1].ap);
+  std::ifstream again_cfg(out / "coordexp_again" / "seed0" / "config.json");
+  const json again_doc = json::parse(again_cfg);
+  EXPECT_EQ(again_doc["optim"]["steps"], 0);
+  EXPECT_EQ(again_doc["run"]["init_from"], (out / "coordexp" / "seed0").string());
   for (const auto& r : runs) {
     EXPECT_GE(r.ap, 0.0);
     EXPECT_GE(r.novel_ap, 0.0);  // the extra split was evaluated

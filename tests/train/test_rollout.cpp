@@ -12,6 +12,7 @@
 #include "coordexp/train/model_factory.hpp"
 #include "coordexp/train/rollout.hpp"
 #include "coordexp/train/trainer.hpp"
+#include "coordexp/util/error.hpp"
 #include "train_fixtures.hpp"
 
 namespace coordexp {
@@ -244,6 +245,24 @@ TEST(Rollout, InitFromStartsWithAnotherRunsWeightsAndTokenizer) {
   EXPECT_EQ(std::string(std::istreambuf_iterator<char>(ta), {}), std::string(std::istreambuf_iterator<char>(tb), {}));
   const auto pa = a.model->named_parameters(), pb = b.model->named_parameters();
   for (const auto& p : pa) EXPECT_TRUE(torch::allclose(p.value(), pb[p.key()], 1e-6, 1e-6)) << p.key();
+  // zero steps evaluates the initial weights: they stay where the first run ended
+  TrainConfig zero = tiny_rollout_config("init_zero");
+  zero.run.init_from = first.run.out_dir;
+  zero.optim.steps = 0;
+  train(zero, o);
+  const ModelBundle c = load_run_model(zero.run.out_dir);
+  const auto pc = c.model->named_parameters();
+  for (const auto& p : pa) EXPECT_TRUE(torch::equal(p.value(), pc[p.key()])) << p.key();
+  // the coordinate vocabulary comes with the tokenizer: asking for another K is an error, not ignored
+  TrainConfig other_bins = tiny_rollout_config("init_bins");
+  other_bins.run.init_from = first.run.out_dir;
+  other_bins.data.num_bins = first.data.num_bins + 4;
+  try {
+    train(other_bins, o);
+    ADD_FAILURE() << "a different data.num_bins was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("data.num_bins"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

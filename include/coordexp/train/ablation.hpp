@@ -2,9 +2,15 @@
 // several seeds, compared in one table and one chart. A plan file:
 //   {"base": "configs/openshapes.json",            // a training config (path, or the object inline)
 //    "out_dir": "runs/ablate", "seeds": [0, 1], "steps": 600,   // steps optional (overrides optim.steps)
-//    "variants": [{"name": "ce_only", "set": {"criterion": {"coord_weight": 0}}}, ...]}
-// Each variant's "set" is merged key by key into the base (objects recursively, other values replaced) and
-// the result is checked like any training config (unknown keys are errors naming the variant). Runs go to
+//    "set": {"run": {"init_from": "runs/warmup"}},       // optional, merged into the base for every variant
+//    "variants": [{"name": "ce_only", "set": {"criterion": {"coord_weight": 0}}},
+//                 {"name": "ce_only_argmax", "eval_of": "ce_only",
+//                  "set": {"generation": {"coord_decode": "argmax"}}}, ...]}
+// Each variant's "set" is merged key by key into the base (objects recursively, other values replaced) after
+// the plan's steps, so a variant may set its own optim.steps; the result is checked like any training config
+// (unknown keys are errors naming the variant). A variant with "eval_of" trains nothing: it evaluates the
+// named earlier variant's final weights (same seed) under its own config, for inference-only differences
+// such as the coordinate decoder (run.init_from = that run, optim.steps = 0, no vision warm-up). Runs go to
 // out_dir/<name>/seed<k>/; a run whose eval_val.json exists is reused, so an interrupted ablation resumes.
 #pragma once
 
@@ -16,11 +22,12 @@ namespace coordexp {
 
 struct AblationVariant {
   std::string name;
-  nlohmann::json set;  // the overrides
+  nlohmann::json set;   // the overrides
+  std::string eval_of;  // non-empty: evaluate this earlier variant's weights instead of training
 };
 
 struct AblationPlan {
-  nlohmann::json base;  // a training config document
+  nlohmann::json base;  // a training config document (the plan's own "set" already merged in)
   std::string out_dir = "runs/ablate";
   std::vector<uint64_t> seeds = {0};
   int64_t steps = -1;  // > 0: overrides optim.steps of every variant
