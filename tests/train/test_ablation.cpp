@@ -72,6 +72,19 @@ TEST(AblationPlan, PlanSetReachesEveryVariant) {
   EXPECT_EQ(plan.variants[1].eval_of, "a");
 }
 
+TEST(AblationReport, FiguresARunDoesNotHaveAreDashes) {
+  AblationPlan plan;
+  plan.out_dir = (testing::test_root() / "ablate_dash").string();
+  plan.variants = {{"a", json::object(), ""}};
+  AblationRun r;
+  r.variant = "a", r.ap = 0.25, r.ap_small = 0.125, r.novel_ap = -1;  // no extra split
+  write_ablation_report(plan, {r});
+  std::ifstream md(fs::path(plan.out_dir) / "ablation.md");
+  const std::string text((std::istreambuf_iterator<char>(md)), {});
+  EXPECT_NE(text.find("| a | 0.250 | 0.000 | 0.000 | 0.125 | - |"), std::string::npos) << text;
+  EXPECT_EQ(text.find("-1.000"), std::string::npos);
+}
+
 TEST(Ablation, RunsEveryVariantWritesTheReportAndReusesFinishedRuns) {
   const fs::path data = testing::test_data_dir();
   const json base = {

@@ -75,7 +75,7 @@ TEST(TrainConfigFile, ShippedConfigsLoad) {
   const fs::path cwd = fs::current_path();
   fs::current_path(COORDEXP_SOURCE_DIR);
   for (const char* name : {"ablate.json", "ablate_quick.json", "ablate_rollout.json", "ablate_scan.json",
-                           "ablate_main.json"})
+                           "ablate_main.json", "ablate_rollout_dense.json", "ablate_long.json"})
     EXPECT_NO_THROW(load_ablation_plan((dir / name).string())) << name;
   fs::current_path(cwd);
 }
