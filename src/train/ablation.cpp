@@ -71,12 +71,6 @@ AblationRun read_run(const fs::path& dir, const TrainConfig& cfg, const std::str
   return r;
 }
 
-std::string format_fixed(double x) {
-  std::ostringstream o;
-  o << std::fixed << std::setprecision(3) << x;
-  return o.str();
-}
-
 struct Spread {
   double mean = 0, sd = 0;
 };
@@ -245,10 +239,13 @@ void write_ablation_report(const AblationPlan& plan, const std::vector<AblationR
       for (const auto* r : it->second) values.push_back(r->*(metrics[i].second));
       const Spread s = spread(values);
       // -1 marks a figure a run does not have (no extra split, no small objects)
-      if (std::all_of(values.begin(), values.end(), [](double x) { return x < 0; }))
+      if (std::all_of(values.begin(), values.end(), [](double x) { return x < 0; })) {
         md << " - |";
-      else
-        md << " " << s.mean << (values.size() > 1 ? " +- " + format_fixed(s.sd) : "") << " |";
+      } else {
+        md << " " << s.mean;
+        if (values.size() > 1) md << " +- " << s.sd;
+        md << " |";
+      }
       if (i < 3) {
         series[i].values.push_back(s.mean);
         series[i].errors.push_back(s.sd);
@@ -258,10 +255,15 @@ void write_ablation_report(const AblationPlan& plan, const std::vector<AblationR
   }
   md << "\n![AP per variant](ablation.png)\n\n## Every run\n\n| variant | seed | AP | AP50 | AP75 | AP novel | F1@0.5 "
         "| duplicates | invalid | train s |\n|---|---|---|---|---|---|---|---|---|---|\n";
-  for (const auto& r : runs)
-    md << "| " << r.variant << " | " << r.seed << " | " << r.ap << " | " << r.ap50 << " | " << r.ap75 << " | "
-       << (r.novel_ap < 0 ? std::string("-") : format_fixed(r.novel_ap)) << " | " << r.f1_50 << " | " << r.duplicate_rate << " | " << r.invalid_rate << " | "
-       << std::setprecision(0) << r.train_seconds << std::setprecision(3) << " |\n";
+  for (const auto& r : runs) {
+    md << "| " << r.variant << " | " << r.seed << " | " << r.ap << " | " << r.ap50 << " | " << r.ap75 << " | ";
+    if (r.novel_ap < 0)
+      md << "-";
+    else
+      md << r.novel_ap;
+    md << " | " << r.f1_50 << " | " << r.duplicate_rate << " | " << r.invalid_rate << " | " << std::setprecision(0)
+       << r.train_seconds << std::setprecision(3) << " |\n";
+  }
   std::ofstream(out / "ablation.md") << md.str();
   BarChartConfig bc;
   bc.plot.width = std::max(800, 140 * static_cast<int>(groups.size()));
