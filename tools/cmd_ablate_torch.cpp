@@ -1,4 +1,4 @@
-// `coordexp ablate --config PLAN [--steps N] [--seeds N]`: trains every variant of an ablation plan for
+// `coordexp ablate --config PLAN [--steps N] [--seeds N] [--out DIR] [--jobs N]`: trains every variant of an ablation plan for
 // every seed (reusing finished runs) and writes ablation.md + ablation.png (see train/ablation.hpp).
 #include <iostream>
 #include <numeric>
@@ -16,10 +16,13 @@ const CommandRegistrar kAblate(
       auto steps = std::make_shared<int64_t>(-1);
       auto seeds = std::make_shared<int>(0);
       auto out = std::make_shared<std::string>();
+      auto jobs = std::make_shared<int>(0);
       sub.add_option("--config", *plan_path, "Ablation plan (JSON)")->required()->check(CLI::ExistingFile);
       sub.add_option("--steps", *steps, "Override the plan's step budget")->check(CLI::PositiveNumber);
       sub.add_option("--seeds", *seeds, "Use seeds 0..N-1 instead of the plan's")->check(CLI::Range(1, 100));
       sub.add_option("--out", *out, "Override the plan's out_dir");
+      sub.add_option("--jobs", *jobs, "Runs trained at once, each in its own process (overrides the plan's jobs)")
+          ->check(CLI::Range(1, 64));
       return [=]() -> int {
         AblationPlan plan = load_ablation_plan(*plan_path);
         if (*steps > 0) plan.steps = *steps;
@@ -28,7 +31,8 @@ const CommandRegistrar kAblate(
           std::iota(plan.seeds.begin(), plan.seeds.end(), 0);
         }
         if (!out->empty()) plan.out_dir = *out;
-        const auto runs = run_ablation(plan);
+        if (*jobs > 0) plan.jobs = *jobs;
+        const auto runs = run_ablation(plan, {"/proc/self/exe", "train"});
         write_ablation_report(plan, runs);
         std::cerr << "ablate: " << runs.size() << " runs; report " << plan.out_dir << "/ablation.md\n";
         return 0;

@@ -20,6 +20,8 @@
 #include <thread>
 #include <vector>
 
+#include "coordexp/util/child_process.hpp"
+
 namespace coordexp::cli {
 namespace {
 
@@ -73,12 +75,6 @@ int free_local_port() {
   return ntohs(a.sin_port);
 }
 
-std::string describe_status(int status) {
-  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return std::string("was killed by signal ") + strsignal(WTERMSIG(status));
-  return "stopped";
-}
-
 }  // namespace
 
 int run_local_workers(int nproc, int grace_seconds) {
@@ -117,8 +113,8 @@ int run_local_workers(int nproc, int grace_seconds) {
     if (pid > 0) {
       const int rank = workers.at(pid);
       workers.erase(pid);
-      if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-        std::cerr << "coordexp train: worker " << rank << " (pid " << pid << ") " << describe_status(status)
+      if (!exited_cleanly(status)) {
+        std::cerr << "coordexp train: worker " << rank << " (pid " << pid << ") " << describe_exit_status(status)
                   << (failed ? "" : "; the others stop within " + std::to_string(grace_seconds) + " s") << "\n";
         result = 1;
         if (!failed) deadline = std::chrono::steady_clock::now() + std::chrono::seconds(grace_seconds);

@@ -252,6 +252,11 @@ class TinyVlmImpl : public VisionLanguageModel {
   }
   torch::Tensor image_attention() override { return image_attention_; }
   int64_t vocab_size() const override { return config_.vocab_size; }
+  bool is_image_encoder_parameter(const std::string& name) const override {
+    for (const char* part : {"stem.", "vision_pos", "vision_block", "vision_norm.", "proj1.", "proj2."})
+      if (name.rfind(part, 0) == 0) return true;
+    return false;
+  }
 
  private:
   struct ScanBias {

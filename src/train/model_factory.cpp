@@ -44,6 +44,27 @@ TinyVlmConfig tiny_config_for(TinyVlmConfig config, const WordTokenizer& tok) {
   return config;
 }
 
+// The image encoder's weights of `from` (another run's model) into `to`; every one must exist with the same
+// shape, or the error names the parameter and the run.
+void copy_image_encoder(VisionLanguageModel& from, VisionLanguageModel& to, const fs::path& from_dir) {
+  const auto source = from.named_parameters();
+  torch::NoGradGuard no_grad;
+  int copied = 0;
+  for (auto& p : to.named_parameters()) {
+    if (!to.is_image_encoder_parameter(p.key())) continue;
+    const torch::Tensor* s = source.find(p.key());
+    if (!s || !s->sizes().equals(p.value().sizes()))
+      throw_input_error("run.init_from " + from_dir.string() + ": image encoder parameter " + p.key(),
+                        "shape " + c10::str(p.value().sizes()) + " (the configured model's)",
+                        s ? c10::str(s->sizes()) : std::string("none"),
+                        "run.init_parts \"vision\" needs the same image encoder (model.vision_*, patch and image size)");
+    p.value().copy_(*s);
+    ++copied;
+  }
+  if (copied == 0)
+    throw_input_error("run.init_parts", "a model with image encoder parameters", "none");
+}
+
 }  // namespace
 
 ModelBundle build_model_for_training(const TrainConfig& cfg, const std::vector<const DetectionDataset*>& splits,
@@ -53,14 +74,19 @@ ModelBundle build_model_for_training(const TrainConfig& cfg, const std::vector<c
   const fs::path saved = out_dir / "tokenizer.json";
   const bool reuse = resume && fs::exists(saved);
   b.tokenizer_reused = reuse;
-  // a run started from another run's weights takes that run's tokenizer (the rows must mean the same ids)
+  // a run started from all of another run's weights takes that run's tokenizer (the rows must mean the same
+  // ids); one that takes only the image encoder builds its own
   const fs::path init_dir(cfg.run.init_from);
-  const fs::path tokenizer_file =
-      reuse ? saved : !cfg.run.init_from.empty() ? init_dir / "tokenizer.json" : fs::path();
+  const bool init_all = !cfg.run.init_from.empty() && cfg.run.init_parts == "all";
+  const fs::path tokenizer_file = reuse ? saved : init_all ? init_dir / "tokenizer.json" : fs::path();
   // (a resumed run with a checkpoint of its own loads that one in the trainer instead)
   const bool init = !cfg.run.init_from.empty() && !(resume && fs::exists(out_dir / "checkpoint.pt"));
   auto load_init_weights = [&](VisionLanguageModel& m) {
-    if (init) load_checkpoint((init_dir / "checkpoint.pt").string(), m, nullptr, m.vocab_size());
+    if (!init) return;
+    if (init_all)
+      load_checkpoint((init_dir / "checkpoint.pt").string(), m, nullptr, m.vocab_size());
+    else
+      copy_image_encoder(*load_run_model(init_dir).model, m, init_dir);
   };
   if (cfg.hf.path.empty()) {
     auto tok = !tokenizer_file.empty() ? std::make_shared<WordTokenizer>(WordTokenizer::load(tokenizer_file.string()))

@@ -149,6 +149,7 @@ void visit(V& v, TrainConfig& c) {
     s("out_dir", r.out_dir), s("seed", r.seed), s("threads", r.threads), s("log_every", r.log_every);
     s("eval_every", r.eval_every), s("eval_images", r.eval_images), s("checkpoint_every", r.checkpoint_every);
     s("eval_batch_size", r.eval_batch_size), s("dist_timeout_s", r.dist_timeout_s), s("init_from", r.init_from);
+    s("init_parts", r.init_parts);
   }
 }
 
@@ -168,6 +169,11 @@ TrainConfig load_train_config(const std::string& path) {
   if (!(c.optim.steps > 0 || (c.optim.steps == 0 && !c.run.init_from.empty())))
     throw_input_error(path + ": field \"optim.steps\"", "a positive integer (or 0 with run.init_from)",
                       std::to_string(c.optim.steps));
+  if (c.run.init_parts != "all" && c.run.init_parts != "vision")
+    throw_input_error(path + ": field \"run.init_parts\"", "\"all\" or \"vision\"", c.run.init_parts);
+  if (c.run.init_parts == "vision" && (c.run.init_from.empty() || c.optim.steps == 0))
+    throw_input_error(path + ": field \"run.init_parts\"", "\"all\" unless run.init_from is set and optim.steps > 0",
+                      "\"vision\"", "a run that evaluates init_from needs all of its weights");
   check_positive(path, "optim.batch_size", c.optim.batch_size);
   check_positive(path, "optim.lr", c.optim.lr);
   check_positive(path, "data.mc_orderings", c.data.mc_orderings);

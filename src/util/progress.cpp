@@ -50,6 +50,11 @@ void ProgressBar::update(int64_t done, const std::string& terms) {
   std::fflush(stderr);
 }
 
+void ProgressBar::note(const std::string& line) {
+  std::fprintf(stderr, "%s%s\n", tty_ ? "\r\033[K" : "", line.c_str());
+  std::fflush(stderr);
+}
+
 void ProgressBar::finish(const std::string& terms) {
   update(total_, terms);
   if (tty_) std::fprintf(stderr, "\n");

@@ -499,5 +499,22 @@ TEST(SynthConfig, JsonRoundTripRejectsUnknownKeysAndWrongTypes) {
   EXPECT_THROW(parse_synth_split("test"), InputError);
 }
 
+TEST(SynthConfig, ShippedConfigsLoadAndValidate) {
+  for (const char* name : {"openshapes_easy_synth.json", "openshapes_hard_synth.json"}) {
+    const std::string path = std::string(COORDEXP_SOURCE_DIR) + "/configs/" + name;
+    std::ifstream f(path);
+    ASSERT_TRUE(f) << path;
+    const SynthConfig c = synth_config_from_json(nlohmann::json::parse(f), path);
+    EXPECT_NO_THROW(validate_synth_config(c)) << name;
+  }
+  // the harder split: smaller objects, more of them, more overlap than the default
+  std::ifstream f(std::string(COORDEXP_SOURCE_DIR) + "/configs/openshapes_hard_synth.json");
+  const SynthConfig hard = synth_config_from_json(nlohmann::json::parse(f), "hard");
+  const SynthConfig base;
+  EXPECT_LT(hard.max_object_size, base.max_object_size);
+  EXPECT_GT(hard.min_objects, base.min_objects);
+  EXPECT_LT(hard.min_visible_fraction, base.min_visible_fraction);
+}
+
 }  // namespace
 }  // namespace coordexp

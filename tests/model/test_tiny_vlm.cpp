@@ -218,9 +218,28 @@ TEST(TinyVlm, TextStatesDependOnTheImageAndGradientsReachTheVisionTower) {
   auto b = model->forward_text(model->encode_images(torch::randn({1, 3, 32, 32})), tokens);
   EXPECT_GT((a - b).abs().max().item<double>(), 1e-3);
   model->logits(a).sum().backward();
-  for (const auto& p : model->named_parameters())
-    if (p.key().rfind("stem", 0) == 0 || p.key().rfind("proj", 0) == 0)
+  for (const auto& p : model->named_parameters()) {
+    if (p.key().rfind("stem", 0) == 0 || p.key().rfind("proj", 0) == 0) {
       EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0) << p.key();
+    }
+  }
+}
+
+// The image encoder's parameters (what run.init_parts = "vision" copies) are exactly those encode_images
+// reaches, with the scan pointer's parameters (fed by image tokens, but inside the decoder) outside.
+TEST(TinyVlm, ImageEncoderParametersAreTheOnesEncodeImagesUses) {
+  torch::manual_seed(4);
+  auto c = small_config();
+  c.scan_pointer = true, c.coord_first_id = 10, c.num_coord_bins = 16;
+  auto model = build_tiny_vlm(c);
+  model->encode_images(torch::randn({2, 3, 32, 32})).pow(2).sum().backward();
+  int encoder = 0;
+  for (const auto& p : model->named_parameters()) {
+    const bool reached = p.value().grad().defined() && p.value().grad().abs().sum().item<double>() > 0;
+    EXPECT_EQ(model->is_image_encoder_parameter(p.key()), reached) << p.key();
+    encoder += reached;
+  }
+  EXPECT_GE(encoder, 6);
 }
 
 }  // namespace

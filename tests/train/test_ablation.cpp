@@ -1,5 +1,6 @@
-// Ablation plans: parsing and its errors, config merging, and a two-variant run on the tiny dataset whose
-// report holds every variant and whose finished runs are reused.
+// Ablation plans: parsing and its errors, config merging, a two-variant run on the tiny dataset whose
+// report holds every variant and whose finished runs are reused, and the same runs side by side in child
+// processes.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -58,6 +59,9 @@ TEST(AblationPlan, MalformedPlansNameTheField) {
             std::string::npos);
   EXPECT_NE(error_of({{"base", base}, {"variants", {{{"name", "a"}, {"evaluate", "b"}}}}}).find("variants[0].evaluate"),
             std::string::npos);
+  EXPECT_NE(error_of({{"base", base}, {"jobs", 0}, {"variants", {{{"name", "a"}}}}}).find("\"jobs\""), std::string::npos);
+  EXPECT_NE(error_of({{"base", base}, {"jobs", "two"}, {"variants", {{{"name", "a"}}}}}).find("\"jobs\""),
+            std::string::npos);
 }
 
 TEST(AblationPlan, PlanSetReachesEveryVariant) {
@@ -85,9 +89,10 @@ TEST(AblationReport, FiguresARunDoesNotHaveAreDashes) {
   EXPECT_EQ(text.find("-1.000"), std::string::npos);
 }
 
-TEST(Ablation, RunsEveryVariantWritesTheReportAndReusesFinishedRuns) {
+// Three steps on the tiny dataset, one thread (so that runs in child processes are bit-identical too).
+json tiny_base() {
   const fs::path data = testing::test_data_dir();
-  const json base = {
+  return {
       {"data", {{"train_json", (data / "train.json").string()}, {"val_json", (data / "val.json").string()},
                 {"extra_eval_json", (data / "novel.json").string()}, {"num_bins", 32}}},
       {"model", {{"image_size", 32}, {"patch_size", 16}, {"vision_width", 16}, {"vision_heads", 2},
@@ -95,21 +100,31 @@ TEST(Ablation, RunsEveryVariantWritesTheReportAndReusesFinishedRuns) {
       {"optim", {{"steps", 3}, {"batch_size", 4}, {"warmup_steps", 1}}},
       {"generation", {{"max_new_tokens", 16}}},
       {"run", {{"threads", 1}, {"checkpoint_every", 100}}}};
+}
+
+json tiny_plan(const fs::path& out) {
+  return {{"base", tiny_base()},
+          {"out_dir", out.string()},
+          {"seeds", {0}},
+          {"variants", {{{"name", "ce_only"}, {"set", {{"criterion", {{"coord_weight", 0}}}}}},
+                        {{"name", "coordexp"}},
+                        {{"name", "coordexp_again"}, {"eval_of", "coordexp"}}}}};
+}
+
+std::string file_text(const fs::path& p) {
+  std::ifstream f(p);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+TEST(Ablation, RunsEveryVariantWritesTheReportAndReusesFinishedRuns) {
   const fs::path out = testing::test_root() / "ablate";
   fs::remove_all(out);
-  const json plan_doc = {{"base", base},
-                         {"out_dir", out.string()},
-                         {"seeds", {0}},
-                         {"variants", {{{"name", "ce_only"}, {"set", {{"criterion", {{"coord_weight", 0}}}}}},
-                                       {{"name", "coordexp"}},
-                                       {{"name", "coordexp_again"}, {"eval_of", "coordexp"}}}}};
-  const AblationPlan plan = load_ablation_plan(write_plan("plan", plan_doc));
+  const AblationPlan plan = load_ablation_plan(write_plan("plan", tiny_plan(out)));
   const auto runs = run_ablation(plan);
   ASSERT_EQ(runs.size(), 3u);
   // an eval_of variant evaluates the other run's weights: same config, same detections
-  std::ifstream da(out / "coordexp" / "seed0" / "detections_val.json"),
-      db(out / "coordexp_again" / "seed0" / "detections_val.json");
-  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(da), {}), std::string(std::istreambuf_iterator<char>(db), {}));
+  EXPECT_EQ(file_text(out / "coordexp" / "seed0" / "detections_val.json"),
+            file_text(out / "coordexp_again" / "seed0" / "detections_val.json"));
   EXPECT_DOUBLE_EQ(runs[2].ap, runs[1].ap);
   std::ifstream again_cfg(out / "coordexp_again" / "seed0" / "config.json");
   const json again_doc = json::parse(again_cfg);
@@ -137,6 +152,49 @@ TEST(Ablation, RunsEveryVariantWritesTheReportAndReusesFinishedRuns) {
   const auto again = run_ablation(plan);
   EXPECT_EQ(fs::last_write_time(out / "coordexp" / "seed0" / "checkpoint.pt"), stamp);
   EXPECT_DOUBLE_EQ(again[1].ap, runs[1].ap);
+}
+
+// Runs side by side in child processes (`coordexp train`) write the very files the in-process runs write,
+// an eval_of run waits for the run it evaluates, and every run's output is in its train.log.
+TEST(Ablation, JobsInChildProcessesMatchTheInProcessRuns) {
+  const fs::path serial = testing::test_root() / "ablate_serial", side = testing::test_root() / "ablate_jobs";
+  fs::remove_all(serial), fs::remove_all(side);
+  const auto a = run_ablation(load_ablation_plan(write_plan("plan_serial", tiny_plan(serial))));
+  json doc = tiny_plan(side);
+  doc["jobs"] = 2;
+  const AblationPlan plan = load_ablation_plan(write_plan("plan_jobs", doc));
+  ASSERT_EQ(plan.jobs, 2);
+  const auto b = run_ablation(plan, {COORDEXP_CLI, "train"});
+  ASSERT_EQ(b.size(), a.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(b[i].variant, a[i].variant);
+    const fs::path rel = fs::path(a[i].variant) / "seed0";
+    EXPECT_EQ(file_text(side / rel / "detections_val.json"), file_text(serial / rel / "detections_val.json"))
+        << a[i].variant;
+    EXPECT_DOUBLE_EQ(b[i].ap, a[i].ap);
+    EXPECT_NE(file_text(side / rel / "train.log").find("val: AP"), std::string::npos) << file_text(side / rel / "train.log");
+  }
+}
+
+// A run that fails stops the ablation with an error naming its config and log; what depends on it never starts.
+TEST(Ablation, AFailedRunInAChildProcessIsReportedWithItsLog) {
+  const fs::path out = testing::test_root() / "ablate_fail";
+  fs::remove_all(out);
+  json doc = tiny_plan(out);
+  doc["jobs"] = 2;
+  const AblationPlan plan = load_ablation_plan(write_plan("plan_fail", doc));
+  try {
+    run_ablation(plan, {"/bin/false"});
+    ADD_FAILURE() << "a failing run was not reported";
+  } catch (const std::runtime_error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("variant_"), std::string::npos) << what;
+    EXPECT_NE(what.find("exited with status 1"), std::string::npos) << what;
+    EXPECT_NE(what.find("train.log"), std::string::npos) << what;
+  }
+  EXPECT_FALSE(fs::exists(out / "coordexp_again" / "seed0" / "train.log"));
+  // jobs > 1 without a command to start is a programming error, not a silent serial run
+  EXPECT_THROW(run_ablation(plan), std::invalid_argument);
 }
 
 }  // namespace

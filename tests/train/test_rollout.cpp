@@ -38,6 +38,7 @@ class ScriptedModel : public VisionLanguageModel {
   torch::Tensor lm_head_weight() override { return head_; }
   torch::Tensor input_embedding() override { return head_; }
   int64_t vocab_size() const override { return V_; }
+  bool is_image_encoder_parameter(const std::string&) const override { return false; }
 
  private:
   torch::Tensor next() {
@@ -229,7 +230,8 @@ namespace coordexp {
 namespace {
 
 // A continuation starts from another run's tokenizer and weights (fresh optimiser): with a negligible
-// learning rate its one step leaves the weights where the first run ended.
+// learning rate its one step leaves the weights where the first run ended. With run.init_parts = "vision"
+// only the image encoder is taken, so the number of coordinate bins may differ.
 TEST(Rollout, InitFromStartsWithAnotherRunsWeightsAndTokenizer) {
   TrainConfig first = tiny_rollout_config("init_first");
   first.rollout.every = 0;
@@ -262,6 +264,39 @@ TEST(Rollout, InitFromStartsWithAnotherRunsWeightsAndTokenizer) {
     ADD_FAILURE() << "a different data.num_bins was accepted";
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("data.num_bins"), std::string::npos) << e.what();
+  }
+  // ... unless only the image encoder is taken: the run builds its own tokenizer with its own K
+  TrainConfig encoder_only = tiny_rollout_config("init_vision");
+  encoder_only.run.init_from = first.run.out_dir;
+  encoder_only.run.init_parts = "vision";
+  encoder_only.data.num_bins = first.data.num_bins + 4;
+  encoder_only.optim.steps = 1, encoder_only.optim.lr = 1e-12, encoder_only.optim.weight_decay = 0;
+  train(encoder_only, o);
+  const ModelBundle d = load_run_model(encoder_only.run.out_dir);
+  const auto pd = d.model->named_parameters();
+  int encoder = 0, decoder_same = 0;
+  for (const auto& p : pa) {
+    if (d.model->is_image_encoder_parameter(p.key())) {
+      ++encoder;
+      EXPECT_TRUE(torch::allclose(p.value(), pd[p.key()], 1e-6, 1e-6)) << p.key();
+    } else if (p.value().sizes() == pd[p.key()].sizes() && p.value().numel() > 1 &&
+               torch::allclose(p.value(), pd[p.key()], 1e-6, 1e-6)) {
+      ++decoder_same;
+    }
+  }
+  EXPECT_GE(encoder, 6);        // stem, positions, a block, norm, two projections
+  EXPECT_EQ(decoder_same, 0);   // the decoder starts fresh, not from the first run's trained weights
+  EXPECT_EQ(pd["embed.weight"].size(0), pa["embed.weight"].size(0) + 4);  // 4 more coordinate rows
+  // another image encoder is an error naming the parameter, not a silent partial copy
+  TrainConfig wider = tiny_rollout_config("init_vision_wider");
+  wider.run.init_from = first.run.out_dir;
+  wider.run.init_parts = "vision";
+  wider.model.vision_width = 24;
+  try {
+    train(wider, o);
+    ADD_FAILURE() << "an image encoder of another width was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("image encoder parameter"), std::string::npos) << e.what();
   }
 }
 

@@ -53,7 +53,7 @@ fs::path fresh_dir(const std::string& name) {
 TEST(TrainConfigFile, ShippedConfigsLoad) {
   const fs::path dir = fs::path(COORDEXP_SOURCE_DIR) / "configs";
   for (const char* name : {"openshapes.json", "openshapes_easy.json", "openshapes_grounded.json",
-                           "openshapes_scan.json", "quick.json", "qwen_tiny_finetune.json"})
+                           "openshapes_scan.json", "openshapes_hard.json", "quick.json", "qwen_tiny_finetune.json"})
     EXPECT_NO_THROW(load_train_config((dir / name).string())) << name;
   const TrainConfig grounded = load_train_config((dir / "openshapes_grounded.json").string());
   EXPECT_EQ(grounded.optim.grounding_weight, 3.0);
@@ -75,7 +75,7 @@ TEST(TrainConfigFile, ShippedConfigsLoad) {
   const fs::path cwd = fs::current_path();
   fs::current_path(COORDEXP_SOURCE_DIR);
   for (const char* name : {"ablate.json", "ablate_quick.json", "ablate_rollout.json", "ablate_scan.json",
-                           "ablate_main.json", "ablate_rollout_dense.json", "ablate_long.json"})
+                           "ablate_main.json", "ablate_rollout_dense.json", "ablate_long.json", "ablate_hard.json"})
     EXPECT_NO_THROW(load_ablation_plan((dir / name).string())) << name;
   fs::current_path(cwd);
 }
@@ -105,14 +105,21 @@ TEST(TrainConfigFile, UnknownKeysWrongTypesAndBadEnumsAreNamed) {
   EXPECT_NE(message(R"({"optim": {"lr": 0.1}})").find("data.train_json"), std::string::npos);
   EXPECT_NE(message(R"({"data": {"train_json": "x"}, "optim": {"steps": 0}})").find("optim.steps"),
             std::string::npos);
+  EXPECT_NE(message(R"({"data": {"train_json": "x"}, "run": {"init_from": "r", "init_parts": "decoder"}})")
+                .find("run.init_parts"),
+            std::string::npos);
+  EXPECT_NE(message(R"({"data": {"train_json": "x"}, "run": {"init_parts": "vision"}})").find("run.init_parts"),
+            std::string::npos);  // nothing to take the encoder from
   // the resolved config reads back to the same values
   TrainConfig c = tiny_config("out");
+  c.run.init_parts = "vision", c.run.init_from = "runs/warmup";
   c.criterion.matching = MatchingMode::kIndex;
   c.criterion.coord_ce_target = CoordTarget::kTwoBin;
   const TrainConfig back = load_train_config(write(train_config_to_json(c)));
   EXPECT_EQ(back.criterion.matching, MatchingMode::kIndex);
   EXPECT_EQ(back.criterion.coord_ce_target, CoordTarget::kTwoBin);
   EXPECT_EQ(back.model.width, 32);
+  EXPECT_EQ(back.run.init_parts, "vision");
   EXPECT_EQ(train_config_to_json(back), train_config_to_json(c));
 }
 

@@ -5,6 +5,7 @@
 
 #include <torch/torch.h>
 
+#include <string>
 #include <vector>
 
 namespace coordexp {
@@ -43,6 +44,9 @@ class VisionLanguageModel : public torch::nn::Module {
   // position over the image tokens, [B, T, I], read back with image_attention() (undefined when off).
   virtual void record_image_attention(bool) {}
   virtual torch::Tensor image_attention() { return {}; }
+  // Whether a parameter (a named_parameters() key) belongs to the image encoder, the part encode_images
+  // runs: what a run initialised with run.init_parts = "vision" takes from another run.
+  virtual bool is_image_encoder_parameter(const std::string& name) const = 0;
 
   torch::Tensor logits(const torch::Tensor& hidden) {  // [..., D] -> [..., V]
     auto z = torch::matmul(hidden, lm_head_weight().t());

@@ -2,6 +2,7 @@
 // several seeds, compared in one table and one chart. A plan file:
 //   {"base": "configs/openshapes.json",            // a training config (path, or the object inline)
 //    "out_dir": "runs/ablate", "seeds": [0, 1], "steps": 600,   // steps optional (overrides optim.steps)
+//    "jobs": 2,                                      // optional: runs trained at once, in their own processes
 //    "set": {"run": {"init_from": "runs/warmup"}},       // optional, merged into the base for every variant
 //    "variants": [{"name": "ce_only", "set": {"criterion": {"coord_weight": 0}}},
 //                 {"name": "ce_only_argmax", "eval_of": "ce_only",
@@ -12,6 +13,9 @@
 // named earlier variant's final weights (same seed) under its own config, for inference-only differences
 // such as the coordinate decoder (run.init_from = that run, optim.steps = 0, no vision warm-up). Runs go to
 // out_dir/<name>/seed<k>/; a run whose eval_val.json exists is reused, so an interrupted ablation resumes.
+// With jobs > 1 the runs train side by side, each in a process of its own with the cores shared out
+// (run.threads = cores / jobs unless the config sets it) and its output in <run>/train.log: on a small
+// machine, where one run's kernels do not keep every core busy, that trains more steps per hour.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -31,6 +35,7 @@ struct AblationPlan {
   std::string out_dir = "runs/ablate";
   std::vector<uint64_t> seeds = {0};
   int64_t steps = -1;  // > 0: overrides optim.steps of every variant
+  int jobs = 1;        // runs trained at once (> 1: child processes)
   std::vector<AblationVariant> variants;
 };
 
@@ -57,8 +62,12 @@ struct AblationRun {
 // The base document with `set` merged in (objects recursively).
 nlohmann::json merge_config(nlohmann::json base, const nlohmann::json& set);
 
-// Trains (or reuses) every variant x seed in order, printing progress, and returns their results.
-std::vector<AblationRun> run_ablation(const AblationPlan& plan);
+// Trains (or reuses) every variant x seed, printing progress, and returns their results in plan order. Every
+// run's config is checked before the first one trains. With plan.jobs > 1, `train_command` is the argument
+// list that trains one config (for the command line: this program and "train"; "--config FILE --resume" is
+// appended); a run that fails stops new starts and, once the running ones end, is thrown as an error naming
+// its config and log.
+std::vector<AblationRun> run_ablation(const AblationPlan& plan, const std::vector<std::string>& train_command = {});
 
 // Writes out_dir/ablation.md (a table of mean +- spread over seeds, one row per variant, and every run) and
 // out_dir/ablation.png (AP, AP50, AP75 per variant with the spread as error bars).

@@ -69,6 +69,10 @@ struct RunConfig {
   // A finished run folder whose tokenizer and weights start this run (fresh optimiser, step 0): continuing
   // a teacher-forced model with rollouts, or fine-tuning on other data. "" = from scratch / hf.path.
   std::string init_from;
+  // What of init_from is taken: "all" (its tokenizer and every weight) or "vision" (the image encoder's
+  // weights only, say a shared vision warm-up; the tokenizer is built from the data with this run's
+  // data.num_bins and the rest is initialised from run.seed, so runs with another K can share one warm-up).
+  std::string init_parts = "all";
 };
 
 struct TrainConfig {

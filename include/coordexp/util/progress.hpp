@@ -13,6 +13,8 @@ class ProgressBar {
   ProgressBar(std::string label, int64_t total, int64_t start = 0, int64_t every = 10);
   void update(int64_t done, const std::string& terms);  // done in [start, total]
   void finish(const std::string& terms);
+  // A line of its own above the bar (a run started or finished); the next update redraws the bar.
+  void note(const std::string& line);
   double rate() const;  // units per second since start
 
  private:
