@@ -1,5 +1,6 @@
-// `coordexp ablate --config PLAN [--steps N] [--seeds N] [--out DIR] [--jobs N]`: trains every variant of an ablation plan for
-// every seed (reusing finished runs) and writes ablation.md + ablation.png (see train/ablation.hpp).
+// `coordexp ablate --config PLAN [--steps N] [--seeds N] [--out DIR] [--jobs N]`: trains every variant of an
+// ablation plan for every seed (reusing finished runs) and writes ablation.md + ablation.png (see
+// train/ablation.hpp).
 #include <iostream>
 #include <numeric>
 #include <thread>
@@ -21,7 +22,8 @@ const CommandRegistrar kAblate(
       sub.add_option("--steps", *steps, "Override the plan's step budget")->check(CLI::PositiveNumber);
       sub.add_option("--seeds", *seeds, "Use seeds 0..N-1 instead of the plan's")->check(CLI::Range(1, 100));
       sub.add_option("--out", *out, "Override the plan's out_dir");
-      sub.add_option("--jobs", *jobs, "Runs trained at once, each in its own process (overrides the plan's jobs)")
+      sub.add_option("--jobs", *jobs,
+                     "Runs trained at once, each in its own process (overrides the plan's jobs)")
           ->check(CLI::Range(1, 64));
       return [=]() -> int {
         AblationPlan plan = load_ablation_plan(*plan_path);

@@ -114,8 +114,10 @@ int run_local_workers(int nproc, int grace_seconds) {
       const int rank = workers.at(pid);
       workers.erase(pid);
       if (!exited_cleanly(status)) {
-        std::cerr << "coordexp train: worker " << rank << " (pid " << pid << ") " << describe_exit_status(status)
-                  << (failed ? "" : "; the others stop within " + std::to_string(grace_seconds) + " s") << "\n";
+        std::cerr << "coordexp train: worker " << rank << " (pid " << pid << ") "
+                  << describe_exit_status(status)
+                  << (failed ? "" : "; the others stop within " + std::to_string(grace_seconds) + " s")
+                  << "\n";
         result = 1;
         if (!failed) deadline = std::chrono::steady_clock::now() + std::chrono::seconds(grace_seconds);
         failed = true;

@@ -104,9 +104,10 @@ AblationPlan load_ablation_plan(const std::string& path) {
   auto field = [&](const std::string& key) { return path + ": field \"" + key + "\""; };
   if (!doc.is_object()) throw_input_error(path, "a JSON object", doc.type_name());
   for (const auto& [key, value] : doc.items())
-    if (key != "base" && key != "out_dir" && key != "seeds" && key != "steps" && key != "set" && key != "variants" &&
-        key != "jobs")
-      throw_input_error(field(key), "one of base, out_dir, seeds, steps, set, variants, jobs", "an unknown key");
+    if (key != "base" && key != "out_dir" && key != "seeds" && key != "steps" && key != "set" &&
+        key != "variants" && key != "jobs")
+      throw_input_error(field(key), "one of base, out_dir, seeds, steps, set, variants, jobs",
+                        "an unknown key");
   AblationPlan plan;
   if (!doc.contains("base")) throw_input_error(field("base"), "a training config path or object", "nothing");
   const json& base = doc["base"];
@@ -184,7 +185,9 @@ struct PlannedRun {
   bool finished = false;
 };
 
-std::string run_name(const PlannedRun& r) { return r.variant->name + " seed " + std::to_string(r.seed); }
+std::string run_name(const PlannedRun& r) {
+  return r.variant->name + " seed " + std::to_string(r.seed);
+}
 
 // Every run's config is written and checked before anything trains, so a bad variant fails in seconds, not
 // after the hours of the variants before it.
@@ -200,8 +203,13 @@ std::vector<PlannedRun> plan_runs(const AblationPlan& plan) {
       fs::create_directories(r.dir);
       json doc = plan.base;
       if (plan.steps > 0) doc["optim"]["steps"] = plan.steps;  // a variant's own optim.steps wins
-      // runs side by side share the cores (one thread each on 2 cores trains ~1.4x the steps of one run on both)
-      if (plan.jobs > 1 && doc["run"].value("threads", 0) == 0) doc["run"]["threads"] = std::max(1, cores / plan.jobs);
+      // runs side by side share the cores (on 2 cores, two one-thread runs train ~1.4x the steps of one)
+      if (plan.jobs > 1) {
+        json& run = doc["run"];
+        if (run.is_null()) run = json::object();
+        if (run.is_object() && (!run.contains("threads") || run["threads"] == 0))
+          run["threads"] = std::max(1, cores / plan.jobs);
+      }
       if (!v.eval_of.empty()) {  // the other variant's trained weights (same seed), evaluated with this config
         doc["run"]["init_from"] = run_dir(plan, v.eval_of, seed).string();
         doc["optim"]["steps"] = 0;
@@ -216,8 +224,8 @@ std::vector<PlannedRun> plan_runs(const AblationPlan& plan) {
       std::ofstream(r.cfg_path) << doc.dump(2) << "\n";
       r.cfg = load_train_config(r.cfg_path.string());  // errors name the variant's file
       if (r.cfg.data.val_json.empty())
-        throw_input_error(r.cfg_path.string() + ": field \"data.val_json\"", "a validation split to compare on",
-                          "nothing");
+        throw_input_error(r.cfg_path.string() + ": field \"data.val_json\"",
+                          "a validation split to compare on", "nothing");
       r.finished = fs::exists(r.dir / "eval_val.json");
       runs.push_back(std::move(r));
     }
@@ -238,10 +246,16 @@ int64_t logged_step(const fs::path& dir) {
 // Up to plan.jobs runs at once, each `train_command --config <variant config> --resume` in its own process
 // with its output in <run>/train.log; an eval_of run starts once the run it evaluates has finished. A failed
 // run stops new starts, lets the running ones finish, and is reported with its log.
-void train_in_processes(std::vector<PlannedRun>& runs, int jobs, const std::vector<std::string>& train_command) {
+void train_in_processes(std::vector<PlannedRun>& runs, int jobs,
+                        const std::vector<std::string>& train_command) {
+  // steps still to train (an interrupted run resumes from its last checkpoint: its logged steps are done)
+  std::vector<int64_t> resumed_at(runs.size(), 0);
   int64_t total_steps = 0, finished_steps = 0;
-  for (const auto& r : runs)
-    if (!r.finished) total_steps += r.cfg.optim.steps;
+  for (size_t i = 0; i < runs.size(); ++i)
+    if (!runs[i].finished) {
+      resumed_at[i] = std::min(logged_step(runs[i].dir), runs[i].cfg.optim.steps);
+      total_steps += runs[i].cfg.optim.steps - resumed_at[i];
+    }
   ProgressBar bar("ablate steps", total_steps, 0, 1);
   const auto t0 = std::chrono::steady_clock::now();
   std::map<pid_t, size_t> running;
@@ -250,7 +264,8 @@ void train_in_processes(std::vector<PlannedRun>& runs, int jobs, const std::vect
   size_t done = std::count_if(runs.begin(), runs.end(), [](const auto& r) { return r.finished; });
   auto last_update = t0 - std::chrono::hours(1);
   for (;;) {
-    for (size_t i = 0; i < runs.size() && failure.empty() && running.size() < static_cast<size_t>(jobs); ++i) {
+    for (size_t i = 0; i < runs.size() && failure.empty() && running.size() < static_cast<size_t>(jobs);
+         ++i) {
       PlannedRun& r = runs[i];
       if (r.finished || started.count(i) || (r.depends_on >= 0 && !runs[r.depends_on].finished)) continue;
       std::vector<std::string> argv = train_command;
@@ -264,19 +279,24 @@ void train_in_processes(std::vector<PlannedRun>& runs, int jobs, const std::vect
     if (running.empty()) break;
     int status = 0;
     const pid_t pid = ::waitpid(-1, &status, WNOHANG);
-    if (pid < 0 && errno != EINTR) throw std::runtime_error(std::string("waiting for ablation runs: ") + std::strerror(errno));
+    if (pid < 0 && errno != EINTR)
+      throw std::runtime_error(std::string("waiting for ablation runs: ") + std::strerror(errno));
     if (pid > 0 && running.count(pid)) {
-      PlannedRun& r = runs[running.at(pid)];
-      const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started.at(running.at(pid))).count();
+      const size_t i = running.at(pid);
       running.erase(pid);
+      PlannedRun& r = runs[i];
+      const double took =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started.at(i)).count();
       if (exited_cleanly(status) && fs::exists(r.dir / "eval_val.json")) {
         r.finished = true;
-        finished_steps += r.cfg.optim.steps;
-        bar.note("ablate: finished " + run_name(r) + " in " + format_duration(took) + " (" + std::to_string(++done) +
-                 "/" + std::to_string(runs.size()) + " runs)");
+        finished_steps += r.cfg.optim.steps - resumed_at[i];
+        bar.note("ablate: finished " + run_name(r) + " in " + format_duration(took) + " (" +
+                 std::to_string(++done) + "/" + std::to_string(runs.size()) + " runs)");
       } else {
-        const std::string why = exited_cleanly(status) ? "ended without writing eval_val.json" : describe_exit_status(status);
-        failure = r.cfg_path.string() + ": the run " + why + "; its output is in " + (r.dir / "train.log").string();
+        const std::string why =
+            exited_cleanly(status) ? "ended without writing eval_val.json" : describe_exit_status(status);
+        failure =
+            r.cfg_path.string() + ": the run " + why + "; its output is in " + (r.dir / "train.log").string();
         bar.note("ablate: " + run_name(r) + " failed: " + failure +
                  (running.empty() ? "" : "; waiting for the running ones, no new starts"));
       }
@@ -289,7 +309,7 @@ void train_in_processes(std::vector<PlannedRun>& runs, int jobs, const std::vect
                           format_duration(std::chrono::duration<double>(now - t0).count()) + "; running";
       for (const auto& [p, i] : running) {
         const int64_t s = logged_step(runs[i].dir);
-        steps += s;
+        steps += std::max<int64_t>(0, s - resumed_at[i]);
         terms += " " + runs[i].variant->name + "/" + std::to_string(runs[i].seed) + "@" + std::to_string(s);
       }
       bar.update(std::min(steps, total_steps), terms);
@@ -302,12 +322,13 @@ void train_in_processes(std::vector<PlannedRun>& runs, int jobs, const std::vect
 
 }  // namespace
 
-std::vector<AblationRun> run_ablation(const AblationPlan& plan, const std::vector<std::string>& train_command) {
+std::vector<AblationRun> run_ablation(const AblationPlan& plan,
+                                      const std::vector<std::string>& train_command) {
   std::vector<PlannedRun> planned = plan_runs(plan);
   for (size_t k = 0; k < planned.size(); ++k)
     if (planned[k].finished)
-      std::cerr << "ablate [" << k + 1 << "/" << planned.size() << "] " << run_name(planned[k]) << ": reusing "
-                << planned[k].dir.string() << "\n";
+      std::cerr << "ablate [" << k + 1 << "/" << planned.size() << "] " << run_name(planned[k])
+                << ": reusing " << planned[k].dir.string() << "\n";
   if (plan.jobs > 1) {
     if (train_command.empty())
       throw std::invalid_argument("run_ablation: jobs > 1 needs the command that trains one config");

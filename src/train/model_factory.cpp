@@ -54,15 +54,15 @@ void copy_image_encoder(VisionLanguageModel& from, VisionLanguageModel& to, cons
     if (!to.is_image_encoder_parameter(p.key())) continue;
     const torch::Tensor* s = source.find(p.key());
     if (!s || !s->sizes().equals(p.value().sizes()))
-      throw_input_error("run.init_from " + from_dir.string() + ": image encoder parameter " + p.key(),
-                        "shape " + c10::str(p.value().sizes()) + " (the configured model's)",
-                        s ? c10::str(s->sizes()) : std::string("none"),
-                        "run.init_parts \"vision\" needs the same image encoder (model.vision_*, patch and image size)");
+      throw_input_error(
+          "run.init_from " + from_dir.string() + ": image encoder parameter " + p.key(),
+          "shape " + c10::str(p.value().sizes()) + " (the configured model's)",
+          s ? c10::str(s->sizes()) : std::string("none"),
+          "run.init_parts \"vision\" needs the same image encoder (model.vision_*, patch and image size)");
     p.value().copy_(*s);
     ++copied;
   }
-  if (copied == 0)
-    throw_input_error("run.init_parts", "a model with image encoder parameters", "none");
+  if (copied == 0) throw_input_error("run.init_parts", "a model with image encoder parameters", "none");
 }
 
 }  // namespace

@@ -172,8 +172,9 @@ TrainConfig load_train_config(const std::string& path) {
   if (c.run.init_parts != "all" && c.run.init_parts != "vision")
     throw_input_error(path + ": field \"run.init_parts\"", "\"all\" or \"vision\"", c.run.init_parts);
   if (c.run.init_parts == "vision" && (c.run.init_from.empty() || c.optim.steps == 0))
-    throw_input_error(path + ": field \"run.init_parts\"", "\"all\" unless run.init_from is set and optim.steps > 0",
-                      "\"vision\"", "a run that evaluates init_from needs all of its weights");
+    throw_input_error(path + ": field \"run.init_parts\"",
+                      "\"all\" unless run.init_from is set and optim.steps > 0", "\"vision\"",
+                      "a run that evaluates init_from needs all of its weights");
   check_positive(path, "optim.batch_size", c.optim.batch_size);
   check_positive(path, "optim.lr", c.optim.lr);
   check_positive(path, "data.mc_orderings", c.data.mc_orderings);

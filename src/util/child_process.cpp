@@ -52,6 +52,8 @@ std::string describe_exit_status(int status) {
   return "stopped";
 }
 
-bool exited_cleanly(int status) { return WIFEXITED(status) && WEXITSTATUS(status) == 0; }
+bool exited_cleanly(int status) {
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
 
 }  // namespace coordexp

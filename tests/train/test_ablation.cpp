@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "coordexp/train/ablation.hpp"
 #include "coordexp/util/error.hpp"
@@ -59,7 +60,8 @@ TEST(AblationPlan, MalformedPlansNameTheField) {
             std::string::npos);
   EXPECT_NE(error_of({{"base", base}, {"variants", {{{"name", "a"}, {"evaluate", "b"}}}}}).find("variants[0].evaluate"),
             std::string::npos);
-  EXPECT_NE(error_of({{"base", base}, {"jobs", 0}, {"variants", {{{"name", "a"}}}}}).find("\"jobs\""), std::string::npos);
+  EXPECT_NE(error_of({{"base", base}, {"jobs", 0}, {"variants", {{{"name", "a"}}}}}).find("\"jobs\""),
+            std::string::npos);
   EXPECT_NE(error_of({{"base", base}, {"jobs", "two"}, {"variants", {{{"name", "a"}}}}}).find("\"jobs\""),
             std::string::npos);
 }
@@ -92,23 +94,34 @@ TEST(AblationReport, FiguresARunDoesNotHaveAreDashes) {
 // Three steps on the tiny dataset, one thread (so that runs in child processes are bit-identical too).
 json tiny_base() {
   const fs::path data = testing::test_data_dir();
-  return {
-      {"data", {{"train_json", (data / "train.json").string()}, {"val_json", (data / "val.json").string()},
-                {"extra_eval_json", (data / "novel.json").string()}, {"num_bins", 32}}},
-      {"model", {{"image_size", 32}, {"patch_size", 16}, {"vision_width", 16}, {"vision_heads", 2},
-                 {"vision_layers", 1}, {"width", 32}, {"heads", 4}, {"layers", 1}, {"ffn_width", 48}}},
-      {"optim", {{"steps", 3}, {"batch_size", 4}, {"warmup_steps", 1}}},
-      {"generation", {{"max_new_tokens", 16}}},
-      {"run", {{"threads", 1}, {"checkpoint_every", 100}}}};
+  return {{"data",
+           {{"train_json", (data / "train.json").string()},
+            {"val_json", (data / "val.json").string()},
+            {"extra_eval_json", (data / "novel.json").string()},
+            {"num_bins", 32}}},
+          {"model",
+           {{"image_size", 32},
+            {"patch_size", 16},
+            {"vision_width", 16},
+            {"vision_heads", 2},
+            {"vision_layers", 1},
+            {"width", 32},
+            {"heads", 4},
+            {"layers", 1},
+            {"ffn_width", 48}}},
+          {"optim", {{"steps", 3}, {"batch_size", 4}, {"warmup_steps", 1}}},
+          {"generation", {{"max_new_tokens", 16}}},
+          {"run", {{"threads", 1}, {"checkpoint_every", 100}}}};
 }
 
 json tiny_plan(const fs::path& out) {
   return {{"base", tiny_base()},
           {"out_dir", out.string()},
           {"seeds", {0}},
-          {"variants", {{{"name", "ce_only"}, {"set", {{"criterion", {{"coord_weight", 0}}}}}},
-                        {{"name", "coordexp"}},
-                        {{"name", "coordexp_again"}, {"eval_of", "coordexp"}}}}};
+          {"variants",
+           {{{"name", "ce_only"}, {"set", {{"criterion", {{"coord_weight", 0}}}}}},
+            {{"name", "coordexp"}},
+            {{"name", "coordexp_again"}, {"eval_of", "coordexp"}}}}};
 }
 
 std::string file_text(const fs::path& p) {
@@ -172,16 +185,19 @@ TEST(Ablation, JobsInChildProcessesMatchTheInProcessRuns) {
     EXPECT_EQ(file_text(side / rel / "detections_val.json"), file_text(serial / rel / "detections_val.json"))
         << a[i].variant;
     EXPECT_DOUBLE_EQ(b[i].ap, a[i].ap);
-    EXPECT_NE(file_text(side / rel / "train.log").find("val: AP"), std::string::npos) << file_text(side / rel / "train.log");
+    EXPECT_NE(file_text(side / rel / "train.log").find("val: AP"), std::string::npos)
+        << file_text(side / rel / "train.log");
   }
 }
 
-// A run that fails stops the ablation with an error naming its config and log; what depends on it never starts.
+// A run that fails stops the ablation with an error naming its config and log; what depends on it never
+// starts.
 TEST(Ablation, AFailedRunInAChildProcessIsReportedWithItsLog) {
   const fs::path out = testing::test_root() / "ablate_fail";
   fs::remove_all(out);
   json doc = tiny_plan(out);
   doc["jobs"] = 2;
+  doc["base"]["run"].erase("threads");  // the runs side by side share the cores out
   const AblationPlan plan = load_ablation_plan(write_plan("plan_fail", doc));
   try {
     run_ablation(plan, {"/bin/false"});
@@ -193,6 +209,8 @@ TEST(Ablation, AFailedRunInAChildProcessIsReportedWithItsLog) {
     EXPECT_NE(what.find("train.log"), std::string::npos) << what;
   }
   EXPECT_FALSE(fs::exists(out / "coordexp_again" / "seed0" / "train.log"));
+  std::ifstream variant(out / "ce_only" / "seed0" / "variant_ce_only.json");
+  EXPECT_EQ(json::parse(variant)["run"]["threads"], std::max(1u, std::thread::hardware_concurrency() / 2));
   // jobs > 1 without a command to start is a programming error, not a silent serial run
   EXPECT_THROW(run_ablation(plan), std::invalid_argument);
 }

@@ -284,8 +284,8 @@ TEST(Rollout, InitFromStartsWithAnotherRunsWeightsAndTokenizer) {
       ++decoder_same;
     }
   }
-  EXPECT_GE(encoder, 6);        // stem, positions, a block, norm, two projections
-  EXPECT_EQ(decoder_same, 0);   // the decoder starts fresh, not from the first run's trained weights
+  EXPECT_GE(encoder, 6);       // stem, positions, a block, norm, two projections
+  EXPECT_EQ(decoder_same, 0);  // the decoder starts fresh, not from the first run's trained weights
   EXPECT_EQ(pd["embed.weight"].size(0), pa["embed.weight"].size(0) + 4);  // 4 more coordinate rows
   // another image encoder is an error naming the parameter, not a silent partial copy
   TrainConfig wider = tiny_rollout_config("init_vision_wider");

@@ -52,8 +52,9 @@ fs::path fresh_dir(const std::string& name) {
 // Every config the repository ships loads, and the recipes the README describes are what the files say.
 TEST(TrainConfigFile, ShippedConfigsLoad) {
   const fs::path dir = fs::path(COORDEXP_SOURCE_DIR) / "configs";
-  for (const char* name : {"openshapes.json", "openshapes_easy.json", "openshapes_grounded.json",
-                           "openshapes_scan.json", "openshapes_hard.json", "quick.json", "qwen_tiny_finetune.json"})
+  for (const char* name :
+       {"openshapes.json", "openshapes_easy.json", "openshapes_grounded.json", "openshapes_scan.json",
+        "openshapes_hard.json", "quick.json", "qwen_tiny_finetune.json"})
     EXPECT_NO_THROW(load_train_config((dir / name).string())) << name;
   const TrainConfig grounded = load_train_config((dir / "openshapes_grounded.json").string());
   EXPECT_EQ(grounded.optim.grounding_weight, 3.0);
@@ -74,8 +75,9 @@ TEST(TrainConfigFile, ShippedConfigsLoad) {
   // ablation plans name their base relative to the repository root
   const fs::path cwd = fs::current_path();
   fs::current_path(COORDEXP_SOURCE_DIR);
-  for (const char* name : {"ablate.json", "ablate_quick.json", "ablate_rollout.json", "ablate_scan.json",
-                           "ablate_main.json", "ablate_rollout_dense.json", "ablate_long.json", "ablate_hard.json"})
+  for (const char* name :
+       {"ablate.json", "ablate_quick.json", "ablate_rollout.json", "ablate_scan.json", "ablate_main.json",
+        "ablate_rollout_dense.json", "ablate_long.json", "ablate_hard.json", "ablate_rollout_midway.json"})
     EXPECT_NO_THROW(load_ablation_plan((dir / name).string())) << name;
   fs::current_path(cwd);
 }
@@ -108,8 +110,9 @@ TEST(TrainConfigFile, UnknownKeysWrongTypesAndBadEnumsAreNamed) {
   EXPECT_NE(message(R"({"data": {"train_json": "x"}, "run": {"init_from": "r", "init_parts": "decoder"}})")
                 .find("run.init_parts"),
             std::string::npos);
-  EXPECT_NE(message(R"({"data": {"train_json": "x"}, "run": {"init_parts": "vision"}})").find("run.init_parts"),
-            std::string::npos);  // nothing to take the encoder from
+  EXPECT_NE(
+      message(R"({"data": {"train_json": "x"}, "run": {"init_parts": "vision"}})").find("run.init_parts"),
+      std::string::npos);  // nothing to take the encoder from
   // the resolved config reads back to the same values
   TrainConfig c = tiny_config("out");
   c.run.init_parts = "vision", c.run.init_from = "runs/warmup";

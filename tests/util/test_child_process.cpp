@@ -26,7 +26,8 @@ int wait_for(pid_t pid) {
 }
 
 fs::path fresh_log(const std::string& name) {
-  const fs::path p = fs::temp_directory_path() / ("coordexp_child_" + std::to_string(::getpid()) + "_" + name);
+  const fs::path p =
+      fs::temp_directory_path() / ("coordexp_child_" + std::to_string(::getpid()) + "_" + name);
   fs::remove(p);
   return p;
 }
@@ -48,7 +49,8 @@ TEST(ChildProcess, SignalsAndUnexecutableProgramsAreDescribed) {
   EXPECT_EQ(describe_exit_status(status), "exited with status 127");
   EXPECT_NE(read_all(log).find("cannot execute /nonexistent/program"), std::string::npos) << read_all(log);
   const int killed = wait_for(start_logged_process({"/bin/sh", "-c", "kill -TERM $$"}, log));
-  EXPECT_NE(describe_exit_status(killed).find("killed by signal"), std::string::npos) << describe_exit_status(killed);
+  EXPECT_NE(describe_exit_status(killed).find("killed by signal"), std::string::npos)
+      << describe_exit_status(killed);
   EXPECT_THROW(start_logged_process({"/bin/true"}, "/nonexistent/folder/x.log"), std::runtime_error);
   EXPECT_THROW(start_logged_process({}, log), std::runtime_error);
   fs::remove(log);

@@ -68,7 +68,9 @@ class QwenVLModel : public VisionLanguageModel {
   torch::Tensor lm_head_weight() override;
   torch::Tensor input_embedding() override;
   int64_t vocab_size() const override { return config_.text.vocab_size; }
-  bool is_image_encoder_parameter(const std::string& name) const override { return name.rfind("visual.", 0) == 0; }
+  bool is_image_encoder_parameter(const std::string& name) const override {
+    return name.rfind("visual.", 0) == 0;
+  }
 
   // Hidden states of every position of [prefix, image, tokens] (final-normed), [B, P + I + T, D]: what the
   // reference's forward computes for the same input ids, for parity checks.

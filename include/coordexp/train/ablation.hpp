@@ -2,8 +2,8 @@
 // several seeds, compared in one table and one chart. A plan file:
 //   {"base": "configs/openshapes.json",            // a training config (path, or the object inline)
 //    "out_dir": "runs/ablate", "seeds": [0, 1], "steps": 600,   // steps optional (overrides optim.steps)
-//    "jobs": 2,                                      // optional: runs trained at once, in their own processes
-//    "set": {"run": {"init_from": "runs/warmup"}},       // optional, merged into the base for every variant
+//    "jobs": 2,                                      // optional: runs at once, each in its own process
+//    "set": {"run": {"init_from": "runs/warmup"}},   // optional, merged into the base for every variant
 //    "variants": [{"name": "ce_only", "set": {"criterion": {"coord_weight": 0}}},
 //                 {"name": "ce_only_argmax", "eval_of": "ce_only",
 //                  "set": {"generation": {"coord_decode": "argmax"}}}, ...]}
@@ -67,7 +67,8 @@ nlohmann::json merge_config(nlohmann::json base, const nlohmann::json& set);
 // list that trains one config (for the command line: this program and "train"; "--config FILE --resume" is
 // appended); a run that fails stops new starts and, once the running ones end, is thrown as an error naming
 // its config and log.
-std::vector<AblationRun> run_ablation(const AblationPlan& plan, const std::vector<std::string>& train_command = {});
+std::vector<AblationRun> run_ablation(const AblationPlan& plan,
+                                      const std::vector<std::string>& train_command = {});
 
 // Writes out_dir/ablation.md (a table of mean +- spread over seeds, one row per variant, and every run) and
 // out_dir/ablation.png (AP, AP50, AP75 per variant with the spread as error bars).
