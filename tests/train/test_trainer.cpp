@@ -77,7 +77,8 @@ TEST(TrainConfigFile, ShippedConfigsLoad) {
   fs::current_path(COORDEXP_SOURCE_DIR);
   for (const char* name :
        {"ablate.json", "ablate_quick.json", "ablate_rollout.json", "ablate_scan.json", "ablate_main.json",
-        "ablate_rollout_dense.json", "ablate_long.json", "ablate_hard.json", "ablate_rollout_midway.json"})
+        "ablate_rollout_dense.json", "ablate_long.json", "ablate_hard.json", "ablate_rollout_midway.json",
+        "ablate_leaders.json"})
     EXPECT_NO_THROW(load_ablation_plan((dir / name).string())) << name;
   fs::current_path(cwd);
 }
