@@ -38,16 +38,23 @@ fs::path run_dir(const AblationPlan& plan, const std::string& variant, uint64_t 
   return fs::path(plan.out_dir) / variant / ("seed" + std::to_string(seed));
 }
 
+// The last numeric value of `key` in a run's metrics.jsonl (null when no line has one yet).
+json last_logged(const fs::path& dir, const std::string& key) {
+  std::ifstream metrics(dir / "metrics.jsonl");
+  json last;
+  for (std::string line; std::getline(metrics, line);) {
+    const json j = json::parse(line, nullptr, false);
+    if (j.is_object() && j.contains(key) && j[key].is_number()) last = j[key];
+  }
+  return last;
+}
+
 // The run's figures from the files the trainer wrote.
 AblationRun read_run(const fs::path& dir, const TrainConfig& cfg, const std::string& variant, uint64_t seed) {
   AblationRun r;
   r.variant = variant;
   r.seed = seed;
-  std::ifstream metrics(dir / "metrics.jsonl");
-  for (std::string line; std::getline(metrics, line);) {
-    const json j = json::parse(line, nullptr, false);
-    if (j.is_object() && j.contains("elapsed_s")) r.train_seconds = j["elapsed_s"].get<double>();
-  }
+  if (const json t = last_logged(dir, "elapsed_s"); t.is_number()) r.train_seconds = t.get<double>();
   const json val = read_json_file((dir / "eval_val.json").string(), "the run's evaluation");
   const auto& s = val.at("stats");
   r.ap = s.at(0), r.ap50 = s.at(1), r.ap75 = s.at(2), r.ap_small = s.at(3);
@@ -234,13 +241,8 @@ std::vector<PlannedRun> plan_runs(const AblationPlan& plan) {
 
 // The last logged step of a run in progress (0 before its first log line).
 int64_t logged_step(const fs::path& dir) {
-  std::ifstream metrics(dir / "metrics.jsonl");
-  int64_t step = 0;
-  for (std::string line; std::getline(metrics, line);) {
-    const json j = json::parse(line, nullptr, false);
-    if (j.is_object() && j.contains("step") && j["step"].is_number_integer()) step = j["step"];
-  }
-  return step;
+  const json step = last_logged(dir, "step");
+  return step.is_number_integer() ? step.get<int64_t>() : 0;
 }
 
 // Up to plan.jobs runs at once, each `train_command --config <variant config> --resume` in its own process
