@@ -21,7 +21,7 @@ struct Setup {
 Setup make_setup(int64_t batch) {
   torch::manual_seed(0);
   torch::set_num_threads(2);
-  TinyVlmConfig c;  // the default size used by configs/openshapes.json
+  TinyVlmConfig c;  // the default size used by configs/train/openshapes.json
   c.vocab_size = kV;
   Setup s{build_tiny_vlm(c),
           {CoordVocab(kBins, 6 + kText), StructureTokens{4, 5, 2}, torch::zeros({kV}, torch::kBool), 0},

@@ -10,7 +10,7 @@ work=runs/kill_test
 rm -rf "$work"
 "$bin" synth --out "$work/data" --quick --size 64 --seed 3 > /dev/null || exit 1
 sed -e "s#runs/quick/data#$work/data#g" -e "s#runs/quick/run#$work/run#g" \
-    -e 's/"steps": 40/"steps": 100000/' -e 's/"checkpoint_every": 20/"checkpoint_every": 3/' configs/quick.json > "$work/config.json"
+    -e 's/"steps": 40/"steps": 100000/' -e 's/"checkpoint_every": 20/"checkpoint_every": 3/' configs/train/quick.json > "$work/config.json"
 kills=0; resumes=0; corrupt=0; last_step=0
 for ((i = 1; i <= n; i++)); do
   resume=""; [[ $i -gt 1 ]] && resume="--resume"

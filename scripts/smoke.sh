@@ -47,8 +47,8 @@ PY
 # A quick training run end to end (synthesize, train, evaluate, report), then resume and predict with it.
 rm -rf runs/quick
 "$bin" synth --out runs/quick/data --quick --size 64 --seed 2 > "$tmp/quick_synth.log"
-"$bin" train --config configs/quick.json --stop-after 20 --no-eval 2> "$tmp/train1.log"
-"$bin" train --config configs/quick.json --resume 2> "$tmp/train2.log" || { cat "$tmp/train2.log"; exit 1; }
+"$bin" train --config configs/train/quick.json --stop-after 20 --no-eval 2> "$tmp/train1.log"
+"$bin" train --config configs/train/quick.json --resume 2> "$tmp/train2.log" || { cat "$tmp/train2.log"; exit 1; }
 grep -q "resumed from runs/quick/run/checkpoint.pt at step 20" "$tmp/train2.log" || { echo "smoke: resume not reported"; cat "$tmp/train2.log"; exit 1; }
 for f in report.md loss_curve.png pr_curves.png predictions_val.png eval_val.json eval_novel.json; do
   test -s "runs/quick/run/$f" || { echo "smoke: training wrote no $f"; exit 1; }
@@ -65,7 +65,7 @@ echo "smoke: quick train + resume + report + predict OK"
 rm -rf runs/qwen_tiny
 "$bin" hf-tiny --out runs/qwen_tiny/base 2> "$tmp/hf_tiny.log"
 "$bin" hf-extend --model runs/qwen_tiny/base --out runs/qwen_tiny/extended --bins 64 2> "$tmp/hf_extend.log"
-"$bin" train --config configs/qwen_tiny_finetune.json 2> "$tmp/qwen_train.log" || { cat "$tmp/qwen_train.log"; exit 1; }
+"$bin" train --config configs/train/qwen_tiny_finetune.json 2> "$tmp/qwen_train.log" || { cat "$tmp/qwen_train.log"; exit 1; }
 for f in report.md hf/config.json hf/model.safetensors hf/tokenizer.json; do
   test -s "runs/qwen_tiny/run/$f" || { echo "smoke: Qwen fine-tuning wrote no $f"; exit 1; }
 done

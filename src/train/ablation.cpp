@@ -111,10 +111,12 @@ AblationPlan load_ablation_plan(const std::string& path) {
   auto field = [&](const std::string& key) { return path + ": field \"" + key + "\""; };
   if (!doc.is_object()) throw_input_error(path, "a JSON object", doc.type_name());
   for (const auto& [key, value] : doc.items())
-    if (key != "base" && key != "out_dir" && key != "seeds" && key != "steps" && key != "set" &&
-        key != "variants" && key != "jobs")
-      throw_input_error(field(key), "one of base, out_dir, seeds, steps, set, variants, jobs",
+    if (key != "about" && key != "base" && key != "out_dir" && key != "seeds" && key != "steps" &&
+        key != "set" && key != "variants" && key != "jobs")
+      throw_input_error(field(key), "one of about, base, out_dir, seeds, steps, set, variants, jobs",
                         "an unknown key");
+  if (doc.contains("about") && !doc["about"].is_string())
+    throw_input_error(field("about"), "a string saying what the plan is for", doc["about"].type_name());
   AblationPlan plan;
   if (!doc.contains("base")) throw_input_error(field("base"), "a training config path or object", "nothing");
   const json& base = doc["base"];

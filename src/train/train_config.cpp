@@ -73,6 +73,7 @@ struct Writer {
 
 template <class V>
 void visit(V& v, TrainConfig& c) {
+  v("about", c.about);
   {
     auto s = v.section("data");
     auto& d = c.data;

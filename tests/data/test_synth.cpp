@@ -500,15 +500,15 @@ TEST(SynthConfig, JsonRoundTripRejectsUnknownKeysAndWrongTypes) {
 }
 
 TEST(SynthConfig, ShippedConfigsLoadAndValidate) {
-  for (const char* name : {"openshapes_easy_synth.json", "openshapes_hard_synth.json"}) {
-    const std::string path = std::string(COORDEXP_SOURCE_DIR) + "/configs/" + name;
+  for (const char* name : {"openshapes_hard.json"}) {
+    const std::string path = std::string(COORDEXP_SOURCE_DIR) + "/configs/synth/" + name;
     std::ifstream f(path);
     ASSERT_TRUE(f) << path;
     const SynthConfig c = synth_config_from_json(nlohmann::json::parse(f), path);
     EXPECT_NO_THROW(validate_synth_config(c)) << name;
   }
   // the harder split: smaller objects, more of them, more overlap than the default
-  std::ifstream f(std::string(COORDEXP_SOURCE_DIR) + "/configs/openshapes_hard_synth.json");
+  std::ifstream f(std::string(COORDEXP_SOURCE_DIR) + "/configs/synth/openshapes_hard.json");
   const SynthConfig hard = synth_config_from_json(nlohmann::json::parse(f), "hard");
   const SynthConfig base;
   EXPECT_LT(hard.max_object_size, base.max_object_size);

@@ -1,6 +1,6 @@
 // Ablations: variants of one base training config run with the same data, step budget and evaluation, for
 // several seeds, compared in one table and one chart. A plan file:
-//   {"base": "configs/openshapes.json",            // a training config (path, or the object inline)
+//   {"base": "configs/train/openshapes.json",            // a training config (path, or the object inline)
 //    "out_dir": "runs/ablate", "seeds": [0, 1], "steps": 600,   // steps optional (overrides optim.steps)
 //    "jobs": 2,                                      // optional: runs at once, each in its own process
 //    "set": {"run": {"init_from": "runs/warmup"}},   // optional, merged into the base for every variant

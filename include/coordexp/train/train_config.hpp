@@ -76,6 +76,7 @@ struct RunConfig {
 };
 
 struct TrainConfig {
+  std::string about;  // what the config is for, in a sentence (no effect on training; configs/README.md)
   DataConfig data;
   TinyVlmConfig model;
   HfModelConfig hf;
