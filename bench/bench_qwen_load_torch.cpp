@@ -40,7 +40,8 @@ const fs::path& checkpoint() {
     }
     int status = 0;
     ::waitpid(child, &status, 0);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw std::runtime_error("writing the checkpoint failed");
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+      throw std::runtime_error("writing the checkpoint failed");
     return d;
   }();
   return dir;
@@ -59,7 +60,8 @@ void BM_LoadQwenCheckpoint(benchmark::State& state) {
   // the first load's peak, which is the one measured).
   std::vector<char> buffer(1 << 20);
   for (const auto& e : fs::directory_iterator(dir))
-    for (std::ifstream f(e.path(), std::ios::binary); f.read(buffer.data(), buffer.size()) || f.gcount() > 0;) {
+    for (std::ifstream f(e.path(), std::ios::binary);
+         f.read(buffer.data(), buffer.size()) || f.gcount() > 0;) {
     }
   uint64_t bytes = 0;
   double peak_over_model = 0, model_mib = 0;

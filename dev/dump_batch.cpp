@@ -22,7 +22,8 @@ int main(int argc, char** argv) {
     ImageRGB8 out(128, 128);
     std::memcpy(out.pixels().data(), img.data_ptr<uint8_t>(), 128 * 128 * 3);
     save_png(out, std::string(argv[2]) + "/b" + std::to_string(n) + ".png");
-    std::vector<TokenId> ids(b.tokens[n].data_ptr<int64_t>(), b.tokens[n].data_ptr<int64_t>() + b.tokens.size(1));
+    std::vector<TokenId> ids(b.tokens[n].data_ptr<int64_t>(),
+                             b.tokens[n].data_ptr<int64_t>() + b.tokens.size(1));
     std::cout << n << ": " << tok.decode(ids) << "\n";
   }
 }

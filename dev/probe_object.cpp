@@ -24,7 +24,8 @@ int main(int argc, char** argv) {
   auto model = build_tiny_vlm(c);
   torch::optim::AdamW opt(model->parameters(), torch::optim::AdamWOptions(lr));
   auto palette = torch::tensor({1.f, 0.f, 0.f, 0.f, .7f, 0.f, 0.f, 0.f, 1.f, 1.f, 1.f, 0.f,
-                                1.f, .5f, 0.f, .6f, 0.f, .8f, 0.f, 1.f, 1.f, 1.f, .4f, .7f}).view({8, 3});
+                                1.f, .5f, 0.f, .6f, 0.f, .8f, 0.f, 1.f, 1.f, 1.f, .4f, .7f})
+                     .view({8, 3});
   const int B = 16, S = 128;
   double avg = 0;
   for (int step = 1; step <= steps; ++step) {
@@ -32,8 +33,10 @@ int main(int argc, char** argv) {
     auto img = torch::rand({B, 1, 1, 1}).expand({B, 3, S, S}).clone() * 0.6 + 0.2;  // grey background
     for (int b = 0; b < B; ++b) {
       const int side = 10 + std::rand() % 45, x = std::rand() % (S - side), y = std::rand() % (S - side);
-      img[b].narrow(1, y, side).narrow(2, x, side).copy_(
-          palette[cls[b].item<int64_t>()].view({3, 1, 1}).expand({3, side, side}));
+      img[b]
+          .narrow(1, y, side)
+          .narrow(2, x, side)
+          .copy_(palette[cls[b].item<int64_t>()].view({3, 1, 1}).expand({3, side, side}));
     }
     auto tokens = torch::full({B, 1}, 1, torch::kLong);
     auto h = model->forward_text(model->encode_images(img), tokens);

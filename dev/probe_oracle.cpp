@@ -13,10 +13,12 @@
 //   BOXFIRST=1         each object written as <obj_start> x1 y1 x2 y2 description <obj_end>
 //   ORDER=raster       object order (data.order)            SCAN=1   model.scan_pointer
 //   CENTRE=1           the token of the cell holding an object's centre also carries a centre code
-//   WORDSCALE=s        norm of the word codes (default 2, against ~10 for the position and ~20 for the box code)
+//   WORDSCALE=s        norm of the word codes (default 2, against ~10 for the position and ~20 for the box
+//   code)
 // Build from the repo root after a build in build/:
 //   g++ -std=c++20 -O2 -Iinclude -I/usr/include/torch/csrc/api/include dev/probe_oracle.cpp -o /tmp/oracle
-//       build/libcoordexp_torch.a build/libcoordexp_core.a -ltorch -ltorch_cpu -lc10 -lgloo -lpng -lsimdjson -lz
+//       build/libcoordexp_torch.a build/libcoordexp_core.a -ltorch -ltorch_cpu -lc10 -lgloo -lpng -lsimdjson
+//       -lz
 #include <cmath>
 #include <cstdlib>
 #include <iostream>
@@ -68,7 +70,8 @@ int main(int argc, char** argv) {
       const bool input_side = n.find("qkv") != std::string::npos || n.find("gate_up") != std::string::npos ||
                               n.find("proj") != std::string::npos || n.find("fc1") != std::string::npos;
       if (!input_side && !all) continue;
-      p.value().normal_(0, scale / std::sqrt(double(p.value().size(1))) / (residual_out ? std::sqrt(2.0 * c.layers) : 1.0));
+      p.value().normal_(
+          0, scale / std::sqrt(double(p.value().size(1))) / (residual_out ? std::sqrt(2.0 * c.layers) : 1.0));
     }
   }
   const int64_t D = c.width;
@@ -102,7 +105,8 @@ int main(int argc, char** argv) {
           const int64_t nd = static_cast<int64_t>(o.desc_pos.size());
           for (int i = 0; i < 4; ++i) o.coord_pos[i] = o.open_pos + 1 + i;
           for (int64_t i = 0; i < nd; ++i) o.desc_pos[i] = o.open_pos + 5 + i;
-          o.coord_pos[3] = o.open_pos + 4 + nd;  // grounding_term supervises up to coord_pos[3]: the last word
+          o.coord_pos[3] =
+              o.open_pos + 4 + nd;  // grounding_term supervises up to coord_pos[3]: the last word
         }
       b.tokens = tokens, b.roles = roles;
     }
@@ -133,7 +137,8 @@ int main(int argc, char** argv) {
             tokv += torch::matmul(torch::tensor(bf), box_proj);
           }
         }
-        if (std::getenv("CHEAT")) {  // every token also carries the leftmost object's words: no selection needed
+        if (std::getenv(
+                "CHEAT")) {  // every token also carries the leftmost object's words: no selection needed
           size_t first = 0;
           for (size_t i = 1; i < gt.size(); ++i)
             if (gt[i].box.x1 < gt[first].box.x1) first = i;
@@ -142,15 +147,17 @@ int main(int argc, char** argv) {
         img[n][t] = tokv;
       }
     }
-    auto inputs = b.tokens.narrow(1, 0, b.tokens.size(1) - 1), targets = b.tokens.narrow(1, 1, b.tokens.size(1) - 1);
+    auto inputs = b.tokens.narrow(1, 0, b.tokens.size(1) - 1),
+         targets = b.tokens.narrow(1, 1, b.tokens.size(1) - 1);
     auto roles = b.roles.narrow(1, 1, b.tokens.size(1) - 1);
     const double ground = std::getenv("GROUND") ? std::atof(std::getenv("GROUND")) : 0.0;
     model->record_image_attention(ground > 0);
     auto logits = model->logits(model->forward_text(img, inputs));
     torch::Tensor ground_loss = torch::zeros({});
     if (ground > 0) ground_loss = grounding_term(model->image_attention(), b.samples).value;
-    auto ce = torch::nn::functional::cross_entropy(logits.reshape({-1, c.vocab_size}), targets.reshape({-1}),
-                                                  torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone))
+    auto ce = torch::nn::functional::cross_entropy(
+                  logits.reshape({-1, c.vocab_size}), targets.reshape({-1}),
+                  torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone))
                   .view(targets.sizes());
     auto desc = roles == static_cast<uint8_t>(TokenRole::kDescription);
     auto coord = roles == static_cast<uint8_t>(TokenRole::kCoordinate);
@@ -172,10 +179,12 @@ int main(int argc, char** argv) {
       auto pred2 = logits.argmax(-1).gather(1, second).squeeze(1);
       second_acc += (pred2 == targets.gather(1, second).squeeze(1)).to(torch::kFloat).mean().item<double>();
     }
-    first_acc += (pred == targets.gather(1, first.unsqueeze(1)).squeeze(1)).to(torch::kFloat).mean().item<double>();
+    first_acc +=
+        (pred == targets.gather(1, first.unsqueeze(1)).squeeze(1)).to(torch::kFloat).mean().item<double>();
     if (step % 20 == 0) {
       std::cout << "step " << step << " desc CE " << ce_desc / 20 << " coord CE " << ce_coord / 20
-                << " first-word acc " << first_acc / 20 << " second-word acc " << second_acc / 20 << " grounding " << ground_sum / 20 << std::endl;
+                << " first-word acc " << first_acc / 20 << " second-word acc " << second_acc / 20
+                << " grounding " << ground_sum / 20 << std::endl;
       for (auto& p : model->named_parameters())
         if (p.key() == "pointer_bias" || p.key() == "key_score.weight")
           std::cout << "  " << p.key() << " abs max " << p.value().abs().max().item<double>() << std::endl;

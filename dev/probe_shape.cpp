@@ -4,7 +4,8 @@
 // steps (chance: CE 2.30, accuracy 0.10).
 // Usage: probe_shape [steps] [lr]; env STEM_BLOCKS, VL (vision layers), VW (vision width), PATCH.
 // Build from the repo root after a build in build/:
-//   g++ -std=c++20 -O2 -Iinclude -I/usr/include/torch/csrc/api/include dev/probe_shape.cpp -o /tmp/probe_shape
+//   g++ -std=c++20 -O2 -Iinclude -I/usr/include/torch/csrc/api/include dev/probe_shape.cpp -o
+//   /tmp/probe_shape
 //       build/libcoordexp_torch.a build/libcoordexp_core.a -ltorch -ltorch_cpu -lc10 -lgloo
 #include <chrono>
 #include <cstdlib>
@@ -25,8 +26,11 @@ int main(int argc, char** argv) {
   const double lr = argc > 2 ? std::atof(argv[2]) : 5e-4;
   TinyVlmConfig c;
   c.vocab_size = 32;
-  auto env = [](const char* k, int64_t& v) { if (const char* s = std::getenv(k)) v = std::atoi(s); };
-  env("STEM_BLOCKS", c.stem_blocks), env("VL", c.vision_layers), env("VW", c.vision_width), env("PATCH", c.patch_size);
+  auto env = [](const char* k, int64_t& v) {
+    if (const char* s = std::getenv(k)) v = std::atoi(s);
+  };
+  env("STEM_BLOCKS", c.stem_blocks), env("VL", c.vision_layers), env("VW", c.vision_width),
+      env("PATCH", c.patch_size);
   int64_t warmup = 0;
   env("WARMUP", warmup);
   auto model = build_tiny_vlm(c);
@@ -73,7 +77,7 @@ int main(int argc, char** argv) {
     }
     auto t0 = std::chrono::steady_clock::now();
     torch::Tensor logits;  // [B, 2, V]
-    if (cnn) {  // reference: a plain CNN classifier, global max pool over the last feature map
+    if (cnn) {             // reference: a plain CNN classifier, global max pool over the last feature map
       auto f = cnn->forward((img.permute({0, 3, 1, 2}).contiguous() - 0.5) / 0.25);
       logits = cnn_head(std::get<0>(f.flatten(2).max(2))).view({B, 2, 32});
     } else {
@@ -85,7 +89,8 @@ int main(int argc, char** argv) {
     auto loss = torch::nn::functional::cross_entropy(ls, shape_cls) +
                 torch::nn::functional::cross_entropy(lc, colour_cls);
     for (auto& group : opt.param_groups())  // linear warmup over WARMUP steps (env, default 0)
-      static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr * std::min(1.0, step / double(warmup + 1)));
+      static_cast<torch::optim::AdamWOptions&>(group.options())
+          .lr(lr * std::min(1.0, step / double(warmup + 1)));
     opt.zero_grad();
     loss.backward();
     opt.step();

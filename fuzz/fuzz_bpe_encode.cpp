@@ -18,7 +18,9 @@ using nlohmann::json;
 
 // GPT-2's byte -> printable character table, from its definition.
 std::string byte_char(int b) {
-  auto printable = [](int k) { return (k >= '!' && k <= '~') || (k >= 0xa1 && k <= 0xac) || (k >= 0xae && k <= 0xff); };
+  auto printable = [](int k) {
+    return (k >= '!' && k <= '~') || (k >= 0xa1 && k <= 0xac) || (k >= 0xae && k <= 0xff);
+  };
   int c = b;
   if (!printable(b)) {
     c = 256;
@@ -39,8 +41,8 @@ const char* const kQwen2Regex =
     R"re((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)re";
 
 coordexp::BpeTokenizer make_tokenizer(bool qwen2) {
-  const char* const merges[] = {"Ġ t", "h e", "Ġt he", "l l", "he ll", "hell o", "Ġ w", "o r", "Ġw or",
-                                "l d", "Ġwor ld", "' s", "Ġ Ġ", "Ċ Ċ", "ä ½", "ä½ ł", "Ã ©", "ĠĠ Ġ"};
+  const char* const merges[] = {"Ġ t", "h e",     "Ġt he", "l l", "he ll", "hell o", "Ġ w",  "o r", "Ġw or",
+                                "l d", "Ġwor ld", "' s",   "Ġ Ġ", "Ċ Ċ",   "ä ½",    "ä½ ł", "Ã ©", "ĠĠ Ġ"};
   json vocab = json::object();
   for (int b = 0; b < 256; ++b) vocab[byte_char(b)] = b;
   int next = 256;
@@ -51,16 +53,19 @@ coordexp::BpeTokenizer make_tokenizer(bool qwen2) {
     merge_list.push_back(m);
   }
   auto added = [](int id, const char* content) {
-    return json{{"id", id}, {"content", content}, {"special", true}, {"lstrip", false}, {"rstrip", false},
-                {"single_word", false}, {"normalized", false}};
+    return json{{"id", id},        {"content", content},   {"special", true},    {"lstrip", false},
+                {"rstrip", false}, {"single_word", false}, {"normalized", false}};
   };
-  json byte_level = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false},
-                     {"use_regex", !qwen2}};
+  json byte_level = {
+      {"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false}, {"use_regex", !qwen2}};
   json pre = byte_level;
   if (qwen2)
     pre = {{"type", "Sequence"},
            {"pretokenizers",
-            {{{"type", "Split"}, {"pattern", {{"Regex", kQwen2Regex}}}, {"behavior", "Isolated"}, {"invert", false}},
+            {{{"type", "Split"},
+              {"pattern", {{"Regex", kQwen2Regex}}},
+              {"behavior", "Isolated"},
+              {"invert", false}},
              byte_level}}};
   json doc = {{"added_tokens", {added(300, "<|endoftext|>"), added(301, "<x>"), added(302, "<x><y>")}},
               {"pre_tokenizer", pre},

@@ -17,8 +17,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     coordexp::BpeTokenizer tok = coordexp::BpeTokenizer::from_json(doc, "tokenizer.json");
     static const char* const kTexts[] = {
-        "hello world",        " the  cat's  12 dogs\n\n\tend ", "\xe4\xbd\xa0\xe5\xa5\xbd \xf0\x9f\x99\x82",
-        "<|endoftext|>x<x><y> <x>", "caf\x65\xcc\x81 \xc3\xa9",   "",
+        "hello world",
+        " the  cat's  12 dogs\n\n\tend ",
+        "\xe4\xbd\xa0\xe5\xa5\xbd \xf0\x9f\x99\x82",
+        "<|endoftext|>x<x><y> <x>",
+        "caf\x65\xcc\x81 \xc3\xa9",
+        "",
     };
     for (const char* text : kTexts) {
       const auto ids = tok.encode(text);

@@ -17,8 +17,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   // What we write we must read back: a rejection here is a bug in the writer or the reader.
-  const coordexp::CocoDataset again = coordexp::parse_coco_dataset(coordexp::coco_dataset_to_json(dataset), "again");
-  if (again.images.size() != dataset.images.size() || again.annotations.size() != dataset.annotations.size() ||
+  const coordexp::CocoDataset again =
+      coordexp::parse_coco_dataset(coordexp::coco_dataset_to_json(dataset), "again");
+  if (again.images.size() != dataset.images.size() ||
+      again.annotations.size() != dataset.annotations.size() ||
       again.categories.size() != dataset.categories.size())
     std::abort();
   return 0;

@@ -50,12 +50,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       ids.push_back(b % vocab_size);
   }
 
-  const coordexp::ParseResult salvage = coordexp::parse_answer(ids, vocab, structure, coordexp::ParseMode::kSalvage);
+  const coordexp::ParseResult salvage =
+      coordexp::parse_answer(ids, vocab, structure, coordexp::ParseMode::kSalvage);
   check_boxes(salvage);
   if (salvage.dropped_objects() < 0) std::abort();
 
   try {
-    const coordexp::ParseResult strict = coordexp::parse_answer(ids, vocab, structure, coordexp::ParseMode::kStrict);
+    const coordexp::ParseResult strict =
+        coordexp::parse_answer(ids, vocab, structure, coordexp::ParseMode::kStrict);
     check_boxes(strict);
     if (strict.objects.size() != salvage.objects.size()) std::abort();
     for (size_t i = 0; i < strict.objects.size(); ++i)

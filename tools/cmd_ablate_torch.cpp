@@ -12,7 +12,8 @@ namespace coordexp::cli {
 namespace {
 
 const CommandRegistrar kAblate(
-    "ablate", "Run the variants of an ablation plan (same data, seeds, budget) and compare them", [](CLI::App& sub) {
+    "ablate", "Run the variants of an ablation plan (same data, seeds, budget) and compare them",
+    [](CLI::App& sub) {
       auto plan_path = std::make_shared<std::string>();
       auto steps = std::make_shared<int64_t>(-1);
       auto seeds = std::make_shared<int>(0);

@@ -1,7 +1,7 @@
 // `coordexp eval --gt GT.json --dt DT.json [--json] [--per-category] [--class-agnostic] [--label-accuracy]
 // [--lvis | --coco]`: pycocotools-exact COCO bbox metrics (with every category pooled under --class-agnostic,
-// pycocotools' useCats = 0), or lvis-api-exact federated LVIS metrics (lvis_eval.hpp) with --lvis or when the GT
-// looks like LVIS (frequency on categories, neg/not-exhaustive lists on images; the output says so).
+// pycocotools' useCats = 0), or lvis-api-exact federated LVIS metrics (lvis_eval.hpp) with --lvis or when the
+// GT looks like LVIS (frequency on categories, neg/not-exhaustive lists on images; the output says so).
 // Prints the summary table (or a JSON object whose "stats" are the 12 COCO / 13 LVIS numbers in order); an
 // empty results list gives zeros where GT exists. Bad files exit 2 with a message naming file, entry, field.
 #include <chrono>
@@ -38,7 +38,8 @@ struct EvalArgs {
   bool label_accuracy = false;          // recognition of the detections that found a box
 };
 
-// Counts the written labels only: label alternatives (label_rank > 0) repeat boxes, false positives by design.
+// Counts the written labels only: label alternatives (label_rank > 0) repeat boxes, false positives by
+// design.
 void print_f1(const CocoDataset& gt, const DetectionResults& all, bool class_aware = true) {
   const DetectionResults dt = written_labels_only(all);
   std::cout << "\n";
@@ -137,7 +138,8 @@ int run_eval(const EvalArgs& args) {
   std::cout << format_coco_summary_table(summary, evaluator.params());
   if (args.map_labels) print_mapping(mapping);
   if (args.f1) print_f1(gt, dt, !args.class_agnostic);
-  if (args.label_accuracy) std::cout << "\n" << format_label_accuracy(evaluate_label_accuracy(gt, dt)) << "\n";
+  if (args.label_accuracy)
+    std::cout << "\n" << format_label_accuracy(evaluate_label_accuracy(gt, dt)) << "\n";
   if (args.per_category) std::cout << "\n" << format_per_category_table(summary);
   const auto& c = summary.counts;
   std::cerr << "images " << c.num_images << ", categories " << c.num_categories << ", gt " << c.gt_used
@@ -163,9 +165,10 @@ const CommandRegistrar kRegisterEval(
                      "result boxes with negative width/height: error, skip, or keep (as pycocotools)")
           ->check(CLI::IsMember({"error", "skip", "keep"}));
       sub.add_option("--threads", args->threads, "worker threads (0 = all cores)");
-      sub.add_flag("--f1", args->f1,
-                   "also print greedy one-to-one precision / recall / F1 at IoU 0.5 and 0.75 (written labels: "
-                   "entries with label_rank > 0 are left out)");
+      sub.add_flag(
+          "--f1", args->f1,
+          "also print greedy one-to-one precision / recall / F1 at IoU 0.5 and 0.75 (written labels: "
+          "entries with label_rank > 0 are left out)");
       sub.add_flag("--map-labels", args->map_labels,
                    "map entries that carry only a \"description\" to categories");
       sub.add_option("--synonyms", args->synonyms_path, "synonyms JSON for --map-labels");
@@ -176,10 +179,11 @@ const CommandRegistrar kRegisterEval(
                        "ARs/m/l); default when the GT looks like LVIS");
       auto* coco = sub.add_flag("--coco", args->coco, "COCO evaluation even when the GT looks like LVIS");
       lvis->excludes(coco);
-      auto* agnostic = sub.add_flag("--class-agnostic", args->class_agnostic,
-                                    "pool every category, as pycocotools with params.useCats = 0: does each "
-                                    "box find an object, whatever its label (COCO metrics only; entries with label_rank > 0, "
-                                    "label alternatives that repeat a box, are left out)");
+      auto* agnostic = sub.add_flag(
+          "--class-agnostic", args->class_agnostic,
+          "pool every category, as pycocotools with params.useCats = 0: does each "
+          "box find an object, whatever its label (COCO metrics only; entries with label_rank > 0, "
+          "label alternatives that repeat a box, are left out)");
       agnostic->excludes(lvis);
       sub.add_flag("--label-accuracy", args->label_accuracy,
                    "also print how often the detections that overlap a ground-truth box (IoU >= 0.5, any "

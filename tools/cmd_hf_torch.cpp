@@ -27,13 +27,16 @@ namespace {
 
 namespace fs = std::filesystem;
 
-void use_all_cores() { torch::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))); }
+void use_all_cores() {
+  torch::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+}
 
 // A float32 array as NumPy's .npy (format 1.0, little-endian, C order).
 void save_npy(const torch::Tensor& t, const fs::path& path) {
   auto c = t.detach().to(torch::kFloat).contiguous();
   std::string shape = "(";
-  for (int64_t d = 0; d < c.dim(); ++d) shape += std::to_string(c.size(d)) + (c.dim() == 1 || d + 1 < c.dim() ? "," : "");
+  for (int64_t d = 0; d < c.dim(); ++d)
+    shape += std::to_string(c.size(d)) + (c.dim() == 1 || d + 1 < c.dim() ? "," : "");
   shape += ")";
   std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }";
   while ((10 + header.size() + 1) % 64 != 0) header += ' ';
@@ -61,19 +64,21 @@ ModelInput read_input(const QwenVLModel& model, const std::string& ids_path, con
   std::vector<int64_t> ids;
   for (const auto& v : doc["input_ids"]) {
     if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() >= model.vocab_size())
-      throw_input_error(ids_path + ": field \"input_ids\"", "ids in [0, " + std::to_string(model.vocab_size()) + ")",
-                        v.dump());
+      throw_input_error(ids_path + ": field \"input_ids\"",
+                        "ids in [0, " + std::to_string(model.vocab_size()) + ")", v.dump());
     ids.push_back(v.get<int64_t>());
   }
   const int64_t pad = model.config().image_token_id;
   const auto first = std::find(ids.begin(), ids.end(), pad);
-  if (first == ids.end()) throw_input_error(ids_path, "one run of image_token_id " + std::to_string(pad), "none");
+  if (first == ids.end())
+    throw_input_error(ids_path, "one run of image_token_id " + std::to_string(pad), "none");
   const auto last = std::find_if(first, ids.end(), [&](int64_t v) { return v != pad; });
   if (std::find(last, ids.end(), pad) != ids.end())
     throw_input_error(ids_path, "a single image (one run of image_token_id)", "several runs");
   ImageRGB8 img = load_png(image_path);
   const int64_t factor = model.config().vision.patch_size * model.config().vision.spatial_merge_size;
-  const ImageSize size = qwen_smart_resize(img.height(), img.width(), factor, 56 * 56, 28 * 28 * 1280, image_path);
+  const ImageSize size =
+      qwen_smart_resize(img.height(), img.width(), factor, 56 * 56, 28 * 28 * 1280, image_path);
   if (size.height != img.height() || size.width != img.width()) {
     std::cerr << "coordexp: resizing " << image_path << " to " << size.width << " x " << size.height
               << " (bilinear; the reference resizes bicubically)\n";
@@ -81,21 +86,26 @@ ModelInput read_input(const QwenVLModel& model, const std::string& ids_path, con
   }
   const int64_t tokens = (size.height / factor) * (size.width / factor);
   if (last - first != tokens)
-    throw_input_error(ids_path, std::to_string(tokens) + " image tokens for a " + std::to_string(size.width) + " x " +
-                                    std::to_string(size.height) + " image",
+    throw_input_error(ids_path,
+                      std::to_string(tokens) + " image tokens for a " + std::to_string(size.width) + " x " +
+                          std::to_string(size.height) + " image",
                       std::to_string(last - first));
   return {std::vector<int64_t>(ids.begin(), first), std::vector<int64_t>(last, ids.end()),
           image_to_tensor(img, false).unsqueeze(0)};
 }
 
-torch::Tensor as_batch(const std::vector<int64_t>& ids) { return torch::tensor(ids, torch::kLong).view({1, -1}); }
+torch::Tensor as_batch(const std::vector<int64_t>& ids) {
+  return torch::tensor(ids, torch::kLong).view({1, -1});
+}
 
 // --model, --image, --ids of hf-logits and hf-generate, and what they load: the model in eval mode with its
 // image prefix set, the text after the image, the image.
 struct ModelAndInput {
   std::string model_dir, image, ids;
   void add_options(CLI::App& sub) {
-    sub.add_option("--model", model_dir, "Hugging Face model folder")->required()->check(CLI::ExistingDirectory);
+    sub.add_option("--model", model_dir, "Hugging Face model folder")
+        ->required()
+        ->check(CLI::ExistingDirectory);
     sub.add_option("--image", image, "PNG image")->required()->check(CLI::ExistingFile);
     sub.add_option("--ids", ids, "JSON {\"input_ids\": [...]} with one <|image_pad|> run")
         ->required()
@@ -111,33 +121,38 @@ struct ModelAndInput {
   }
 };
 
-const CommandRegistrar kTiny("hf-tiny", "Write a tiny random Qwen2-VL / Qwen2.5-VL checkpoint", [](CLI::App& sub) {
-  auto out = std::make_shared<std::string>();
-  auto family = std::make_shared<std::string>("qwen2_vl");
-  auto shards = std::make_shared<int>(2);
-  auto seed = std::make_shared<uint64_t>(0);
-  sub.add_option("--out", *out, "Output folder")->required();
-  sub.add_option("--family", *family, "qwen2_vl or qwen2_5_vl")->check(CLI::IsMember({"qwen2_vl", "qwen2_5_vl"}));
-  sub.add_option("--shards", *shards, "Safetensors shards")->check(CLI::Range(1, 64));
-  sub.add_option("--seed", *seed, "Random seed");
-  return [=]() -> int {
-    TinyQwenSpec spec;
-    spec.family = *family == "qwen2_5_vl" ? QwenVLFamily::kQwen2_5VL : QwenVLFamily::kQwen2VL;
-    spec.shards = *shards;
-    spec.seed = *seed;
-    write_tiny_qwen_checkpoint(*out, spec);
-    std::cerr << "hf-tiny: wrote " << *out << "\n";
-    return 0;
-  };
-});
+const CommandRegistrar kTiny(
+    "hf-tiny", "Write a tiny random Qwen2-VL / Qwen2.5-VL checkpoint", [](CLI::App& sub) {
+      auto out = std::make_shared<std::string>();
+      auto family = std::make_shared<std::string>("qwen2_vl");
+      auto shards = std::make_shared<int>(2);
+      auto seed = std::make_shared<uint64_t>(0);
+      sub.add_option("--out", *out, "Output folder")->required();
+      sub.add_option("--family", *family, "qwen2_vl or qwen2_5_vl")
+          ->check(CLI::IsMember({"qwen2_vl", "qwen2_5_vl"}));
+      sub.add_option("--shards", *shards, "Safetensors shards")->check(CLI::Range(1, 64));
+      sub.add_option("--seed", *seed, "Random seed");
+      return [=]() -> int {
+        TinyQwenSpec spec;
+        spec.family = *family == "qwen2_5_vl" ? QwenVLFamily::kQwen2_5VL : QwenVLFamily::kQwen2VL;
+        spec.shards = *shards;
+        spec.seed = *seed;
+        write_tiny_qwen_checkpoint(*out, spec);
+        std::cerr << "hf-tiny: wrote " << *out << "\n";
+        return 0;
+      };
+    });
 
 const CommandRegistrar kExtend(
-    "hf-extend", "Add K coordinate tokens and <obj_start>/<obj_end> to a Qwen2-VL checkpoint", [](CLI::App& sub) {
+    "hf-extend", "Add K coordinate tokens and <obj_start>/<obj_end> to a Qwen2-VL checkpoint",
+    [](CLI::App& sub) {
       auto model_dir = std::make_shared<std::string>();
       auto out = std::make_shared<std::string>();
       auto bins = std::make_shared<int>(1000);
       auto bf16 = std::make_shared<bool>(false);
-      sub.add_option("--model", *model_dir, "Hugging Face model folder")->required()->check(CLI::ExistingDirectory);
+      sub.add_option("--model", *model_dir, "Hugging Face model folder")
+          ->required()
+          ->check(CLI::ExistingDirectory);
       sub.add_option("--out", *out, "Output folder")->required();
       sub.add_option("--bins", *bins, "K coordinate tokens")->check(CLI::Range(2, 100000));
       sub.add_flag("--bf16", *bf16, "Write bfloat16 weights (default float32)");
@@ -146,12 +161,13 @@ const CommandRegistrar kExtend(
         QwenLoadReport report;
         auto model = load_qwen_vl(*model_dir, &report);
         const int64_t base_rows = model->vocab_size();
-        const QwenChatTokenizer tok = extend_qwen_vocabulary(*model, fs::path(*model_dir) / "tokenizer.json", *bins);
+        const QwenChatTokenizer tok =
+            extend_qwen_vocabulary(*model, fs::path(*model_dir) / "tokenizer.json", *bins);
         save_qwen_vl(*model, *out, *bf16 ? SafetensorsDType::kBF16 : SafetensorsDType::kF32);
         tok.save((fs::path(*out) / "tokenizer.json").string());
         std::cerr << "hf-extend: " << report.tensors << " tensors read in " << report.seconds << " s; "
-                  << tok.vocab_size() << " token ids, model rows " << base_rows << " -> " << model->vocab_size()
-                  << "; wrote " << *out << "\n";
+                  << tok.vocab_size() << " token ids, model rows " << base_rows << " -> "
+                  << model->vocab_size() << "; wrote " << *out << "\n";
         return 0;
       };
     });
@@ -169,9 +185,10 @@ const CommandRegistrar kLogits(
         const auto [model, in] = args->load();
         if (!dump->empty()) {
           fs::create_directories(*dump);
-          model->set_activation_hook([dir = fs::path(*dump)](const std::string& name, const torch::Tensor& v) {
-            save_npy(v.squeeze(0), dir / (name + ".npy"));
-          });
+          model->set_activation_hook(
+              [dir = fs::path(*dump)](const std::string& name, const torch::Tensor& v) {
+                save_npy(v.squeeze(0), dir / (name + ".npy"));
+              });
         }
         auto hidden = model->forward_all(model->encode_images(in.image), as_batch(in.tokens));
         save_npy(model->logits(hidden).squeeze(0), *out);
@@ -179,46 +196,49 @@ const CommandRegistrar kLogits(
       };
     });
 
-const CommandRegistrar kTokenize("hf-tokenize", "Token ids of a text file with a model's tokenizer.json",
-                                 [](CLI::App& sub) {
-                                   auto model_dir = std::make_shared<std::string>();
-                                   auto text = std::make_shared<std::string>();
-                                   sub.add_option("--model", *model_dir, "Model folder (tokenizer.json)")
-                                       ->required()
-                                       ->check(CLI::ExistingDirectory);
-                                   sub.add_option("--text-file", *text, "UTF-8 text")->required()->check(CLI::ExistingFile);
-                                   return [=]() -> int {
-                                     const auto tok = BpeTokenizer::from_file(fs::path(*model_dir) / "tokenizer.json");
-                                     std::ifstream f(*text, std::ios::binary);
-                                     const std::string s((std::istreambuf_iterator<char>(f)), {});
-                                     std::cout << nlohmann::json{{"ids", tok.encode(s)}}.dump() << "\n";
-                                     return 0;
-                                   };
-                                 });
-
-const CommandRegistrar kGenerate(
-    "hf-generate", "Greedy continuation (no grammar) of input ids and an image", [](CLI::App& sub) {
-      auto args = std::make_shared<ModelAndInput>();
-      auto max_new = std::make_shared<int64_t>(32);
-      args->add_options(sub);
-      sub.add_option("--max-new-tokens", *max_new, "Stop after this many tokens")->check(CLI::Range(1, 100000));
+const CommandRegistrar kTokenize(
+    "hf-tokenize", "Token ids of a text file with a model's tokenizer.json", [](CLI::App& sub) {
+      auto model_dir = std::make_shared<std::string>();
+      auto text = std::make_shared<std::string>();
+      sub.add_option("--model", *model_dir, "Model folder (tokenizer.json)")
+          ->required()
+          ->check(CLI::ExistingDirectory);
+      sub.add_option("--text-file", *text, "UTF-8 text")->required()->check(CLI::ExistingFile);
       return [=]() -> int {
-        torch::NoGradGuard no_grad;
-        const auto [model, in] = args->load();
-        KvCache cache;
-        auto hidden = model->prefill(model->encode_images(in.image), as_batch(in.tokens), cache);
-        const auto& eos = model->config().eos_token_ids;
-        std::vector<int64_t> out;
-        while (static_cast<int64_t>(out.size()) < *max_new) {
-          const int64_t next = model->logits(hidden).argmax(-1).item<int64_t>();
-          out.push_back(next);
-          if (std::find(eos.begin(), eos.end(), next) != eos.end()) break;
-          hidden = model->decode_step(torch::tensor({next}, torch::kLong), cache);
-        }
-        std::cout << nlohmann::json{{"ids", out}}.dump() << "\n";
+        const auto tok = BpeTokenizer::from_file(fs::path(*model_dir) / "tokenizer.json");
+        std::ifstream f(*text, std::ios::binary);
+        const std::string s((std::istreambuf_iterator<char>(f)), {});
+        std::cout << nlohmann::json{{"ids", tok.encode(s)}}.dump() << "\n";
         return 0;
       };
     });
+
+const CommandRegistrar kGenerate("hf-generate", "Greedy continuation (no grammar) of input ids and an image",
+                                 [](CLI::App& sub) {
+                                   auto args = std::make_shared<ModelAndInput>();
+                                   auto max_new = std::make_shared<int64_t>(32);
+                                   args->add_options(sub);
+                                   sub.add_option("--max-new-tokens", *max_new, "Stop after this many tokens")
+                                       ->check(CLI::Range(1, 100000));
+                                   return [=]() -> int {
+                                     torch::NoGradGuard no_grad;
+                                     const auto [model, in] = args->load();
+                                     KvCache cache;
+                                     auto hidden = model->prefill(model->encode_images(in.image),
+                                                                  as_batch(in.tokens), cache);
+                                     const auto& eos = model->config().eos_token_ids;
+                                     std::vector<int64_t> out;
+                                     while (static_cast<int64_t>(out.size()) < *max_new) {
+                                       const int64_t next = model->logits(hidden).argmax(-1).item<int64_t>();
+                                       out.push_back(next);
+                                       if (std::find(eos.begin(), eos.end(), next) != eos.end()) break;
+                                       hidden =
+                                           model->decode_step(torch::tensor({next}, torch::kLong), cache);
+                                     }
+                                     std::cout << nlohmann::json{{"ids", out}}.dump() << "\n";
+                                     return 0;
+                                   };
+                                 });
 
 }  // namespace
 }  // namespace coordexp::cli

@@ -1,14 +1,14 @@
 // `coordexp train --config FILE [--resume] [--out DIR] [--steps N] [--stop-after N] [--nproc N]`: trains the
-// tiny V-LLM with the set criterion, evaluates and writes the report (see include/coordexp/train/trainer.hpp).
-// Data parallel under a launcher's RANK / WORLD_SIZE / MASTER_ADDR / MASTER_PORT, or with --nproc N workers
-// started here.
+// tiny V-LLM with the set criterion, evaluates and writes the report (see
+// include/coordexp/train/trainer.hpp). Data parallel under a launcher's RANK / WORLD_SIZE / MASTER_ADDR /
+// MASTER_PORT, or with --nproc N workers started here.
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
 
 #include "command.hpp"
-#include "local_workers.hpp"
 #include "coordexp/train/trainer.hpp"
+#include "local_workers.hpp"
 
 namespace coordexp::cli {
 namespace {
@@ -40,10 +40,12 @@ const CommandRegistrar kTrain("train", "Train the tiny V-LLM detector from a JSO
   return [args]() -> int {
     if (args->nproc > 1) {
       if (std::getenv("WORLD_SIZE") != nullptr)
-        throw std::runtime_error("--nproc starts its own workers; do not combine it with WORLD_SIZE set by a launcher");
+        throw std::runtime_error(
+            "--nproc starts its own workers; do not combine it with WORLD_SIZE set by a launcher");
       // a bad config fails here once, not in every worker
       const TrainConfig cfg = load_train_config(args->config);
-      return run_local_workers(args->nproc, static_cast<int>(std::min<int64_t>(30, cfg.run.dist_timeout_s + 5)));
+      return run_local_workers(args->nproc,
+                               static_cast<int>(std::min<int64_t>(30, cfg.run.dist_timeout_s + 5)));
     }
     TrainConfig cfg = load_train_config(args->config);
     if (!args->out.empty()) cfg.run.out_dir = args->out;

@@ -83,7 +83,8 @@ int run_local_workers(int nproc, int grace_seconds) {
   const std::string port = port_env && *port_env ? port_env : std::to_string(free_local_port());
   const char* addr_env = std::getenv("MASTER_ADDR");
   const std::string addr = addr_env && *addr_env ? addr_env : "127.0.0.1";
-  std::cerr << "coordexp train: starting " << nproc << " workers, rendezvous at " << addr << ":" << port << "\n";
+  std::cerr << "coordexp train: starting " << nproc << " workers, rendezvous at " << addr << ":" << port
+            << "\n";
   std::map<pid_t, int> workers;  // pid -> rank
   for (int rank = 0; rank < nproc; ++rank) {
     const pid_t pid = ::fork();

@@ -165,8 +165,8 @@ ImageRGB8 decode_png(const std::vector<std::uint8_t>& bytes, const std::string& 
   png_destroy_read_struct(&png, &info, nullptr);
   if (too_big_for_file)
     throw_png_problem(name, "a truncated file: its header claims " + std::to_string(width) + " x " +
-                                std::to_string(height) + " pixels, more than " + std::to_string(bytes.size()) +
-                                " bytes of PNG data can hold");
+                                std::to_string(height) + " pixels, more than " +
+                                std::to_string(bytes.size()) + " bytes of PNG data can hold");
   if (!ok) throw_png_problem(name, std::string("a corrupt or truncated file (libpng: ") + st.message + ")");
   return image;
 }

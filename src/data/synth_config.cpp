@@ -243,7 +243,8 @@ SynthConfig synth_config_from_json(const nlohmann::json& j, const std::string& w
   SynthConfig c;
   for (const auto& [key, value] : j.items()) {
     if (key == "about") {  // what the file is for, for its reader (configs/README.md)
-      if (!value.is_string()) throw_input_error(prefix + key, "a string", std::string("a ") + json_type(value));
+      if (!value.is_string())
+        throw_input_error(prefix + key, "a string", std::string("a ") + json_type(value));
       continue;
     }
     auto it = field_readers().find(key);

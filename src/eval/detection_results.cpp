@@ -101,7 +101,8 @@ DetectionResults parse_results(std::string_view json_text, const std::string& so
     dom::element e;
     det.description = json_fields::optional_string(obj, "description", loc);
     det.label_rank = json_fields::optional_int64(obj, "label_rank", loc, 0);
-    if (det.label_rank < 0) throw_input_error(loc.field("label_rank"), "an integer >= 0", std::to_string(det.label_rank));
+    if (det.label_rank < 0)
+      throw_input_error(loc.field("label_rank"), "an integer >= 0", std::to_string(det.label_rank));
     if (json_fields::find(obj, "category_id", e) && !e.is_null()) {
       det.category_id = json_fields::as_int64(e, loc, "category_id");
     } else if (options.require_category || det.description.empty()) {

@@ -6,7 +6,6 @@
 #include <string>
 #include <vector>
 
-
 namespace coordexp {
 
 std::vector<bool> mark_duplicates(std::span<const BoxXYXY> boxes, std::span<const int64_t> groups,

@@ -2,8 +2,8 @@
 #include "coordexp/eval/label_accuracy.hpp"
 
 #include <algorithm>
-#include <sstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <unordered_map>
 
 #include "coordexp/eval/coco_eval.hpp"
@@ -22,13 +22,16 @@ std::vector<std::string> words_of(const std::string& name) {
 }  // namespace
 
 double LabelAccuracy::word_accuracy(size_t k) const {
-  return k < word_compared.size() && word_compared[k] > 0 ? double(word_right[k]) / double(word_compared[k]) : 0.0;
+  return k < word_compared.size() && word_compared[k] > 0 ? double(word_right[k]) / double(word_compared[k])
+                                                          : 0.0;
 }
 
-LabelAccuracy evaluate_label_accuracy(const CocoDataset& gt, const DetectionResults& results, double iou_threshold) {
+LabelAccuracy evaluate_label_accuracy(const CocoDataset& gt, const DetectionResults& results,
+                                      double iou_threshold) {
   LabelAccuracy out;
   out.iou_threshold = iou_threshold;
-  std::unordered_map<int64_t, std::vector<std::string>> names;  // the last listed name wins, as in pycocotools
+  std::unordered_map<int64_t, std::vector<std::string>>
+      names;  // the last listed name wins, as in pycocotools
   for (const auto& c : gt.categories) names[c.id] = words_of(c.name);
   std::unordered_map<int64_t, std::vector<const CocoAnnotation*>> boxes_of;
   for (const auto& img : gt.images) boxes_of[img.id];

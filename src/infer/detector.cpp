@@ -149,7 +149,8 @@ DetectionRun merge_detection_runs(std::vector<DetectionRun> shards, const Detect
     for (size_t k = 0; k < s.images.size(); ++k) {
       COORDEXP_CHECK_ARG(s.images[k] < dataset.images.size(), "shard image index",
                          "< " + std::to_string(dataset.images.size()), std::to_string(s.images[k]));
-      ImageResult r{s.images[k], k < s.generated.size() ? std::move(s.generated[k]) : std::vector<GeneratedObject>{},
+      ImageResult r{s.images[k],
+                    k < s.generated.size() ? std::move(s.generated[k]) : std::vector<GeneratedObject>{},
                     {}};
       auto it = by_image.find(dataset.images[s.images[k]].image_id);
       if (it != by_image.end()) r.detections = std::move(it->second);
@@ -186,11 +187,12 @@ std::string serialize_detection_run(const DetectionRun& run) {
   auto& gen = j["generated"] = nlohmann::json::array();
   for (const auto& objects : run.generated) {
     auto list = nlohmann::json::array();
-    for (const auto& o : objects) list.push_back({o.desc_ids, o.box.x1, o.box.y1, o.box.x2, o.box.y2, o.score});
+    for (const auto& o : objects)
+      list.push_back({o.desc_ids, o.box.x1, o.box.y1, o.box.x2, o.box.y2, o.score});
     gen.push_back(std::move(list));
   }
   const auto& c = run.label_counts;
-  j["counts"] = {c.exact, c.synonym, c.embedding, c.dropped, c.kept_category, run.generated_tokens,
+  j["counts"] = {c.exact,         c.synonym, c.embedding, c.dropped, c.kept_category, run.generated_tokens,
                  run.unterminated};
   j["seconds"] = run.seconds;
   return j.dump();

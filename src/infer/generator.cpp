@@ -100,8 +100,9 @@ std::vector<Generation> decode(VisionLanguageModel& model, int64_t B, const Gram
   const auto m_end_only = only({g.structure.answer_end});
   const auto m_before_end = only({g.structure.obj_end});
   const auto m_desc = torch::maximum(text, coord);
-  const auto phi = torch::arange(K, torch::kFloat) / static_cast<double>(K - 1);  // [K], on the CPU like probs_cpu
-  const auto text_cpu = g.text_mask.cpu().to(torch::kFloat);                       // [V]
+  const auto phi =
+      torch::arange(K, torch::kFloat) / static_cast<double>(K - 1);  // [K], on the CPU like probs_cpu
+  const auto text_cpu = g.text_mask.cpu().to(torch::kFloat);         // [V]
   COORDEXP_CHECK_ARG(cfg.label_alternatives >= 0, "label_alternatives", ">= 0",
                      std::to_string(cfg.label_alternatives));
   torch::manual_seed(cfg.seed);

@@ -246,8 +246,9 @@ CriterionOutput SetCriterion::operator()(const CriterionBatch& batch, const Text
 }
 
 MatchResult match_objects(const torch::Tensor& pred, const std::vector<std::vector<TokenId>>& pred_desc,
-                          const std::vector<int64_t>& source_index, const std::vector<DescribedBox>& ground_truth,
-                          const CriterionConfig& config, const TextEmbedder* embedder) {
+                          const std::vector<int64_t>& source_index,
+                          const std::vector<DescribedBox>& ground_truth, const CriterionConfig& config,
+                          const TextEmbedder* embedder) {
   torch::NoGradGuard no_grad;
   MatchResult r;
   const int64_t n = pred.size(0), m = static_cast<int64_t>(ground_truth.size());
@@ -265,9 +266,11 @@ MatchResult match_objects(const torch::Tensor& pred, const std::vector<std::vect
       }
     }
   } else {
-    auto cost = config.match_geo_weight * box_pair_cost(pred, gt, config.l1_weight, config.giou_weight);  // [N, M]
+    auto cost =
+        config.match_geo_weight * box_pair_cost(pred, gt, config.l1_weight, config.giou_weight);  // [N, M]
     if (config.match_sem_weight > 0) {
-      COORDEXP_CHECK_ARG(embedder != nullptr, "embedder", "a text embedder when match_sem_weight > 0", "null");
+      COORDEXP_CHECK_ARG(embedder != nullptr, "embedder", "a text embedder when match_sem_weight > 0",
+                         "null");
       std::vector<std::vector<TokenId>> gt_desc;
       for (const auto& g : ground_truth) gt_desc.push_back(g.desc_ids);
       auto dist = cosine_distance_matrix(embedder->embed(pred_desc), embedder->embed(gt_desc));  // [N, M]

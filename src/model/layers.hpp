@@ -10,8 +10,12 @@ namespace coordexp::layers {
 
 // x * rsqrt(mean(x^2) + eps) * weight (Qwen2RMSNorm; the tiny model's norm).
 struct RmsNormImpl : torch::nn::Module {
-  RmsNormImpl(int64_t dim, double eps) : eps(eps) { weight = register_parameter("weight", torch::ones({dim})); }
-  torch::Tensor forward(const torch::Tensor& x) { return x * torch::rsqrt(x.pow(2).mean(-1, true) + eps) * weight; }
+  RmsNormImpl(int64_t dim, double eps) : eps(eps) {
+    weight = register_parameter("weight", torch::ones({dim}));
+  }
+  torch::Tensor forward(const torch::Tensor& x) {
+    return x * torch::rsqrt(x.pow(2).mean(-1, true) + eps) * weight;
+  }
   torch::Tensor weight;
   double eps;
 };

@@ -123,7 +123,8 @@ struct PatchEmbedImpl : nn::Module {
     // the reference's Conv3d (kernel = stride = (T, P, P), no bias), held as its weight alone
     proj = register_module("proj", std::make_shared<nn::Module>());
     weight = proj->register_parameter(
-        "weight", torch::zeros({v.embed_dim, v.in_channels, v.temporal_patch_size, v.patch_size, v.patch_size}));
+        "weight",
+        torch::zeros({v.embed_dim, v.in_channels, v.temporal_patch_size, v.patch_size, v.patch_size}));
   }
   // patches [B, N, C*T*P*P] in the weight's (C, T, P, P) order -> [B, N, E]: the convolution over one
   // kernel-sized input is a matrix product.
@@ -219,7 +220,9 @@ struct TextMlpImpl : nn::Module {
     up_proj = register_module("up_proj", lin(t.hidden_size, t.intermediate_size));
     down_proj = register_module("down_proj", lin(t.intermediate_size, t.hidden_size));
   }
-  torch::Tensor forward(const torch::Tensor& x) { return down_proj(activation(act, gate_proj(x)) * up_proj(x)); }
+  torch::Tensor forward(const torch::Tensor& x) {
+    return down_proj(activation(act, gate_proj(x)) * up_proj(x));
+  }
   std::string act;
   Dense gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
 };
@@ -229,7 +232,8 @@ struct DecoderLayerImpl : nn::Module {
   explicit DecoderLayerImpl(const QwenTextConfig& t) {
     input_layernorm = register_module("input_layernorm", RmsNorm(t.hidden_size, t.rms_norm_eps));
     self_attn = register_module("self_attn", SelfAttention(t));
-    post_attention_layernorm = register_module("post_attention_layernorm", RmsNorm(t.hidden_size, t.rms_norm_eps));
+    post_attention_layernorm =
+        register_module("post_attention_layernorm", RmsNorm(t.hidden_size, t.rms_norm_eps));
     mlp = register_module("mlp", TextMlp(t));
   }
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
@@ -323,26 +327,26 @@ QwenVLModel::QwenVLModel(const QwenVLConfig& config) : config_(config), impl_(st
   int64_t section_sum = 0;
   for (int64_t s : t.rope.mrope_section) section_sum += s;
   if (t.rope.mrope_section.size() != 3 || section_sum * 2 != d)
-    throw_input_error("config.json rope_scaling.mrope_section",
-                      "three sections summing to head_dim / 2 = " + std::to_string(d / 2),
-                      std::to_string(t.rope.mrope_section.size()) + " sections summing to " +
-                          std::to_string(section_sum));
+    throw_input_error(
+        "config.json rope_scaling.mrope_section",
+        "three sections summing to head_dim / 2 = " + std::to_string(d / 2),
+        std::to_string(t.rope.mrope_section.size()) + " sections summing to " + std::to_string(section_sum));
   if ((v.embed_dim / v.num_heads) % 4 != 0)
     throw_input_error("config.json vision_config.num_heads", "a vision head width divisible by 4",
                       std::to_string(v.embed_dim / v.num_heads));
   if (v.out_hidden_size != t.hidden_size)
-    throw_input_error("config.json vision_config", "a merger output width equal to the LM's hidden_size (" +
-                                                       std::to_string(t.hidden_size) + ")",
-                      std::to_string(v.out_hidden_size));
+    throw_input_error(
+        "config.json vision_config",
+        "a merger output width equal to the LM's hidden_size (" + std::to_string(t.hidden_size) + ")",
+        std::to_string(v.out_hidden_size));
   if (v25 && v.window_size > 0 && v.window_size % (v.patch_size * v.spatial_merge_size) != 0)
-    throw_input_error("config.json vision_config.window_size", "a multiple of patch_size * spatial_merge_size",
-                      std::to_string(v.window_size));
+    throw_input_error("config.json vision_config.window_size",
+                      "a multiple of patch_size * spatial_merge_size", std::to_string(v.window_size));
 
   impl_->visual = register_module("visual", VisionTower(v, v25));
   impl_->text = register_module("model", TextModel(t));
   if (!t.tie_word_embeddings)
-    impl_->lm_head = register_module(
-        "lm_head", Dense(t.hidden_size, t.vocab_size, false));
+    impl_->lm_head = register_module("lm_head", Dense(t.hidden_size, t.vocab_size, false));
 
   auto inv = torch::arange(0, d, 2, torch::kLong).to(torch::kFloat) / static_cast<double>(d);
   impl_->text_inv_freq = 1.0 / torch::pow(torch::tensor(t.rope.rope_theta, torch::kFloat), inv);
@@ -353,7 +357,9 @@ QwenVLModel::QwenVLModel(const QwenVLConfig& config) : config_(config), impl_(st
 
 QwenVLModel::~QwenVLModel() = default;
 
-void QwenVLModel::set_image_prefix(std::vector<int64_t> ids) { image_prefix_ = std::move(ids); }
+void QwenVLModel::set_image_prefix(std::vector<int64_t> ids) {
+  image_prefix_ = std::move(ids);
+}
 
 torch::Tensor QwenVLModel::encode_images(const torch::Tensor& images) {
   const QwenVisionConfig& v = config_.vision;
@@ -389,8 +395,8 @@ torch::Tensor QwenVLModel::encode_images(const torch::Tensor& images) {
           cols[n] = j2 * m + b;
         }
   const int64_t dim = d / 2;
-  auto inv_freq =
-      1.0 / torch::pow(torch::tensor(10000.0f), torch::arange(0, dim, 2, torch::kLong).to(torch::kFloat) / dim);
+  auto inv_freq = 1.0 / torch::pow(torch::tensor(10000.0f),
+                                   torch::arange(0, dim, 2, torch::kLong).to(torch::kFloat) / dim);
   auto freqs = torch::cat({torch::tensor(rows, torch::kLong).to(torch::kFloat).unsqueeze(1) * inv_freq,
                            torch::tensor(cols, torch::kLong).to(torch::kFloat).unsqueeze(1) * inv_freq},
                           1);  // [N, d/2]
@@ -415,7 +421,8 @@ torch::Tensor QwenVLModel::encode_images(const torch::Tensor& images) {
   auto cos = emb.cos(), sin = emb.sin();
   const std::vector<int64_t>& full = v.fullatt_block_indexes;
   for (size_t i = 0; i < vis->blocks->size(); ++i) {
-    const bool global = !windowed || std::find(full.begin(), full.end(), static_cast<int64_t>(i)) != full.end();
+    const bool global =
+        !windowed || std::find(full.begin(), full.end(), static_cast<int64_t>(i)) != full.end();
     h = vis->blocks[i]->as<VisionBlockImpl>()->forward(h, cos, sin, global ? torch::Tensor() : window_mask);
     if (hook_) hook_("vision.block." + std::to_string(i), h);
   }
@@ -521,7 +528,9 @@ torch::Tensor QwenVLModel::lm_head_weight() {
   return impl_->lm_head ? impl_->lm_head->weight : impl_->text->embed;
 }
 
-torch::Tensor QwenVLModel::input_embedding() { return impl_->text->embed; }
+torch::Tensor QwenVLModel::input_embedding() {
+  return impl_->text->embed;
+}
 
 void QwenVLModel::resize_vocabulary(int64_t new_vocab_size) {
   const int64_t V = config_.text.vocab_size;

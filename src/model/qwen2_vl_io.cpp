@@ -54,8 +54,8 @@ std::shared_ptr<QwenVLModel> load_qwen_vl(const std::filesystem::path& dir, Qwen
     const TensorView view = ckpt.view(found);
     torch::Tensor& dst = p.value();
     if (view.shape != dst.sizes().vec())
-      throw_input_error(where + " tensor " + found, "shape " + shape_text(dst.sizes().vec()) + " (config.json)",
-                        shape_text(view.shape));
+      throw_input_error(where + " tensor " + found,
+                        "shape " + shape_text(dst.sizes().vec()) + " (config.json)", shape_text(view.shape));
     copy_to_float32(view, std::span<float>(dst.data_ptr<float>(), static_cast<size_t>(dst.numel())));
     ckpt.release(found);  // resident memory: the model, not the model plus the mapped file
     used[found] = true;
@@ -71,8 +71,8 @@ std::shared_ptr<QwenVLModel> load_qwen_vl(const std::filesystem::path& dir, Qwen
 
 void save_qwen_vl(QwenVLModel& model, const std::filesystem::path& dir, SafetensorsDType dtype,
                   uint64_t max_shard_bytes) {
-  COORDEXP_CHECK_ARG(dtype == SafetensorsDType::kF32 || dtype == SafetensorsDType::kBF16, "dtype", "F32 or BF16",
-                     std::string(safetensors_dtype_name(dtype)));
+  COORDEXP_CHECK_ARG(dtype == SafetensorsDType::kF32 || dtype == SafetensorsDType::kBF16, "dtype",
+                     "F32 or BF16", std::string(safetensors_dtype_name(dtype)));
   std::filesystem::create_directories(dir);
   std::vector<torch::Tensor> keep;  // contiguous float32 copies the byte spans point into
   std::vector<std::vector<uint16_t>> bf16;
@@ -83,7 +83,8 @@ void save_qwen_vl(QwenVLModel& model, const std::filesystem::path& dir, Safetens
     keep.push_back(t);
     std::span<const std::byte> bytes;
     if (dtype == SafetensorsDType::kF32) {
-      bytes = std::span<const std::byte>(reinterpret_cast<const std::byte*>(t.data_ptr<float>()), t.numel() * 4);
+      bytes =
+          std::span<const std::byte>(reinterpret_cast<const std::byte*>(t.data_ptr<float>()), t.numel() * 4);
     } else {
       const float* src = t.data_ptr<float>();
       auto& out = bf16.emplace_back(static_cast<size_t>(t.numel()));
@@ -114,9 +115,10 @@ void save_qwen_vl(QwenVLModel& model, const std::filesystem::path& dir, Safetens
 void init_new_token_rows(QwenVLModel& model, int64_t first_new, int64_t coord_first, int64_t num_bins,
                          uint64_t seed) {
   const int64_t V = model.vocab_size();
-  COORDEXP_CHECK_ARG(first_new > 0 && first_new <= V, "first_new", "in (0, vocab_size]", std::to_string(first_new));
-  COORDEXP_CHECK_ARG(num_bins == 0 || (coord_first >= first_new && coord_first + num_bins <= V), "coord_first",
-                     "new rows holding all K coordinate tokens", std::to_string(coord_first));
+  COORDEXP_CHECK_ARG(first_new > 0 && first_new <= V, "first_new", "in (0, vocab_size]",
+                     std::to_string(first_new));
+  COORDEXP_CHECK_ARG(num_bins == 0 || (coord_first >= first_new && coord_first + num_bins <= V),
+                     "coord_first", "new rows holding all K coordinate tokens", std::to_string(coord_first));
   if (first_new == V) return;
   torch::NoGradGuard no_grad;
   std::mt19937_64 rng(seed);
@@ -143,23 +145,37 @@ QwenChatTokenizer extend_qwen_vocabulary(QwenVLModel& model, const std::filesyst
   const int64_t base_ids = base.vocab_size();
   QwenChatTokenizer tok(std::move(base), num_bins, std::move(system_prompt), tokenizer_json.string());
   model.resize_vocabulary(tok.vocab_size());
-  if (tok.vocab_size() > base_ids) init_new_token_rows(model, base_ids, tok.coord_vocab().first_id(), num_bins, seed);
+  if (tok.vocab_size() > base_ids)
+    init_new_token_rows(model, base_ids, tok.coord_vocab().first_id(), num_bins, seed);
   return tok;
 }
 
 // ---- tiny random checkpoints ----------------------------------------------------------------------------
 
 void write_tiny_qwen_checkpoint(const std::filesystem::path& dir, const TinyQwenSpec& spec) {
-  std::vector<std::string> corpus = {
-      "detect all", "detect: red star; blue circle", "You are a helpful assistant.",
-      "small red star", "large blue circle", "green triangle", "yellow square", "purple hexagon",
-      "orange cross", "white ring", "black diamond", "pink arrow", "cyan heart", "grey moon",
-      "the quick brown fox jumps over the lazy dog", "12345 67890", "system user assistant"};
+  std::vector<std::string> corpus = {"detect all",
+                                     "detect: red star; blue circle",
+                                     "You are a helpful assistant.",
+                                     "small red star",
+                                     "large blue circle",
+                                     "green triangle",
+                                     "yellow square",
+                                     "purple hexagon",
+                                     "orange cross",
+                                     "white ring",
+                                     "black diamond",
+                                     "pink arrow",
+                                     "cyan heart",
+                                     "grey moon",
+                                     "the quick brown fox jumps over the lazy dog",
+                                     "12345 67890",
+                                     "system user assistant"};
   corpus.insert(corpus.end(), spec.corpus.begin(), spec.corpus.end());
-  const std::vector<std::string> specials = {"<|endoftext|>",    "<|im_start|>", "<|im_end|>",
+  const std::vector<std::string> specials = {"<|endoftext|>",    "<|im_start|>",   "<|im_end|>",
                                              "<|vision_start|>", "<|vision_end|>", "<|image_pad|>",
                                              "<|video_pad|>"};
-  BpeTokenizer tokenizer = BpeTokenizer::from_json(train_byte_level_bpe(corpus, 200, specials), "tiny tokenizer");
+  BpeTokenizer tokenizer =
+      BpeTokenizer::from_json(train_byte_level_bpe(corpus, 200, specials), "tiny tokenizer");
   auto id = [&](const std::string& s) { return *tokenizer.token_to_id(s); };
 
   QwenVLConfig c;

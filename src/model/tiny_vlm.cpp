@@ -176,10 +176,12 @@ class TinyVlmImpl : public VisionLanguageModel {
       COORDEXP_CHECK_ARG(c.coord_first_id >= 0 && c.num_coord_bins >= 2, "model.scan_pointer",
                          "the coordinate token range (coord_first_id, num_coord_bins)", "none");
       // [layers, heads, (2G - 1) * 2G]: dy in [-(G-1), G-1], dx in [-(G-1), G] (the first pointer is col -1)
-      pointer_bias_ = register_parameter("pointer_bias", torch::zeros({c.layers, c.heads, (2 * grid - 1) * 2 * grid}));
+      pointer_bias_ =
+          register_parameter("pointer_bias", torch::zeros({c.layers, c.heads, (2 * grid - 1) * 2 * grid}));
       // and each image token's own score per layer and head (a learned linear function of its embedding,
       // zero at the start): where an object is, independent of the query
-      key_score_ = register_module("key_score", nn::Linear(nn::LinearOptions(c.width, c.layers * c.heads).bias(false)));
+      key_score_ = register_module("key_score",
+                                   nn::Linear(nn::LinearOptions(c.width, c.layers * c.heads).bias(false)));
     }
     final_norm_ = register_module("final_norm", RmsNorm(c.width, c.norm_eps));
     lm_head_ = register_module("lm_head", nn::Linear(nn::LinearOptions(c.width, c.vocab_size).bias(false)));
@@ -229,11 +231,12 @@ class TinyVlmImpl : public VisionLanguageModel {
 
   torch::Tensor decode_step(const torch::Tensor& tokens, KvCache& cache) override {
     auto x = embed_(tokens.unsqueeze(1));  // [B, 1, D]
-    auto positions =
-        torch::full({1}, cache.length + cache.position_offset, torch::TensorOptions().dtype(torch::kLong).device(x.device()));
+    auto positions = torch::full({1}, cache.length + cache.position_offset,
+                                 torch::TensorOptions().dtype(torch::kLong).device(x.device()));
     const ScanBias scan = scan_bias(torch::Tensor(), tokens.unsqueeze(1), cache.model_state);
     // sees every cached position; with the scan pointer, biased towards image tokens
-    const auto no_mask = scan.pointer.defined() ? torch::zeros({1, cache.length + 1}, x.options()) : torch::Tensor();
+    const auto no_mask =
+        scan.pointer.defined() ? torch::zeros({1, cache.length + 1}, x.options()) : torch::Tensor();
     for (size_t l = 0; l < blocks_.size(); ++l)
       x = blocks_[l](x, positions, with_scan_bias(no_mask, scan, l, 0), &cache.keys[l], &cache.values[l]);
     cache.length += 1;
@@ -279,7 +282,9 @@ class TinyVlmImpl : public VisionLanguageModel {
       state.push_back(torch::zeros({B, 6}, torch::kLong));
       state[0].select(1, 5).fill_(-1);
       // [B, I, layers * heads] -> [B, layers, heads, I]
-      state.push_back(torch::matmul(image_embeds, key_score_->weight.t()).view({B, I, config_.layers, config_.heads}).permute({0, 2, 3, 1}));
+      state.push_back(torch::matmul(image_embeds, key_score_->weight.t())
+                          .view({B, I, config_.layers, config_.heads})
+                          .permute({0, 2, 3, 1}));
     }
     COORDEXP_CHECK_ARG(state[0].size(0) == B, "scan pointer state", std::to_string(B) + " rows",
                        std::to_string(state[0].size(0)));
@@ -312,23 +317,28 @@ class TinyVlmImpl : public VisionLanguageModel {
     auto pc = torch::where(p < 0, torch::full_like(p, -1), p.remainder(G));
     auto j = torch::arange(I, torch::kLong);
     auto jr = torch::div(j, G, "floor"), jc = j.remainder(G);
-    auto offsets = (jr.view({1, I}) - pr.unsqueeze(1) + (G - 1)) * (2 * G) + (jc.view({1, I}) - pc.unsqueeze(1) + (G - 1));
+    auto offsets = (jr.view({1, I}) - pr.unsqueeze(1) + (G - 1)) * (2 * G) +
+                   (jc.view({1, I}) - pc.unsqueeze(1) + (G - 1));
     return {(pointer + 1).to(tokens.device()), offsets.to(tokens.device()), state[1]};
   }
 
   // The additive mask of block l with the scan-pointer terms added where text queries (the last T of the
   // mask's rows; all rows of a decoding step) meet image keys (the first I columns): [B, H, Lq, Lk].
   // Returns `mask` unchanged without the scan pointer.
-  torch::Tensor with_scan_bias(const torch::Tensor& mask, const ScanBias& scan, size_t l, int64_t image_rows) const {
+  torch::Tensor with_scan_bias(const torch::Tensor& mask, const ScanBias& scan, size_t l,
+                               int64_t image_rows) const {
     if (!scan.pointer.defined()) return mask;
-    const int64_t B = scan.pointer.size(0), T = scan.pointer.size(1), I = scan.offsets.size(1), H = config_.heads;
+    const int64_t B = scan.pointer.size(0), T = scan.pointer.size(1), I = scan.offsets.size(1),
+                  H = config_.heads;
     // the table is stored divided by kPointerBiasScale: Adam moves every entry by about lr per step, and
     // a bias must travel several nats within a few hundred steps to pick one cell over its neighbours
     constexpr double kPointerBiasScale = 10.0;
     // the bias rows of every pointer value, [I + 1, H * I], then one row per text query: an embedding
     // lookup, whose backward sums whole rows (a gather of [H, B*T*I] table entries summed them one by one)
-    auto rows = pointer_bias_[static_cast<int64_t>(l)].index_select(1, scan.offsets.flatten()).view({H, I + 1, I});
-    auto bias = torch::embedding(rows.permute({1, 0, 2}).reshape({I + 1, H * I}), scan.pointer) * kPointerBiasScale;
+    auto rows =
+        pointer_bias_[static_cast<int64_t>(l)].index_select(1, scan.offsets.flatten()).view({H, I + 1, I});
+    auto bias =
+        torch::embedding(rows.permute({1, 0, 2}).reshape({I + 1, H * I}), scan.pointer) * kPointerBiasScale;
     bias = bias.view({B, T, H, I}).permute({0, 2, 1, 3}) +
            scan.key_score.select(1, static_cast<int64_t>(l)).unsqueeze(2) * kPointerBiasScale;
     const int64_t Lk = mask.size(-1);
@@ -430,8 +440,8 @@ class TinyVlmImpl : public VisionLanguageModel {
   TinyVlmConfig config_;
   nn::Sequential stem_{nullptr};
   torch::Tensor vision_pos_, vision_pos_fixed_;
-  torch::Tensor pointer_bias_;  // [layers, heads, (2G - 1) * 2G] with scan_pointer
-  nn::Linear key_score_{nullptr};  // width -> layers * heads with scan_pointer
+  torch::Tensor pointer_bias_;             // [layers, heads, (2G - 1) * 2G] with scan_pointer
+  nn::Linear key_score_{nullptr};          // width -> layers * heads with scan_pointer
   DecoderBlock grounding_block_{nullptr};  // the block whose head 0 is recorded (record_image_attention)
   torch::Tensor image_attention_;
   std::vector<VisionBlock> vision_blocks_;

@@ -438,7 +438,9 @@ std::vector<TokenId> BpeTokenizer::encode_plain(std::string_view text) const {
   return out;
 }
 
-bool BpeTokenizer::is_added(TokenId id) const { return impl_->added_by_id.count(id) > 0; }
+bool BpeTokenizer::is_added(TokenId id) const {
+  return impl_->added_by_id.count(id) > 0;
+}
 
 // --------------------------------------------------------------------------------------------- decoding
 

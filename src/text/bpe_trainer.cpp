@@ -16,8 +16,8 @@ json train_byte_level_bpe(const std::vector<std::string>& corpus, int num_merges
   const ByteTable& table = byte_table();
   json vocab = json::object();
   for (int b = 0; b < 256; ++b) vocab[table.to_char[b]] = b;
-  const json byte_level = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false},
-                           {"use_regex", false}};
+  const json byte_level = {
+      {"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false}, {"use_regex", false}};
   json doc = {{"version", "1.0"},
               {"added_tokens", json::array()},
               {"normalizer", {{"type", "NFC"}}},

@@ -13,7 +13,8 @@ QwenChatTokenizer::QwenChatTokenizer(BpeTokenizer tokenizer, int num_bins, std::
       ids_(add_coordinate_tokens(bpe_, num_bins)),
       system_prompt_(std::move(system_prompt)) {
   for (const char* t : {"<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|endoftext|>"})
-    if (!bpe_.token_to_id(t)) throw_input_error(source + ": added_tokens", std::string("a token ") + t, "none");
+    if (!bpe_.token_to_id(t))
+      throw_input_error(source + ": added_tokens", std::string("a token ") + t, "none");
   im_end_ = *bpe_.token_to_id("<|im_end|>");
   pad_ = *bpe_.token_to_id("<|endoftext|>");
 }
@@ -25,7 +26,8 @@ QwenChatTokenizer QwenChatTokenizer::load(const std::filesystem::path& tokenizer
 }
 
 std::vector<TokenId> QwenChatTokenizer::image_prefix_ids() const {
-  return bpe_.encode("<|im_start|>system\n" + system_prompt_ + "<|im_end|>\n<|im_start|>user\n<|vision_start|>");
+  return bpe_.encode("<|im_start|>system\n" + system_prompt_ +
+                     "<|im_end|>\n<|im_start|>user\n<|vision_start|>");
 }
 
 std::vector<TokenId> QwenChatTokenizer::prompt_ids(const std::vector<std::string>& phrases) const {
@@ -34,7 +36,8 @@ std::vector<TokenId> QwenChatTokenizer::prompt_ids(const std::vector<std::string
     request = "detect: ";
     for (size_t i = 0; i < phrases.size(); ++i) {
       if (phrases[i].empty() || phrases[i].find_first_of(":;") != std::string::npos)
-        throw_input_error("prompt phrase " + std::to_string(i), "non-empty text without ':' or ';'", phrases[i]);
+        throw_input_error("prompt phrase " + std::to_string(i), "non-empty text without ':' or ';'",
+                          phrases[i]);
       request += (i ? "; " : "") + phrases[i];
     }
   }

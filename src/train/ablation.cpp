@@ -61,7 +61,8 @@ AblationRun read_run(const fs::path& dir, const TrainConfig& cfg, const std::str
   const double images = std::max(1.0, val.at("images").get<double>());
   const double detections = val.at("detections").get<double>();
   const double dropped = val.at("labels").at("dropped").get<double>();
-  r.invalid_rate = val.at("unterminated").get<double>() / images + dropped / std::max(1.0, detections + dropped);
+  r.invalid_rate =
+      val.at("unterminated").get<double>() / images + dropped / std::max(1.0, detections + dropped);
   for (const auto& e : fs::directory_iterator(dir)) {
     const std::string name = e.path().filename().string();
     if (name.rfind("eval_", 0) == 0 && name != "eval_val.json")
@@ -127,7 +128,8 @@ AblationPlan load_ablation_plan(const std::string& path) {
   else
     throw_input_error(field("base"), "a training config path or object", base.type_name());
   if (doc.contains("set")) {
-    if (!doc["set"].is_object()) throw_input_error(field("set"), "an object of config overrides", doc["set"].dump());
+    if (!doc["set"].is_object())
+      throw_input_error(field("set"), "an object of config overrides", doc["set"].dump());
     plan.base = merge_config(plan.base, doc["set"]);
   }
   if (doc.contains("out_dir")) {
@@ -159,7 +161,8 @@ AblationPlan load_ablation_plan(const std::string& path) {
   for (size_t i = 0; i < doc["variants"].size(); ++i) {
     const json& v = doc["variants"][i];
     const std::string at = "variants[" + std::to_string(i) + "]";
-    if (!v.is_object() || !v.contains("name") || !v["name"].is_string() || v["name"].get<std::string>().empty() ||
+    if (!v.is_object() || !v.contains("name") || !v["name"].is_string() ||
+        v["name"].get<std::string>().empty() ||
         v["name"].get<std::string>().find_first_of("/\\. ") != std::string::npos)
       throw_input_error(field(at + ".name"), "a folder-safe name (no '/', '.', spaces)", v.dump());
     const json set = v.contains("set") ? v["set"] : json::object();
@@ -173,7 +176,7 @@ AblationPlan load_ablation_plan(const std::string& path) {
     if (v.contains("eval_of")) {
       const json& e = v["eval_of"];
       const bool earlier = e.is_string() && std::any_of(plan.variants.begin(), plan.variants.end(),
-                                                          [&](const auto& o) { return o.name == e; });
+                                                        [&](const auto& o) { return o.name == e; });
       if (!earlier) throw_input_error(field(at + ".eval_of"), "the name of an earlier variant", e.dump());
       eval_of = e;
     }
@@ -219,7 +222,8 @@ std::vector<PlannedRun> plan_runs(const AblationPlan& plan) {
         if (run.is_object() && (!run.contains("threads") || run["threads"] == 0))
           run["threads"] = std::max(1, cores / plan.jobs);
       }
-      if (!v.eval_of.empty()) {  // the other variant's trained weights (same seed), evaluated with this config
+      if (!v.eval_of
+               .empty()) {  // the other variant's trained weights (same seed), evaluated with this config
         doc["run"]["init_from"] = run_dir(plan, v.eval_of, seed).string();
         doc["optim"]["steps"] = 0;
         doc["vision_warmup"]["steps"] = 0;
@@ -358,23 +362,33 @@ void write_ablation_report(const AblationPlan& plan, const std::vector<AblationR
   for (const auto& r : runs) by_variant[r.variant].push_back(&r);
   using Metric = double AblationRun::*;
   const std::vector<std::pair<const char*, Metric>> metrics = {
-      {"AP", &AblationRun::ap},         {"AP50", &AblationRun::ap50},
-      {"AP75", &AblationRun::ap75},     {"AP small", &AblationRun::ap_small},
-      {"AP novel", &AblationRun::novel_ap}, {"F1@0.5", &AblationRun::f1_50},
-      {"recall@0.5", &AblationRun::recall_50}, {"recall@0.5 any label", &AblationRun::agnostic_recall_50},
-      {"AP any label", &AblationRun::agnostic_ap}, {"AP50 any label", &AblationRun::agnostic_ap50},
+      {"AP", &AblationRun::ap},
+      {"AP50", &AblationRun::ap50},
+      {"AP75", &AblationRun::ap75},
+      {"AP small", &AblationRun::ap_small},
+      {"AP novel", &AblationRun::novel_ap},
+      {"F1@0.5", &AblationRun::f1_50},
+      {"recall@0.5", &AblationRun::recall_50},
+      {"recall@0.5 any label", &AblationRun::agnostic_recall_50},
+      {"AP any label", &AblationRun::agnostic_ap},
+      {"AP50 any label", &AblationRun::agnostic_ap50},
       {"label right", &AblationRun::label_right},
-      {"duplicates", &AblationRun::duplicate_rate}, {"invalid", &AblationRun::invalid_rate}};
+      {"duplicates", &AblationRun::duplicate_rate},
+      {"invalid", &AblationRun::invalid_rate}};
   std::ostringstream md;
   md << std::fixed << std::setprecision(3);
-  md << "# coordexp ablation\n\n" << plan.variants.size() << " variants x " << plan.seeds.size()
+  md << "# coordexp ablation\n\n"
+     << plan.variants.size() << " variants x " << plan.seeds.size()
      << " seeds, same data, step budget and evaluation (val; novel = the extra split). Values are the mean "
      << "over seeds +- the sample standard deviation. Duplicates: share of detections with IoU > 0.8 to "
      << "another of the same image and description; invalid: generations that hit the length limit per "
      << "image plus dropped labels per detection; recall any label: ground truth covered at IoU 0.5 by a "
-     << "detection of any description; AP any label: COCO AP with every category pooled (pycocotools' useCats = 0), "
-     << "the boxes' quality whatever their descriptions; label right: share of the detections at IoU >= 0.5 with a "
-     << "ground-truth box (any category) that carry its category. AP, AP50, AP75, AP small and AP novel count "
+     << "detection of any description; AP any label: COCO AP with every category pooled (pycocotools' "
+        "useCats = 0), "
+     << "the boxes' quality whatever their descriptions; label right: share of the detections at IoU >= 0.5 "
+        "with a "
+     << "ground-truth box (any category) that carry its category. AP, AP50, AP75, AP small and AP novel "
+        "count "
      << "every detection, label alternatives (generation.label_alternatives) included; the other columns the "
      << "labels the model wrote.\n\n| variant |";
   for (const auto& [name, m] : metrics) md << " " << name << " |";
@@ -407,16 +421,18 @@ void write_ablation_report(const AblationPlan& plan, const std::vector<AblationR
     }
     md << "\n";
   }
-  md << "\n![AP per variant](ablation.png)\n\n## Every run\n\n| variant | seed | AP | AP50 | AP75 | AP novel | F1@0.5 "
+  md << "\n![AP per variant](ablation.png)\n\n## Every run\n\n| variant | seed | AP | AP50 | AP75 | AP novel "
+        "| F1@0.5 "
         "| duplicates | invalid | train s |\n|---|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& r : runs) {
-    md << "| " << r.variant << " | " << r.seed << " | " << r.ap << " | " << r.ap50 << " | " << r.ap75 << " | ";
+    md << "| " << r.variant << " | " << r.seed << " | " << r.ap << " | " << r.ap50 << " | " << r.ap75
+       << " | ";
     if (r.novel_ap < 0)
       md << "-";
     else
       md << r.novel_ap;
-    md << " | " << r.f1_50 << " | " << r.duplicate_rate << " | " << r.invalid_rate << " | " << std::setprecision(0)
-       << r.train_seconds << std::setprecision(3) << " |\n";
+    md << " | " << r.f1_50 << " | " << r.duplicate_rate << " | " << r.invalid_rate << " | "
+       << std::setprecision(0) << r.train_seconds << std::setprecision(3) << " |\n";
   }
   std::ofstream(out / "ablation.md") << md.str();
   BarChartConfig bc;

@@ -141,7 +141,8 @@ TrainBatch BatchBuilder::build(int64_t step) const {
 }
 
 std::pair<torch::Tensor, torch::Tensor> pad_sequences(const std::vector<std::vector<TokenId>>& ids,
-                                                      const std::vector<std::vector<uint8_t>>& roles, TokenId pad) {
+                                                      const std::vector<std::vector<uint8_t>>& roles,
+                                                      TokenId pad) {
   size_t T = 0;
   for (const auto& s : ids) T = std::max(T, s.size());
   const int64_t N = static_cast<int64_t>(ids.size());

@@ -50,8 +50,9 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model, torch::o
   const std::string tmp = path + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
-    throw_input_error("checkpoint " + path, "a writable folder", std::string("cannot create ") + tmp + ": " +
-                      std::strerror(errno), "the previous checkpoint, if any, is unchanged");
+    throw_input_error("checkpoint " + path, "a writable folder",
+                      std::string("cannot create ") + tmp + ": " + std::strerror(errno),
+                      "the previous checkpoint, if any, is unchanged");
   // After a failed write the rest of the archive is swallowed (reported as written): LibTorch's archive
   // writer terminates the process when its sink comes up short inside a destructor.
   int write_errno = 0;

@@ -2,12 +2,11 @@
 #define USE_C10D_GLOO 1
 #include "coordexp/train/distributed.hpp"
 
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
-#include <torch/csrc/distributed/c10d/TCPStore.hpp>
-
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include "coordexp/util/error.hpp"
 
@@ -84,16 +83,19 @@ Communicator::Communicator(const DistributedEnv& env, std::chrono::seconds timeo
     auto options = c10d::ProcessGroupGloo::Options::create(timeout);
     options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(env.master_addr));
     options->threads = 2;
-    impl_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, env.rank, env.world_size, options);
+    impl_->group =
+        c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, env.rank, env.world_size, options);
   } catch (const std::exception& e) {
     std::string msg = e.what();
-    const std::string hint = msg.find("in use") != std::string::npos
-                                 ? "the port is in use: set MASTER_PORT to a free port"
-                                 : "is every worker started with the same WORLD_SIZE, MASTER_ADDR and MASTER_PORT?";
+    const std::string hint =
+        msg.find("in use") != std::string::npos
+            ? "the port is in use: set MASTER_PORT to a free port"
+            : "is every worker started with the same WORLD_SIZE, MASTER_ADDR and MASTER_PORT?";
     if (msg.size() > 400) msg = msg.substr(0, 400) + "...";
-    throw_input_error(where, std::to_string(env.world_size) + " workers joining within " +
-                                 std::to_string(timeout.count()) + " s",
-                      "a failure: " + msg, hint);
+    throw_input_error(
+        where,
+        std::to_string(env.world_size) + " workers joining within " + std::to_string(timeout.count()) + " s",
+        "a failure: " + msg, hint);
   }
 }
 

@@ -24,7 +24,8 @@ std::vector<int64_t> object_cells(const BoxXYXY& box, int64_t grid) {
   return cells;
 }
 
-GroundingTerm grounding_term(const torch::Tensor& image_attention, const std::vector<CriterionSample>& samples) {
+GroundingTerm grounding_term(const torch::Tensor& image_attention,
+                             const std::vector<CriterionSample>& samples) {
   if (image_attention.dim() != 3 || image_attention.size(0) != static_cast<int64_t>(samples.size())) {
     std::ostringstream found;
     found << image_attention.sizes() << " for " << samples.size() << " samples";
@@ -32,7 +33,8 @@ GroundingTerm grounding_term(const torch::Tensor& image_attention, const std::ve
   }
   const int64_t N = image_attention.size(0), T = image_attention.size(1), I = image_attention.size(2);
   const auto grid = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(I))));
-  COORDEXP_CHECK_ARG(grid * grid == I, "image_attention", "a square number of image tokens", std::to_string(I));
+  COORDEXP_CHECK_ARG(grid * grid == I, "image_attention", "a square number of image tokens",
+                     std::to_string(I));
   // target cells of each supervised position as a mask over [N * T, I], built on the CPU
   auto cell_mask = torch::zeros({N, T, I}, torch::kBool);
   auto row_mask = torch::zeros({N, T}, torch::kBool);
@@ -40,7 +42,8 @@ GroundingTerm grounding_term(const torch::Tensor& image_attention, const std::ve
   auto rows_acc = row_mask.accessor<bool, 2>();
   for (int64_t n = 0; n < N; ++n)
     for (const auto& o : samples[n].objects) {
-      if (o.source_index < 0 || o.source_index >= static_cast<int64_t>(samples[n].ground_truth.size())) continue;
+      if (o.source_index < 0 || o.source_index >= static_cast<int64_t>(samples[n].ground_truth.size()))
+        continue;
       const auto cells = object_cells(samples[n].ground_truth[o.source_index].box, grid);
       for (int64_t t = std::max<int64_t>(0, o.open_pos); t <= o.coord_pos[3] && t < T; ++t) {
         rows_acc[n][t] = true;

@@ -29,9 +29,10 @@ std::shared_ptr<WordTokenizer> word_tokenizer_from(const TrainConfig& cfg,
 void fit_qwen_model(const TrainConfig& cfg, QwenVLModel& model, const QwenChatTokenizer& tok) {
   const int64_t factor = model.config().vision.patch_size * model.config().vision.spatial_merge_size;
   if (cfg.model.image_size % factor != 0)
-    throw_input_error("model.image_size", "a multiple of patch_size * spatial_merge_size = " +
-                                              std::to_string(factor) + " of " + cfg.hf.path,
-                      std::to_string(cfg.model.image_size));
+    throw_input_error(
+        "model.image_size",
+        "a multiple of patch_size * spatial_merge_size = " + std::to_string(factor) + " of " + cfg.hf.path,
+        std::to_string(cfg.model.image_size));
   model.resize_vocabulary(tok.vocab_size());
   model.set_image_prefix(tok.image_prefix_ids());
 }
@@ -67,7 +68,8 @@ void copy_image_encoder(VisionLanguageModel& from, VisionLanguageModel& to, cons
 
 }  // namespace
 
-ModelBundle build_model_for_training(const TrainConfig& cfg, const std::vector<const DetectionDataset*>& splits,
+ModelBundle build_model_for_training(const TrainConfig& cfg,
+                                     const std::vector<const DetectionDataset*>& splits,
                                      const fs::path& out_dir, bool resume) {
   ModelBundle b;
   b.resolved = cfg;
@@ -89,8 +91,9 @@ ModelBundle build_model_for_training(const TrainConfig& cfg, const std::vector<c
       copy_image_encoder(*load_run_model(init_dir).model, m, init_dir);
   };
   if (cfg.hf.path.empty()) {
-    auto tok = !tokenizer_file.empty() ? std::make_shared<WordTokenizer>(WordTokenizer::load(tokenizer_file.string()))
-                                       : word_tokenizer_from(cfg, splits);
+    auto tok = !tokenizer_file.empty()
+                   ? std::make_shared<WordTokenizer>(WordTokenizer::load(tokenizer_file.string()))
+                   : word_tokenizer_from(cfg, splits);
     // the coordinate vocabulary comes with the tokenizer: a different K would be silently ignored
     if (tok->coord_vocab().num_bins() != cfg.data.num_bins)
       throw_input_error("config field \"data.num_bins\"",
@@ -160,7 +163,8 @@ ModelBundle load_run_model(const fs::path& run_dir) {
 
 bool is_partially_frozen(const ModelBundle& bundle, const torch::Tensor& parameter) {
   if (bundle.first_new_row < 0 || bundle.resolved.hf.train_lm) return false;
-  return parameter.is_same(bundle.model->input_embedding()) || parameter.is_same(bundle.model->lm_head_weight());
+  return parameter.is_same(bundle.model->input_embedding()) ||
+         parameter.is_same(bundle.model->lm_head_weight());
 }
 
 }  // namespace coordexp

@@ -2,7 +2,6 @@
 #include "coordexp/train/rollout.hpp"
 
 #include <algorithm>
-
 #include <map>
 
 #include "coordexp/eval/duplicates.hpp"
@@ -29,7 +28,9 @@ struct SequenceWriter {
   }
 };
 
-constexpr uint8_t role(TokenRole r) { return static_cast<uint8_t>(r); }
+constexpr uint8_t role(TokenRole r) {
+  return static_cast<uint8_t>(r);
+}
 
 // Objects with IoU > 0.8 to another of the same description (the evaluation's duplicate rule).
 int64_t count_duplicates(const std::vector<ParsedObject>& objects) {
@@ -99,9 +100,8 @@ TrainBatch build_rollout_batch(VisionLanguageModel& model, const TrainBatch& bat
       descs.push_back(o.desc_ids);
       if (o.box.x2 <= o.box.x1 || o.box.y2 <= o.box.y1) ++s.degenerate;
     }
-    const MatchResult m =
-        match_objects(torch::tensor(vals, torch::kDouble).view({n, 4}), descs, std::vector<int64_t>(n, -1), gt,
-                      match_cfg, &embedder);
+    const MatchResult m = match_objects(torch::tensor(vals, torch::kDouble).view({n, 4}), descs,
+                                        std::vector<int64_t>(n, -1), gt, match_cfg, &embedder);
     std::vector<int64_t> match_of(n, -1);
     std::vector<bool> found(gt.size(), false);
     for (size_t k = 0; k < m.pred_idx.size(); ++k) {

@@ -97,8 +97,9 @@ std::vector<double> mean_precision_curve(const RunEvaluation& eval, size_t t) {
   return out;
 }
 
-void write_run_report(const std::string& out_dir, const TrainConfig& config, const DetectionTokenizer& tokenizer,
-                      const std::vector<SplitResult>& results, const RunFacts& facts) {
+void write_run_report(const std::string& out_dir, const TrainConfig& config,
+                      const DetectionTokenizer& tokenizer, const std::vector<SplitResult>& results,
+                      const RunFacts& facts) {
   const fs::path out(out_dir);
   std::vector<PrCurve> curves;
   for (const auto& r : results) {
@@ -135,11 +136,11 @@ void write_run_report(const std::string& out_dir, const TrainConfig& config, con
   md << std::fixed << std::setprecision(3);
   md << "# coordexp run report\n\n";
   md << (config.hf.path.empty() ? std::string("Tiny V-LLM trained from scratch")
-                                 : "Hugging Face model " + config.hf.path + " fine-tuned")
-     << " for " << facts.steps << " steps (" << std::setprecision(0)
-     << facts.train_seconds << " s, " << facts.tokens_per_second << " answer tokens/s, peak memory "
-     << facts.peak_rss_mib << " MiB); vocabulary " << tokenizer.vocab_size()
-     << " tokens with K = " << config.data.num_bins << " coordinate bins. Matching: "
+                                : "Hugging Face model " + config.hf.path + " fine-tuned")
+     << " for " << facts.steps << " steps (" << std::setprecision(0) << facts.train_seconds << " s, "
+     << facts.tokens_per_second << " answer tokens/s, peak memory " << facts.peak_rss_mib
+     << " MiB); vocabulary " << tokenizer.vocab_size() << " tokens with K = " << config.data.num_bins
+     << " coordinate bins. Matching: "
      << (config.criterion.matching == MatchingMode::kHungarian ? "Hungarian" : "index") << ", lambda_coord "
      << std::setprecision(2) << config.criterion.coord_weight << ", coordinate CE "
      << (config.criterion.coord_ce ? "on" : "off") << ". Resolved configuration: `config.json`.\n\n";
@@ -154,14 +155,17 @@ void write_run_report(const std::string& out_dir, const TrainConfig& config, con
   }
   md << "\nClass-agnostic AP50 pools every category (pycocotools' useCats = 0): it measures whether the "
         "boxes find objects, whatever their descriptions. Recognition of the boxes that found an object:\n\n";
-  for (const auto& r : results) md << "- " << r.name << ": " << format_label_accuracy(r.eval.label_accuracy) << "\n";
+  for (const auto& r : results)
+    md << "- " << r.name << ": " << format_label_accuracy(r.eval.label_accuracy) << "\n";
   const ScoreMode score = config.generation.score;
   md << "\nScores are "
-     << (score == ScoreMode::kTokens  ? "the geometric mean of the probabilities of the tokens that wrote each object"
-         : score == ScoreMode::kLabel ? "P(<obj_start>) x P(description), the probability that an object with "
-                                        "that description comes next"
-                                      : "P(<obj_start>) x P(description) x the geometric mean of the coordinate "
-                                        "tokens' probabilities")
+     << (score == ScoreMode::kTokens
+             ? "the geometric mean of the probabilities of the tokens that wrote each object"
+         : score == ScoreMode::kLabel
+             ? "P(<obj_start>) x P(description), the probability that an object with "
+               "that description comes next"
+             : "P(<obj_start>) x P(description) x the geometric mean of the coordinate "
+               "tokens' probabilities")
      << " (`generation.score` = `" << score_mode_name(score) << "`); coordinates are decoded as the "
      << (config.generation.coord_decode == CoordDecode::kArgmax ? "argmax bin" : "CoordExp expectation")
      << ".\n\n## Loss\n\n![loss curve](loss_curve.png)\n\n## Precision-recall\n\n![PR "

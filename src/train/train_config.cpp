@@ -135,7 +135,8 @@ void visit(V& v, TrainConfig& c) {
   {
     auto s = v.section("vision_warmup");
     auto& w = c.vision_warmup;
-    s("steps", w.steps), s("lr", w.lr), s("box_weight", w.box_weight), s("background_weight", w.background_weight);
+    s("steps", w.steps), s("lr", w.lr), s("box_weight", w.box_weight),
+        s("background_weight", w.background_weight);
   }
   {
     auto s = v.section("rollout");
@@ -149,7 +150,8 @@ void visit(V& v, TrainConfig& c) {
     auto& r = c.run;
     s("out_dir", r.out_dir), s("seed", r.seed), s("threads", r.threads), s("log_every", r.log_every);
     s("eval_every", r.eval_every), s("eval_images", r.eval_images), s("checkpoint_every", r.checkpoint_every);
-    s("eval_batch_size", r.eval_batch_size), s("dist_timeout_s", r.dist_timeout_s), s("init_from", r.init_from);
+    s("eval_batch_size", r.eval_batch_size), s("dist_timeout_s", r.dist_timeout_s),
+        s("init_from", r.init_from);
     s("init_parts", r.init_parts);
   }
 }
@@ -180,16 +182,19 @@ TrainConfig load_train_config(const std::string& path) {
   check_positive(path, "optim.lr", c.optim.lr);
   check_positive(path, "data.mc_orderings", c.data.mc_orderings);
   if (!c.hf.path.empty() && c.model.image_size % 28 != 0)
-    throw_input_error(path + ": field \"model.image_size\"", "a multiple of 28 with hf.path (patch 14, merge 2)",
+    throw_input_error(path + ": field \"model.image_size\"",
+                      "a multiple of 28 with hf.path (patch 14, merge 2)",
                       std::to_string(c.model.image_size));
   if (!(c.optim.grounding_weight >= 0))
     throw_input_error(path + ": field \"optim.grounding_weight\"", "a value >= 0",
                       std::to_string(c.optim.grounding_weight));
   if (c.optim.grounding_weight > 0 && !c.hf.path.empty())
-    throw_input_error(path + ": field \"optim.grounding_weight\"", "0 with hf.path (the tiny model's decoder only)",
+    throw_input_error(path + ": field \"optim.grounding_weight\"",
+                      "0 with hf.path (the tiny model's decoder only)",
                       std::to_string(c.optim.grounding_weight));
   if (c.vision_warmup.steps < 0)
-    throw_input_error(path + ": field \"vision_warmup.steps\"", "a value >= 0", std::to_string(c.vision_warmup.steps));
+    throw_input_error(path + ": field \"vision_warmup.steps\"", "a value >= 0",
+                      std::to_string(c.vision_warmup.steps));
   if (c.vision_warmup.steps > 0) check_positive(path, "vision_warmup.lr", c.vision_warmup.lr);
   if (c.vision_warmup.steps > 0 && !c.hf.path.empty())
     throw_input_error(path + ": field \"vision_warmup.steps\"", "0 with hf.path (a pretrained vision tower)",

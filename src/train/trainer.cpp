@@ -4,10 +4,10 @@
 #include <sys/resource.h>
 
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -17,15 +17,15 @@
 
 #include "coordexp/infer/detector.hpp"
 #include "coordexp/loss/text_embedder.hpp"
+#include "coordexp/model/qwen2_vl.hpp"
 #include "coordexp/train/batch_builder.hpp"
 #include "coordexp/train/checkpoint.hpp"
 #include "coordexp/train/distributed.hpp"
+#include "coordexp/train/grounding.hpp"
 #include "coordexp/train/model_factory.hpp"
 #include "coordexp/train/rollout.hpp"
-#include "coordexp/train/grounding.hpp"
-#include "coordexp/train/vision_warmup.hpp"
-#include "coordexp/model/qwen2_vl.hpp"
 #include "coordexp/train/run_report.hpp"
+#include "coordexp/train/vision_warmup.hpp"
 #include "coordexp/util/error.hpp"
 #include "coordexp/util/progress.hpp"
 
@@ -57,7 +57,8 @@ std::unique_ptr<torch::optim::AdamW> make_optimizer(const ModelBundle& bundle, c
     if (!p.value().requires_grad()) continue;
     const std::string& name = p.key();
     const bool bias = name.size() >= 4 && name.compare(name.size() - 4, 4, "bias") == 0;
-    (p.value().dim() >= 2 && !bias && !is_partially_frozen(bundle, p.value()) ? decay : no_decay).push_back(p.value());
+    (p.value().dim() >= 2 && !bias && !is_partially_frozen(bundle, p.value()) ? decay : no_decay)
+        .push_back(p.value());
   }
   std::vector<torch::optim::OptimizerParamGroup> groups;
   auto opts = [&](double wd) {
@@ -98,9 +99,9 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
   Communicator comm(env, std::chrono::seconds(cfg.run.dist_timeout_s));
   const bool main_rank = comm.is_main();
   // One intra-op thread per rank when data parallel: OpenMP ranks oversubscribing the cores ran 30x slower.
-  const int threads = cfg.run.threads > 0           ? cfg.run.threads
-                      : env.world_size > 1          ? 1
-                                                    : static_cast<int>(std::thread::hardware_concurrency());
+  const int threads = cfg.run.threads > 0  ? cfg.run.threads
+                      : env.world_size > 1 ? 1
+                                           : static_cast<int>(std::thread::hardware_concurrency());
   torch::set_num_threads(std::max(1, threads));
   torch::manual_seed(cfg.run.seed);
   const fs::path out(cfg.run.out_dir);
@@ -109,7 +110,8 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
 
   // ---- data and tokenizer --------------------------------------------------------------------------------
   log << "coordexp train: loading " << cfg.data.train_json
-      << (env.world_size > 1 ? " (" + std::to_string(env.world_size) + " data-parallel workers)" : "") << "\n";
+      << (env.world_size > 1 ? " (" + std::to_string(env.world_size) + " data-parallel workers)" : "")
+      << "\n";
   DetectionDataset train_set =
       load_detection_dataset(cfg.data.train_json, cfg.data.image_root, cfg.data.use_description);
   std::vector<std::pair<std::string, DetectionDataset>> eval_sets;
@@ -140,14 +142,15 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
   ImageCache train_cache(train_set, cfg.model.image_size, threads);
   if (train_cache.corrupt() > 0)
     log << "coordexp train: skipped " << train_cache.corrupt()
-              << " unreadable training images (first: " << train_cache.first_error() << ")\n";
+        << " unreadable training images (first: " << train_cache.first_error() << ")\n";
   std::vector<std::unique_ptr<ImageCache>> eval_caches;
   for (auto& [n, d] : eval_sets)
     eval_caches.push_back(std::make_unique<ImageCache>(d, cfg.model.image_size, threads));
   // Evaluation is sharded: every rank generates for every world_size-th image, rank 0 gathers and scores.
   auto detect_sharded = [&](VisionLanguageModel& m, size_t k, const LabelMapper& mp, int64_t max_images) {
-    DetectionRun local = detect_dataset(m, eval_sets[k].second, *eval_caches[k], tokenizer, mp, cfg.generation,
-                                        cfg.run.eval_batch_size, max_images, env.rank, env.world_size);
+    DetectionRun local =
+        detect_dataset(m, eval_sets[k].second, *eval_caches[k], tokenizer, mp, cfg.generation,
+                       cfg.run.eval_batch_size, max_images, env.rank, env.world_size);
     if (env.world_size == 1) return local;
     std::vector<DetectionRun> shards;
     for (const auto& bytes : comm.all_gather(serialize_detection_run(local)))
@@ -180,16 +183,18 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
   if (main_rank) metrics.open(out / "metrics.jsonl", resumed ? std::ios::app : std::ios::trunc);
 
   DataConfig data_cfg = cfg.data;  // the raster order scans the tiny model's patch grid
-  if (cfg.hf.path.empty()) data_cfg.raster_grid = static_cast<int>(cfg.model.image_size / cfg.model.patch_size);
-  BatchBuilder builder(train_set, train_cache, tokenizer, data_cfg, cfg.optim.batch_size, cfg.run.seed, env.rank,
-                       env.world_size);
+  if (cfg.hf.path.empty())
+    data_cfg.raster_grid = static_cast<int>(cfg.model.image_size / cfg.model.patch_size);
+  BatchBuilder builder(train_set, train_cache, tokenizer, data_cfg, cfg.optim.batch_size, cfg.run.seed,
+                       env.rank, env.world_size);
   if (!resumed && cfg.vision_warmup.steps > 0) {
     // the encoder's first stage; a checkpoint at step 0 afterwards, so --resume never repeats it
     const VisionWarmupResult w = vision_warmup(*model, builder, model->vocab_size(), cfg.vision_warmup, &comm,
                                                main_rank ? &log : nullptr);
     log << "coordexp train: vision warm-up " << cfg.vision_warmup.steps << " steps in "
         << format_duration(w.seconds) << ": description CE " << w.desc_ce << ", word accuracy on objects "
-        << w.word_accuracy << ", background accuracy " << w.background_accuracy << ", box L1 " << w.box_l1 << "\n";
+        << w.word_accuracy << ", background accuracy " << w.background_accuracy << ", box L1 " << w.box_l1
+        << "\n";
     if (main_rank) {
       metrics << nlohmann::json({{"vision_warmup_steps", cfg.vision_warmup.steps},
                                  {"desc_ce", w.desc_ce},
@@ -238,8 +243,9 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
     const MeanInputEmbedder embedder(model->input_embedding());
     RolloutStats rollout_stats;
     if (rollout_step)
-      batch = build_rollout_batch(*model, batch, tokenizer, builder.prompt(), cfg.criterion, rc, cfg.generation,
-                                  embedder, &rollout_stats, parse_object_order(data_cfg.order), data_cfg.raster_grid);
+      batch = build_rollout_batch(*model, batch, tokenizer, builder.prompt(), cfg.criterion, rc,
+                                  cfg.generation, embedder, &rollout_stats,
+                                  parse_object_order(data_cfg.order), data_cfg.raster_grid);
     const double lr = learning_rate(cfg.optim, step);
     for (auto& g : optimizer->param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
     auto img = model->encode_images(batch.images);
@@ -282,7 +288,8 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
       for (const auto& [name, d] : loss.denominators) denominators[name] = global[k++];
       if (finite) {
         objective = loss.total_with_denominators(denominators);
-        for (auto& [name, v] : loss.terms) v = v * (loss.denominators[name] / std::max(1e-300, denominators[name]));
+        for (auto& [name, v] : loss.terms)
+          v = v * (loss.denominators[name] / std::max(1e-300, denominators[name]));
       }
     }
     if (!finite) {
@@ -302,8 +309,7 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
       for (auto& [name, v] : loss.terms) v = torch::tensor(global[k++]);
     }
     double grad_norm = 0;
-    if (cfg.optim.grad_clip > 0)
-      grad_norm = torch::nn::utils::clip_grad_norm_(params, cfg.optim.grad_clip);
+    if (cfg.optim.grad_clip > 0) grad_norm = torch::nn::utils::clip_grad_norm_(params, cfg.optim.grad_clip);
     optimizer->step();
     ++step;
     tokens_seen += batch.answer_tokens;
@@ -334,10 +340,17 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
       for (const auto& [name, v] : loss.terms) j[name] = v.item<double>();
       if (rollout_since_log.images > 0) {  // the rollout steps since the last line, summed
         const RolloutStats& r = rollout_since_log;
-        j["rollout"] = {{"images", r.images},     {"generated", r.generated},       {"matched", r.matched},
-                        {"duplicates", r.duplicates}, {"missed", r.missed},         {"ground_truth", r.ground_truth},
-                        {"tokens", r.tokens},     {"unterminated", r.unterminated}, {"degenerate", r.degenerate},
-                        {"empty", r.empty},       {"seconds", rollout_seconds_since_log}};
+        j["rollout"] = {{"images", r.images},
+                        {"generated", r.generated},
+                        {"matched", r.matched},
+                        {"duplicates", r.duplicates},
+                        {"missed", r.missed},
+                        {"ground_truth", r.ground_truth},
+                        {"tokens", r.tokens},
+                        {"unterminated", r.unterminated},
+                        {"degenerate", r.degenerate},
+                        {"empty", r.empty},
+                        {"seconds", rollout_seconds_since_log}};
         rollout_since_log = {};
         rollout_seconds_since_log = 0;
       }
@@ -348,17 +361,17 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
       const auto run = detect_sharded(*model, 0, mapper, cfg.run.eval_images);
       if (main_rank) {
         const auto ev = evaluate_run(eval_sets[0].second, run);
-      nlohmann::json j = {{"step", step},
-                          {"eval_split", eval_sets[0].first},
-                          {"AP", ev.summary.stats[0]},
-                          {"AP50", ev.summary.stats[1]},
-                          {"AP75", ev.summary.stats[2]},
-                          {"agnostic_AP50", ev.agnostic_stats[1]},
-                          {"images", run.images.size()}};
-      metrics << j.dump() << "\n" << std::flush;
-      std::cerr << (isatty(fileno(stderr)) ? "\n" : "") << "eval @" << step << " " << eval_sets[0].first
-                << ": AP " << ev.summary.stats[0] << " AP50 " << ev.summary.stats[1]
-                << " (class-agnostic AP50 " << ev.agnostic_stats[1] << ")\n";
+        nlohmann::json j = {{"step", step},
+                            {"eval_split", eval_sets[0].first},
+                            {"AP", ev.summary.stats[0]},
+                            {"AP50", ev.summary.stats[1]},
+                            {"AP75", ev.summary.stats[2]},
+                            {"agnostic_AP50", ev.agnostic_stats[1]},
+                            {"images", run.images.size()}};
+        metrics << j.dump() << "\n" << std::flush;
+        std::cerr << (isatty(fileno(stderr)) ? "\n" : "") << "eval @" << step << " " << eval_sets[0].first
+                  << ": AP " << ev.summary.stats[0] << " AP50 " << ev.summary.stats[1]
+                  << " (class-agnostic AP50 " << ev.agnostic_stats[1] << ")\n";
       }
     }
     if (step % cfg.run.checkpoint_every == 0 || step == last) save();
@@ -380,9 +393,9 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
     const RolloutStats& s = rollout_total;
     log << "coordexp train: " << rollout_steps << " rollout steps, " << r << " s each";
     if (t > 0) log << " (" << r / t << "x a teacher-forced step, " << t << " s)";
-    log << "; matched " << s.matched << "/" << s.generated << " generated, duplicates " << s.duplicates << ", missed "
-        << s.missed << "/" << s.ground_truth << ", unterminated " << s.unterminated << ", empty " << s.empty
-        << ", degenerate boxes " << s.degenerate << "\n";
+    log << "; matched " << s.matched << "/" << s.generated << " generated, duplicates " << s.duplicates
+        << ", missed " << s.missed << "/" << s.ground_truth << ", unterminated " << s.unterminated
+        << ", empty " << s.empty << ", degenerate boxes " << s.degenerate << "\n";
     summary.rollout_time_ratio = t > 0 ? r / t : 0;
   }
 
@@ -405,9 +418,8 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
       std::cerr << "coordexp train: " << name << ": AP " << ev.summary.stats[0] << " AP50 "
                 << ev.summary.stats[1] << " AP75 " << ev.summary.stats[2] << "; class-agnostic AP "
                 << ev.agnostic_stats[0] << " AP50 " << ev.agnostic_stats[1] << "; "
-                << format_label_accuracy(ev.label_accuracy) << " (" << run.images.size()
-                << " images, " << run.generated_tokens / std::max(1e-9, run.seconds)
-                << " generated tokens/s)\n";
+                << format_label_accuracy(ev.label_accuracy) << " (" << run.images.size() << " images, "
+                << run.generated_tokens / std::max(1e-9, run.seconds) << " generated tokens/s)\n";
       results.push_back({name, &data, eval_caches[k].get(), std::move(run), std::move(ev)});
     }
     if (main_rank) {

@@ -27,7 +27,9 @@ std::vector<int> assign_token_cells(const std::vector<BoxXYXY>& boxes, int64_t g
         if (x >= b.x1 && x <= b.x2 && y >= b.y1 && y <= b.y2) claim(r, c, i);
       }
     // the centre cell, so an object smaller than a cell is still seen
-    const auto at = [&](double v) { return std::clamp<int64_t>(static_cast<int64_t>(v * grid), 0, grid - 1); };
+    const auto at = [&](double v) {
+      return std::clamp<int64_t>(static_cast<int64_t>(v * grid), 0, grid - 1);
+    };
     claim(at(0.5 * (b.y1 + b.y2)), at(0.5 * (b.x1 + b.x2)), i);
   }
   return cell;
@@ -66,8 +68,8 @@ VisionWarmupResult vision_warmup(VisionLanguageModel& model, const BatchBuilder&
     auto tokens = model.encode_images(batch.images);  // [B, I, D]
     const int64_t B = tokens.size(0), I = tokens.size(1);
     const auto grid = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(I))));
-    COORDEXP_CHECK_ARG(grid * grid == I, "optim.vision_warmup_steps", "a model with a square grid of image tokens",
-                       std::to_string(I) + " image tokens");
+    COORDEXP_CHECK_ARG(grid * grid == I, "optim.vision_warmup_steps",
+                       "a model with a square grid of image tokens", std::to_string(I) + " image tokens");
     // targets: soft description distribution [B*I, classes], box [B*I, 4], object mask [B*I]
     auto target = torch::zeros({B * I, classes});
     auto boxes = torch::zeros({B * I, 4});
@@ -130,7 +132,8 @@ VisionWarmupResult vision_warmup(VisionLanguageModel& model, const BatchBuilder&
       auto nth = sorted.gather(1, (n - 1).clamp_min(0).unsqueeze(1));
       auto in_top = logp.ge(nth) & target.gt(0);
       auto hit = (in_top.sum(1) == n).logical_and(logp.ge(nth).sum(1) == n).to(torch::kFloat);
-      const double words = (hit * on_object).sum().item<double>(), bg = (hit * (1 - on_object)).sum().item<double>();
+      const double words = (hit * on_object).sum().item<double>(),
+                   bg = (hit * (1 - on_object)).sum().item<double>();
       if (s >= config.steps - std::max<int64_t>(1, config.steps / 10)) {
         sum_ce += ce.item<double>(), sum_l1 += l1.item<double>(), ++n_tail;
         sum_word += words, sum_bg += bg, n_obj += objects, n_bg += static_cast<double>(B * I) - objects;

@@ -186,8 +186,9 @@ TEST(CocoEvalKnown, ClassAgnosticPoolsCategoriesPerImage) {
   with_alt.dt.back()["label_rank"] = 1;
   const auto alt_pooled = with_alt.run(agnostic);
   EXPECT_LT(alt_pooled.summary.stats[1], 0.9);
-  const auto alt_direct = summarize_coco_class_agnostic(parse_coco_dataset(with_alt.gt.dump(), "gt.json"),
-                                                        parse_detection_results(with_alt.dt.dump(), "dt.json"));
+  const auto alt_direct =
+      summarize_coco_class_agnostic(parse_coco_dataset(with_alt.gt.dump(), "gt.json"),
+                                    parse_detection_results(with_alt.dt.dump(), "dt.json"));
   for (size_t i = 0; i < 12; ++i) EXPECT_EQ(alt_direct.stats[i], pooled.summary.stats[i]) << "stat " << i;
 }
 

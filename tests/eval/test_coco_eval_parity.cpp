@@ -130,21 +130,23 @@ void expect_matches_reference(const test::CppEval& got, const json& ref, const s
 
 // Writes `cases` into a temp dir, runs the reference once on all of them, compares each (class-agnostic,
 // pycocotools' useCats = 0, when `use_cats` is false).
-void check_cases(const std::vector<std::pair<json, json>>& cases, const std::string& tag, bool use_cats = true) {
+void check_cases(const std::vector<std::pair<json, json>>& cases, const std::string& tag,
+                 bool use_cats = true) {
   const auto dir = test::make_temp_dir(tag);
   for (size_t i = 0; i < cases.size(); ++i) {
     test::write_json(dir / ("case_" + std::to_string(i) + "_gt.json"), cases[i].first);
     test::write_json(dir / ("case_" + std::to_string(i) + "_dt.json"), cases[i].second);
   }
-  const json ref = test::run_reference(std::string(use_cats ? "" : "--agnostic ") + "--batch " + dir.string() +
-                                       " " + std::to_string(cases.size()));
+  const json ref = test::run_reference(std::string(use_cats ? "" : "--agnostic ") + "--batch " +
+                                       dir.string() + " " + std::to_string(cases.size()));
   CocoEvalOptions options;
   options.params.use_cats = use_cats;
   ASSERT_EQ(ref.size(), cases.size());
   for (size_t i = 0; i < cases.size(); ++i) {
     const std::string gt = (dir / ("case_" + std::to_string(i) + "_gt.json")).string();
     const std::string dt = (dir / ("case_" + std::to_string(i) + "_dt.json")).string();
-    expect_matches_reference(test::evaluate_files(gt, dt, options), ref[i], tag + " case " + std::to_string(i));
+    expect_matches_reference(test::evaluate_files(gt, dt, options), ref[i],
+                             tag + " case " + std::to_string(i));
   }
   std::filesystem::remove_all(dir);
 }

@@ -14,16 +14,16 @@ TEST(LabelAccuracy, CountsLabelsAndWordsOfTheDetectionsThatFoundABox) {
   c.gt["categories"][1]["name"] = "blue star";
   c.gt["categories"][2]["name"] = "red circle";
   c.gt["categories"][3]["name"] = "small red star";
-  c.box(1, 1, 1, {0, 0, 10, 10})                      // A: red star
-      .box(2, 1, 3, {50, 50, 10, 10})                 // B: red circle
-      .box(3, 1, 1, {200, 200, 40, 40}, -1, true)     // a crowd region: never a pairing target
-      .det(1, 1, {0, 0, 10, 10}, .9)                  // on A, right: both words right
-      .det(1, 2, {50, 50, 10, 10}, .9)                // on B as "blue star": both words wrong
-      .det(1, 3, {0, 0, 10, 7.7}, .9)                 // on A at IoU .77 as "red circle": colour right
-      .det(1, 1, {300, 300, 10, 10}, .9)              // on nothing
-      .det(1, 4, {0, 0, 10, 10}, .9)                  // on A as "small red star": words 1, 2 differ
-      .det(1, 1, {200, 200, 40, 40}, .9)              // on the crowd region only: not localised
-      .det(2, 1, {0, 0, 10, 10}, .9);                 // an image the GT lacks: not counted
+  c.box(1, 1, 1, {0, 0, 10, 10})                   // A: red star
+      .box(2, 1, 3, {50, 50, 10, 10})              // B: red circle
+      .box(3, 1, 1, {200, 200, 40, 40}, -1, true)  // a crowd region: never a pairing target
+      .det(1, 1, {0, 0, 10, 10}, .9)               // on A, right: both words right
+      .det(1, 2, {50, 50, 10, 10}, .9)             // on B as "blue star": both words wrong
+      .det(1, 3, {0, 0, 10, 7.7}, .9)              // on A at IoU .77 as "red circle": colour right
+      .det(1, 1, {300, 300, 10, 10}, .9)           // on nothing
+      .det(1, 4, {0, 0, 10, 10}, .9)               // on A as "small red star": words 1, 2 differ
+      .det(1, 1, {200, 200, 40, 40}, .9)           // on the crowd region only: not localised
+      .det(2, 1, {0, 0, 10, 10}, .9);              // an image the GT lacks: not counted
   const auto g = parse_coco_dataset(c.gt.dump(), "gt.json");
   const auto d = parse_detection_results(c.dt.dump(), "dt.json");
   const LabelAccuracy a = evaluate_label_accuracy(g, d);

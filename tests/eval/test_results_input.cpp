@@ -166,10 +166,14 @@ TEST(ResultsInput, RoundTripsThroughJson) {
 }
 
 TEST(ResultsInput, LabelRankMustBeANonNegativeInteger) {
-  EXPECT_THROW(parse_detection_results(R"([{"image_id":1,"category_id":1,"bbox":[0,0,1,1],"score":1,"label_rank":-1}])", "dt.json"),
-               InputError);
-  EXPECT_THROW(parse_detection_results(R"([{"image_id":1,"category_id":1,"bbox":[0,0,1,1],"score":1,"label_rank":"a"}])", "dt.json"),
-               InputError);
+  EXPECT_THROW(
+      parse_detection_results(
+          R"([{"image_id":1,"category_id":1,"bbox":[0,0,1,1],"score":1,"label_rank":-1}])", "dt.json"),
+      InputError);
+  EXPECT_THROW(
+      parse_detection_results(
+          R"([{"image_id":1,"category_id":1,"bbox":[0,0,1,1],"score":1,"label_rank":"a"}])", "dt.json"),
+      InputError);
 }
 
 }  // namespace

@@ -130,7 +130,7 @@ TEST_P(QwenFamilies, ReadsTheNestedKeyLayoutOfNewerTransformers) {
   std::vector<std::string> names;
   std::vector<std::vector<std::byte>> data;
   for (const auto& n : ckpt.names()) {
-    std::string renamed = n.rfind("model.", 0) == 0 ? "model.language_model." + n.substr(6)
+    std::string renamed = n.rfind("model.", 0) == 0    ? "model.language_model." + n.substr(6)
                           : n.rfind("visual.", 0) == 0 ? "model." + n
                                                        : n;
     names.push_back(renamed);
@@ -161,7 +161,8 @@ INSTANTIATE_TEST_SUITE_P(Families, QwenFamilies,
 // Rewrites the 2.5 checkpoint's vision window settings.
 fs::path with_windows(int64_t window_size, std::vector<int64_t> full_blocks) {
   const fs::path src = checkpoint(QwenVLFamily::kQwen2_5VL);
-  const auto dir = temp_dir("windows_" + std::to_string(window_size) + "_" + std::to_string(full_blocks.size()));
+  const auto dir =
+      temp_dir("windows_" + std::to_string(window_size) + "_" + std::to_string(full_blocks.size()));
   fs::create_directories(dir);
   for (const auto& e : fs::directory_iterator(src)) fs::copy_file(e.path(), dir / e.path().filename());
   nlohmann::json cfg = nlohmann::json::parse(std::ifstream(dir / "config.json"));
@@ -257,12 +258,15 @@ TEST(QwenVocabularyExtension, NewRowsStartFromTheOldOnesAndTheChatFormatHolds) {
   tok.save((dir / "tokenizer.json").string());
   auto again = load_qwen_vl(dir);
   EXPECT_TRUE(torch::equal(again->input_embedding(), m->input_embedding()));
-  EXPECT_EQ(QwenChatTokenizer::load(dir / "tokenizer.json", 16).vocab_size(), tok.vocab_size());  // idempotent
+  EXPECT_EQ(QwenChatTokenizer::load(dir / "tokenizer.json", 16).vocab_size(),
+            tok.vocab_size());  // idempotent
 
   // chat format: prefix through <|vision_start|>, prompt from <|vision_end|> to the assistant turn
   const auto prefix = tok.bpe().decode(tok.image_prefix_ids());
-  EXPECT_EQ(prefix, "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n<|vision_start|>");
-  EXPECT_EQ(tok.bpe().decode(tok.prompt_ids({})), "<|vision_end|>detect all<|im_end|>\n<|im_start|>assistant\n");
+  EXPECT_EQ(prefix,
+            "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n<|vision_start|>");
+  EXPECT_EQ(tok.bpe().decode(tok.prompt_ids({})),
+            "<|vision_end|>detect all<|im_end|>\n<|im_start|>assistant\n");
   EXPECT_EQ(tok.bpe().decode(tok.prompt_ids({"red star", "blue circle"})),
             "<|vision_end|>detect: red star; blue circle<|im_end|>\n<|im_start|>assistant\n");
   EXPECT_EQ(tok.structure().answer_end, *base.token_to_id("<|im_end|>"));

@@ -50,7 +50,8 @@ torch::Tensor read_npy(const fs::path& path) {
 
 void check_against_reference(QwenVLFamily family, SafetensorsDType dtype, int shards) {
   const char* python = python_with_torch();
-  if (!python) GTEST_SKIP() << "no /usr/bin/python3 with torch, numpy and PIL (Debian: python3-torch python3-pil)";
+  if (!python)
+    GTEST_SKIP() << "no /usr/bin/python3 with torch, numpy and PIL (Debian: python3-torch python3-pil)";
   const fs::path dir = fs::temp_directory_path() / ("coordexp_qwen_ref_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   TinyQwenSpec spec;
@@ -76,9 +77,10 @@ void check_against_reference(QwenVLFamily family, SafetensorsDType dtype, int sh
   ids.insert(ids.end(), text.begin(), text.end());
   std::ofstream(dir / "ids.json") << nlohmann::json{{"input_ids", ids}}.dump();
 
-  const std::string cmd = std::string(python) + " " + COORDEXP_SOURCE_DIR + "/tests/model/qwen_vl_reference.py --model " +
-                          (dir / "ckpt").string() + " --image " + (dir / "img.png").string() + " --ids " +
-                          (dir / "ids.json").string() + " --out " + (dir / "ref.npy").string();
+  const std::string cmd = std::string(python) + " " + COORDEXP_SOURCE_DIR +
+                          "/tests/model/qwen_vl_reference.py --model " + (dir / "ckpt").string() +
+                          " --image " + (dir / "img.png").string() + " --ids " + (dir / "ids.json").string() +
+                          " --out " + (dir / "ref.npy").string();
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   const auto reference = read_npy(dir / "ref.npy");
 
@@ -89,7 +91,8 @@ void check_against_reference(QwenVLFamily family, SafetensorsDType dtype, int sh
                           .to(torch::kFloat)
                           .div(255)
                           .unsqueeze(0);
-  const auto ours = model->logits(model->forward_all(model->encode_images(pixels), torch::tensor(text).view({1, -1})))[0];
+  const auto ours =
+      model->logits(model->forward_all(model->encode_images(pixels), torch::tensor(text).view({1, -1})))[0];
   ASSERT_EQ(ours.sizes(), reference.sizes());
   const double diff = (ours - reference).abs().max().item<double>();
   const double scale = reference.abs().max().item<double>();
@@ -98,7 +101,9 @@ void check_against_reference(QwenVLFamily family, SafetensorsDType dtype, int sh
   fs::remove_all(dir);
 }
 
-TEST(QwenReferenceParity, Qwen2VLShardedFloat32) { check_against_reference(QwenVLFamily::kQwen2VL, SafetensorsDType::kF32, 3); }
+TEST(QwenReferenceParity, Qwen2VLShardedFloat32) {
+  check_against_reference(QwenVLFamily::kQwen2VL, SafetensorsDType::kF32, 3);
+}
 TEST(QwenReferenceParity, Qwen2_5VLSingleFileBfloat16) {
   check_against_reference(QwenVLFamily::kQwen2_5VL, SafetensorsDType::kBF16, 1);
 }

@@ -97,7 +97,8 @@ TEST(TinyVlm, ScanPointerFollowsTheCentreOfTheLastBox) {
       p.value().select(2, offset).fill_(5.0);  // stored divided by 10
     }
   auto img = torch::randn({1, 4, 32});
-  auto tokens = torch::tensor({{3L, 4L, 21L, 29L, 25L, 35L, 5L, 6L}});  // text, x1 y1 x2 y2 (bins 1 9 5 15), text
+  auto tokens =
+      torch::tensor({{3L, 4L, 21L, 29L, 25L, 35L, 5L, 6L}});  // text, x1 y1 x2 y2 (bins 1 9 5 15), text
   auto base = model->forward_text(img, tokens);
   auto changed_at = [&](int64_t cell) {  // per position: does the state change when `cell` changes?
     auto other = img.clone();
@@ -142,7 +143,8 @@ TEST(TinyVlm, ScanPointerBiasGradientMatchesFiniteDifferences) {
   const auto grad = table.grad().flatten().clone();
   auto flat = table.detach().view({-1});
   std::vector<int64_t> entries;
-  for (int64_t k = 0; k < 6; ++k) entries.push_back(std::get<1>(grad.abs().topk(6)).index({k}).item<int64_t>());
+  for (int64_t k = 0; k < 6; ++k)
+    entries.push_back(std::get<1>(grad.abs().topk(6)).index({k}).item<int64_t>());
   entries.push_back(3);  // (dy, dx) = (-1, +2) on a 2 x 2 grid: only the first pointer (0, -1) has dx = +2,
                          // and it has dy >= 0, so nothing reaches this entry
   for (int64_t e : entries) {

@@ -70,7 +70,8 @@ TEST(ObjectCodec, RasterOrderScansCentreCells) {
   EXPECT_EQ(parse_object_order("raster"), ObjectOrder::kRaster);
   EXPECT_EQ(object_order_name(ObjectOrder::kRaster), "raster");
   EXPECT_EQ(center_cell({0, 100, 500, 300}, 1000, 4), (std::array<int, 2>{0, 1}));
-  EXPECT_EQ(center_cell({999, 999, 999, 999}, 1000, 4), (std::array<int, 2>{3, 3}));  // the far edge: last cell
+  EXPECT_EQ(center_cell({999, 999, 999, 999}, 1000, 4),
+            (std::array<int, 2>{3, 3}));  // the far edge: last cell
   EXPECT_EQ(center_cell({0, 0, 0, 0}, 1000, 8), (std::array<int, 2>{0, 0}));
   EXPECT_THROW(order_objects(objs, ObjectOrder::kRaster, v, 0, 0), InputError);
 }

@@ -46,9 +46,11 @@ TEST(AblationPlan, MalformedPlansNameTheField) {
   const json base = {{"data", {{"train_json", "x.json"}}}};
   EXPECT_NE(error_of({{"base", base}, {"variants", json::array()}}).find("variants"), std::string::npos);
   EXPECT_NE(error_of({{"base", base}, {"varients", json::array()}}).find("varients"), std::string::npos);
-  EXPECT_NE(error_of({{"base", base}, {"variants", {{{"name", "a/b"}}}}}).find("variants[0].name"), std::string::npos);
-  EXPECT_NE(error_of({{"base", base}, {"variants", {{{"name", "a"}}, {{"name", "a"}}}}}).find("variants[1].name"),
+  EXPECT_NE(error_of({{"base", base}, {"variants", {{{"name", "a/b"}}}}}).find("variants[0].name"),
             std::string::npos);
+  EXPECT_NE(
+      error_of({{"base", base}, {"variants", {{{"name", "a"}}, {{"name", "a"}}}}}).find("variants[1].name"),
+      std::string::npos);
   EXPECT_NE(error_of({{"base", base}, {"seeds", {-1}}, {"variants", {{{"name", "a"}}}}}).find("seeds"),
             std::string::npos);
   EXPECT_NE(error_of({{"variants", {{{"name", "a"}}}}}).find("base"), std::string::npos);
@@ -58,7 +60,8 @@ TEST(AblationPlan, MalformedPlansNameTheField) {
   EXPECT_NE(error_of({{"base", base}, {"variants", {{{"name", "a"}, {"eval_of", "b"}}, {{"name", "b"}}}}})
                 .find("variants[0].eval_of"),
             std::string::npos);
-  EXPECT_NE(error_of({{"base", base}, {"variants", {{{"name", "a"}, {"evaluate", "b"}}}}}).find("variants[0].evaluate"),
+  EXPECT_NE(error_of({{"base", base}, {"variants", {{{"name", "a"}, {"evaluate", "b"}}}}})
+                .find("variants[0].evaluate"),
             std::string::npos);
   EXPECT_NE(error_of({{"base", base}, {"jobs", 0}, {"variants", {{{"name", "a"}}}}}).find("\"jobs\""),
             std::string::npos);
@@ -68,10 +71,11 @@ TEST(AblationPlan, MalformedPlansNameTheField) {
 
 TEST(AblationPlan, PlanSetReachesEveryVariant) {
   const json base = {{"data", {{"train_json", "x.json"}}}, {"criterion", {{"tau", 1.0}}}};
-  const AblationPlan plan = load_ablation_plan(write_plan(
-      "plan_set", {{"base", base},
-                   {"set", {{"run", {{"init_from", "runs/warmup"}}}, {"criterion", {{"coord_weight", 0.25}}}}},
-                   {"variants", {{{"name", "a"}}, {{"name", "b"}, {"eval_of", "a"}}}}}));
+  const AblationPlan plan = load_ablation_plan(
+      write_plan("plan_set",
+                 {{"base", base},
+                  {"set", {{"run", {{"init_from", "runs/warmup"}}}, {"criterion", {{"coord_weight", 0.25}}}}},
+                  {"variants", {{{"name", "a"}}, {{"name", "b"}, {"eval_of", "a"}}}}}));
   EXPECT_EQ(plan.base["run"]["init_from"], "runs/warmup");
   EXPECT_EQ(plan.base["criterion"]["coord_weight"], 0.25);
   EXPECT_EQ(plan.base["criterion"]["tau"], 1.0);
@@ -155,7 +159,8 @@ TEST(Ablation, RunsEveryVariantWritesTheReportAndReusesFinishedRuns) {
   EXPECT_NE(text.find("| ce_only |"), std::string::npos);
   EXPECT_NE(text.find("| coordexp |"), std::string::npos);
   EXPECT_NE(text.find("AP50 any label"), std::string::npos);
-  for (const auto& r : runs) EXPECT_GE(r.agnostic_ap50, 0.0);  // -1 would mean the pooled evaluation saw no GT
+  for (const auto& r : runs)
+    EXPECT_GE(r.agnostic_ap50, 0.0);  // -1 would mean the pooled evaluation saw no GT
   EXPECT_TRUE(fs::exists(out / "ablation.png"));
   // the variant's override reached its run
   std::ifstream cfg(out / "ce_only" / "seed0" / "config.json");

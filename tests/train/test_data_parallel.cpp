@@ -6,9 +6,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
-#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -17,16 +17,18 @@
 #include "coordexp/text/word_tokenizer.hpp"
 #include "coordexp/train/checkpoint.hpp"
 #include "coordexp/train/distributed.hpp"
+#include "coordexp/train/train_config.hpp"
 #include "coordexp/util/error.hpp"
 #include "train_fixtures.hpp"
-#include "coordexp/train/train_config.hpp"
 
 namespace coordexp {
 namespace {
 
 namespace fs = std::filesystem;
 
-fs::path work_dir() { return testing::test_root(); }
+fs::path work_dir() {
+  return testing::test_root();
+}
 
 TrainConfig config(const std::string& name, int64_t batch, int64_t steps) {
   TrainConfig c;
@@ -50,8 +52,8 @@ int run_cli(const TrainConfig& c, const std::string& extra, std::string* log, co
   const fs::path cfg = fs::path(c.run.out_dir).string() + ".json";
   std::ofstream(cfg) << train_config_to_json(c);
   const fs::path err = fs::path(c.run.out_dir).string() + ".log";
-  const std::string cmd = env + " " + COORDEXP_CLI + " train --config " + cfg.string() + " --no-eval " + extra +
-                          " > /dev/null 2> " + err.string();
+  const std::string cmd = env + " " + COORDEXP_CLI + " train --config " + cfg.string() + " --no-eval " +
+                          extra + " > /dev/null 2> " + err.string();
   const int status = std::system(cmd.c_str());
   std::stringstream s;
   s << std::ifstream(err).rdbuf();
@@ -76,7 +78,8 @@ double max_abs_difference(const std::vector<torch::Tensor>& a, const std::vector
 }
 
 TEST(DataParallel, TwoWorkersMatchOneProcessWithTheDoubledBatch) {
-  const TrainConfig one = config("one_b8", 8, 20), two = config("two_b4", 4, 20), small = config("one_b4", 4, 20);
+  const TrainConfig one = config("one_b8", 8, 20), two = config("two_b4", 4, 20),
+                    small = config("one_b4", 4, 20);
   std::string log;
   ASSERT_EQ(run_cli(one, "", &log), 0) << log;
   ASSERT_EQ(run_cli(two, "--nproc 2", &log), 0) << log;
@@ -103,8 +106,9 @@ TEST(DataParallel, ShardedEvaluationCoversEveryImage) {
   const fs::path cfg = c.run.out_dir + ".json";
   std::ofstream(cfg) << train_config_to_json(c);
   const std::string err = c.run.out_dir + ".log";
-  ASSERT_EQ(std::system((std::string(COORDEXP_CLI) + " train --nproc 2 --config " + cfg.string() + " > /dev/null 2> " +
-                         err).c_str()),
+  ASSERT_EQ(std::system((std::string(COORDEXP_CLI) + " train --nproc 2 --config " + cfg.string() +
+                         " > /dev/null 2> " + err)
+                            .c_str()),
             0);
   const auto j = nlohmann::json::parse(std::ifstream(fs::path(c.run.out_dir) / "eval_val.json"));
   EXPECT_EQ(j.at("images").get<int>(), 8);

@@ -48,7 +48,7 @@ TEST(Grounding, TermIsMinusLogMassOnTheObjectOverItsPositions) {
   const int64_t T = 8, I = 4;
   std::vector<CriterionSample> samples{one_object_sample({0.0, 0.0, 0.4, 0.4}, 1)};
   auto probs = torch::full({1, T, I}, 0.125, torch::kDouble);  // image mass 0.5, the rest on text keys
-  probs[0][3][0] = 0.4;                                         // position 3 puts 0.4 on the object
+  probs[0][3][0] = 0.4;                                        // position 3 puts 0.4 on the object
   auto logp = probs.log().requires_grad_(true);
   const GroundingTerm g = grounding_term(logp, samples);
   EXPECT_DOUBLE_EQ(g.positions, 6.0);
@@ -109,7 +109,7 @@ TEST(Grounding, TinyModelRecordsHeadZeroLogProbabilitiesAndLearnsToLook) {
     opt.step();
   }
   EXPECT_NEAR(first, std::log(static_cast<double>(I + 4)), 1.0);  // about uniform over image + text keys
-  EXPECT_LT(last, 0.5);                                             // over 60% of the mass on the object
+  EXPECT_LT(last, 0.5);                                           // over 60% of the mass on the object
   model->record_image_attention(false);
   model->forward_text(image, tokens);
   EXPECT_FALSE(model->image_attention().defined());

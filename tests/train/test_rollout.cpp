@@ -23,10 +23,13 @@ namespace fs = std::filesystem;
 // Writes one scripted token per call: hidden state = 50 * one-hot(next token), LM head = identity.
 class ScriptedModel : public VisionLanguageModel {
  public:
-  ScriptedModel(int64_t vocab, std::vector<std::vector<TokenId>> scripts) : V_(vocab), scripts_(std::move(scripts)) {
+  ScriptedModel(int64_t vocab, std::vector<std::vector<TokenId>> scripts)
+      : V_(vocab), scripts_(std::move(scripts)) {
     head_ = register_parameter("head", torch::eye(vocab));
   }
-  torch::Tensor encode_images(const torch::Tensor& images) override { return torch::zeros({images.size(0), 1, V_}); }
+  torch::Tensor encode_images(const torch::Tensor& images) override {
+    return torch::zeros({images.size(0), 1, V_});
+  }
   torch::Tensor forward_text(const torch::Tensor& image_embeds, const torch::Tensor& tokens) override {
     return torch::zeros({tokens.size(0), tokens.size(1), V_});
   }
@@ -78,7 +81,8 @@ TEST(Rollout, BatchHoldsTheRolloutMatchedDescriptionsMissedObjectsAndTheEnd) {
   tf.images = torch::zeros({2, 3, 8, 8});
   tf.sequences_per_image = 1;
   CriterionSample a, b;
-  a.ground_truth = {{red_star, dequantize_box({1, 1, 9, 9}, v)}, {blue_circle, dequantize_box({10, 2, 15, 6}, v)}};
+  a.ground_truth = {{red_star, dequantize_box({1, 1, 9, 9}, v)},
+                    {blue_circle, dequantize_box({10, 2, 15, 6}, v)}};
   tf.samples = {a, b};
   RolloutConfig rc;
   rc.min_iou = 0.5;
@@ -86,7 +90,8 @@ TEST(Rollout, BatchHoldsTheRolloutMatchedDescriptionsMissedObjectsAndTheEnd) {
   RolloutStats stats;
   const auto prompt = tok.prompt_ids({});
   const MeanInputEmbedder embedder(model.input_embedding());
-  const TrainBatch r = build_rollout_batch(model, tf, tok, prompt, cc, rc, GenerationConfig{}, embedder, &stats);
+  const TrainBatch r =
+      build_rollout_batch(model, tf, tok, prompt, cc, rc, GenerationConfig{}, embedder, &stats);
 
   EXPECT_EQ(stats.images, 2);
   EXPECT_EQ(stats.generated, 3);
@@ -110,7 +115,8 @@ TEST(Rollout, BatchHoldsTheRolloutMatchedDescriptionsMissedObjectsAndTheEnd) {
   EXPECT_TRUE(torch::equal(row, torch::tensor(expected))) << row;
   const auto roles = r.roles[0];
   const uint8_t none = kRoleNone, desc = static_cast<uint8_t>(TokenRole::kDescription),
-                stru = static_cast<uint8_t>(TokenRole::kStructure), coord = static_cast<uint8_t>(TokenRole::kCoordinate);
+                stru = static_cast<uint8_t>(TokenRole::kStructure),
+                coord = static_cast<uint8_t>(TokenRole::kCoordinate);
   const std::vector<uint8_t> object_roles_matched = {stru, desc, desc, none, none, none, none, stru};
   const std::vector<uint8_t> object_roles_unmatched(8, none);
   const std::vector<uint8_t> object_roles_appended = {stru, desc, desc, coord, coord, coord, coord, stru};
@@ -243,8 +249,10 @@ TEST(Rollout, InitFromStartsWithAnotherRunsWeightsAndTokenizer) {
   next.optim.steps = 1, next.optim.lr = 1e-12, next.optim.weight_decay = 0;
   train(next, o);
   const ModelBundle a = load_run_model(first.run.out_dir), b = load_run_model(next.run.out_dir);
-  std::ifstream ta(fs::path(first.run.out_dir) / "tokenizer.json"), tb(fs::path(next.run.out_dir) / "tokenizer.json");
-  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(ta), {}), std::string(std::istreambuf_iterator<char>(tb), {}));
+  std::ifstream ta(fs::path(first.run.out_dir) / "tokenizer.json"),
+      tb(fs::path(next.run.out_dir) / "tokenizer.json");
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(ta), {}),
+            std::string(std::istreambuf_iterator<char>(tb), {}));
   const auto pa = a.model->named_parameters(), pb = b.model->named_parameters();
   for (const auto& p : pa) EXPECT_TRUE(torch::allclose(p.value(), pb[p.key()], 1e-6, 1e-6)) << p.key();
   // zero steps evaluates the initial weights: they stay where the first run ended

@@ -1,7 +1,6 @@
 // The trainer on a tiny synthetic dataset: config checking, resume continues bit for bit, checkpoints are
 // atomic and checked, batches carry consistent positions, flips and Monte Carlo weights, dataset skips.
 #include <gtest/gtest.h>
-
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -9,9 +8,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include "coordexp/text/word_tokenizer.hpp"
 #include "coordexp/train/ablation.hpp"
 #include "coordexp/train/batch_builder.hpp"
-#include "coordexp/text/word_tokenizer.hpp"
 #include "coordexp/train/checkpoint.hpp"
 #include "coordexp/train/model_factory.hpp"
 #include "coordexp/train/trainer.hpp"
@@ -24,7 +23,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path data_dir() { return testing::test_data_dir(); }
+const fs::path data_dir() {
+  return testing::test_data_dir();
+}
 
 TrainConfig tiny_config(const std::string& out) {
   TrainConfig c;
@@ -184,7 +185,8 @@ TEST(Trainer, FinalEvaluationWritesTheReport) {
   EXPECT_GE(pooled, 0.0);
   EXPECT_LE(pooled, 1.0);
   ASSERT_TRUE(eval.contains("label_accuracy")) << eval.dump();
-  EXPECT_LE(eval["label_accuracy"]["localised"].get<int64_t>(), eval["label_accuracy"]["detections"].get<int64_t>());
+  EXPECT_LE(eval["label_accuracy"]["localised"].get<int64_t>(),
+            eval["label_accuracy"]["detections"].get<int64_t>());
   std::ifstream md(d / "report.md");
   const std::string page((std::istreambuf_iterator<char>(md)), {});
   EXPECT_NE(page.find("class-agnostic AP50"), std::string::npos);
@@ -335,7 +337,8 @@ TEST(DetectionDataset, SkipsAreCountedAndAllUnusableIsAnError) {
   const std::string image = (data_dir() / "train" / "000001.png").string();
   std::ofstream(d / "a.json")
       << R"({"images": [{"id": 1, "file_name": "missing.png", "width": 10, "height": 10},
-    {"id": 2, "file_name": ")" << image << R"(", "width": 32, "height": 32}],
+    {"id": 2, "file_name": ")"
+      << image << R"(", "width": 32, "height": 32}],
     "annotations": [{"id": 1, "image_id": 2, "category_id": 1, "bbox": [40, 40, 5, 5]},
                     {"id": 2, "image_id": 2, "category_id": 1, "bbox": [1, 1, 5, 5], "iscrowd": 1},
                     {"id": 3, "image_id": 2, "category_id": 9, "bbox": [1, 1, 5, 5]},

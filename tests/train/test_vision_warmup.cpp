@@ -91,8 +91,8 @@ TEST(VisionWarmup, LowersItsLossAndTrainsOnlyTheImageEncoder) {
   VisionWarmupConfig short_run = cfg.vision_warmup;
   short_run.steps = 1;
   torch::manual_seed(0);
-  const VisionWarmupResult first = vision_warmup(*bundle.model, builder, bundle.model->vocab_size(), short_run,
-                                                 nullptr, nullptr);
+  const VisionWarmupResult first =
+      vision_warmup(*bundle.model, builder, bundle.model->vocab_size(), short_run, nullptr, nullptr);
   VisionWarmupConfig long_run = cfg.vision_warmup;
   long_run.steps = 200;
   const VisionWarmupResult last =
@@ -103,8 +103,8 @@ TEST(VisionWarmup, LowersItsLossAndTrainsOnlyTheImageEncoder) {
   EXPECT_GT(last.background_accuracy, 0.5);
   for (const auto& p : bundle.model->named_parameters()) {
     const bool changed = !torch::equal(before[p.key()], p.value());
-    const bool encoder = p.key().rfind("stem", 0) == 0 || p.key().rfind("vision", 0) == 0 ||
-                         p.key().rfind("proj", 0) == 0;
+    const bool encoder =
+        p.key().rfind("stem", 0) == 0 || p.key().rfind("vision", 0) == 0 || p.key().rfind("proj", 0) == 0;
     if (p.key() == "vision_pos_fixed") continue;
     EXPECT_EQ(changed, encoder) << p.key();
   }
@@ -168,10 +168,13 @@ TEST(VisionWarmup, ConfigErrorsAreNamed) {
       EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
     }
   };
-  expect_error(R"({"data": {"train_json": "t.json"}, "vision_warmup": {"steps": -1}})", "vision_warmup.steps");
-  expect_error(R"({"data": {"train_json": "t.json"}, "vision_warmup": {"steps": 5, "lr": 0}})", "vision_warmup.lr");
+  expect_error(R"({"data": {"train_json": "t.json"}, "vision_warmup": {"steps": -1}})",
+               "vision_warmup.steps");
+  expect_error(R"({"data": {"train_json": "t.json"}, "vision_warmup": {"steps": 5, "lr": 0}})",
+               "vision_warmup.lr");
   expect_error(R"({"data": {"train_json": "t.json"}, "hf": {"path": "m"}, "model": {"image_size": 56},
-                  "vision_warmup": {"steps": 5}})", "vision_warmup.steps");
+                  "vision_warmup": {"steps": 5}})",
+               "vision_warmup.steps");
   expect_error(R"({"data": {"train_json": "t.json"}, "vision_warmup": {"step": 5}})", "vision_warmup.step");
 }
 

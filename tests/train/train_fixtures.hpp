@@ -39,7 +39,9 @@ inline const std::filesystem::path& test_root() {
   return dir;
 }
 
-inline std::filesystem::path test_data_dir() { return test_root() / "data"; }
+inline std::filesystem::path test_data_dir() {
+  return test_root() / "data";
+}
 
 // The parameters of a tiny-model run's checkpoint, in registration order.
 inline std::vector<torch::Tensor> load_params(const std::filesystem::path& ckpt, int64_t vocab,

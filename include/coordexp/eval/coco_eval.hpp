@@ -88,8 +88,9 @@ class CocoEvaluator {
   const CocoAccumulation& accumulation() const;  // valid after accumulate()
   const CocoEvalParams& params() const;
   const CocoEvalCounts& counts() const;
-  std::span<const int64_t> image_ids() const;     // sorted unique GT image ids
-  std::span<const int64_t> category_ids() const;  // sorted unique GT category ids (the K axis); {-1} without use_cats
+  std::span<const int64_t> image_ids() const;  // sorted unique GT image ids
+  std::span<const int64_t> category_ids()
+      const;  // sorted unique GT category ids (the K axis); {-1} without use_cats
 
  private:
   struct State;

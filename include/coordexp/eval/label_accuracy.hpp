@@ -18,11 +18,11 @@ namespace coordexp {
 
 struct LabelAccuracy {
   double iou_threshold = 0.5;
-  int64_t detections = 0;               // detections with a category on images of the GT
-  int64_t localised = 0;                // of those, IoU >= iou_threshold with some ground-truth box
-  int64_t label_right = 0;              // localised with that box's category
-  std::vector<int64_t> word_right;      // [k]: localised whose category names agree at word k
-  std::vector<int64_t> word_compared;   // [k]: localised where both names have a word k
+  int64_t detections = 0;              // detections with a category on images of the GT
+  int64_t localised = 0;               // of those, IoU >= iou_threshold with some ground-truth box
+  int64_t label_right = 0;             // localised with that box's category
+  std::vector<int64_t> word_right;     // [k]: localised whose category names agree at word k
+  std::vector<int64_t> word_compared;  // [k]: localised where both names have a word k
   double label_accuracy() const { return localised > 0 ? double(label_right) / double(localised) : 0.0; }
   double word_accuracy(size_t k) const;  // 0 where nothing was compared
 };

@@ -3,9 +3,9 @@
 // descriptions are counted and dropped), boxes in pixels as COCO detections, and COCO evaluation.
 #pragma once
 
-#include <array>
 #include <torch/torch.h>
 
+#include <array>
 #include <string>
 #include <vector>
 

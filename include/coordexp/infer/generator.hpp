@@ -49,7 +49,7 @@ struct GenerationConfig {
   // (0 = none): the detector reports each as a further detection of the same box, scored with that token's
   // probability in place of the written one's (see detector.hpp).
   int64_t label_alternatives = 0;
-  uint64_t seed = 0;                                     // sampling seed
+  uint64_t seed = 0;  // sampling seed
 };
 
 // What the grammar needs of the tokenizer.
@@ -61,8 +61,8 @@ struct GrammarTokens {
 };
 
 struct LabelAlternative {
-  TokenId token = 0;      // in place of desc_ids.back()
-  double log_prob = 0;    // its log probability at that position
+  TokenId token = 0;    // in place of desc_ids.back()
+  double log_prob = 0;  // its log probability at that position
 };
 
 struct GeneratedObject {

@@ -91,8 +91,8 @@ struct CriterionOutput {
   // total_with_denominators(global): sum over ranks of that total is the loss of the whole global batch.
   std::map<std::string, double> denominators;
   torch::Tensor total_with_denominators(const std::map<std::string, double>& global) const;
-  std::vector<MatchResult> matches;            // [B]
-  torch::Tensor pred_boxes;                    // [sum N, 4] legal CoordExp boxes, detached
+  std::vector<MatchResult> matches;  // [B]
+  torch::Tensor pred_boxes;          // [sum N, 4] legal CoordExp boxes, detached
   int64_t num_matched = 0, num_unmatched_pred = 0, num_unmatched_gt = 0;
   bool finite() const;
   std::string describe() const;  // "total=... text_ce=... (w 1) ..."
@@ -103,8 +103,9 @@ struct CriterionOutput {
 // match_geo_weight * (l1_weight L1 + giou_weight (1 - GIoU)) + match_sem_weight * (1 - cosine), then pairs
 // under match_min_iou dropped. `embedder` may be null when the semantic cost is off.
 MatchResult match_objects(const torch::Tensor& pred, const std::vector<std::vector<TokenId>>& pred_desc,
-                          const std::vector<int64_t>& source_index, const std::vector<DescribedBox>& ground_truth,
-                          const CriterionConfig& config, const TextEmbedder* embedder);
+                          const std::vector<int64_t>& source_index,
+                          const std::vector<DescribedBox>& ground_truth, const CriterionConfig& config,
+                          const TextEmbedder* embedder);
 
 class SetCriterion {
  public:

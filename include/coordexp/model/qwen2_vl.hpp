@@ -44,9 +44,8 @@ inline constexpr float kQwenImageStd[3] = {0.26862954f, 0.26130258f, 0.27577711f
 struct ImageSize {
   int64_t height = 0, width = 0;
 };
-ImageSize qwen_smart_resize(int64_t height, int64_t width, int64_t factor = 28,
-                            int64_t min_pixels = 56 * 56, int64_t max_pixels = 28 * 28 * 1280,
-                            const std::string& source = "image");
+ImageSize qwen_smart_resize(int64_t height, int64_t width, int64_t factor = 28, int64_t min_pixels = 56 * 56,
+                            int64_t max_pixels = 28 * 28 * 1280, const std::string& source = "image");
 
 class QwenVLModel : public VisionLanguageModel {
  public:
@@ -102,9 +101,9 @@ class QwenVLModel : public VisionLanguageModel {
 
 // Options for reading a Hugging Face checkpoint directory (config.json + safetensors, one file or shards).
 struct QwenLoadReport {
-  int64_t tensors = 0;       // tensors copied
-  uint64_t bytes_read = 0;   // checkpoint bytes converted
-  double seconds = 0;        // wall time of open + copy
+  int64_t tensors = 0;               // tensors copied
+  uint64_t bytes_read = 0;           // checkpoint bytes converted
+  double seconds = 0;                // wall time of open + copy
   std::vector<std::string> ignored;  // checkpoint tensors the model has no parameter for
 };
 

@@ -10,10 +10,11 @@
 namespace coordexp {
 
 struct TinyVlmConfig {
-  int64_t image_size = 128;     // images are resized to image_size x image_size
-  int64_t patch_size = 16;      // ViT patch side in pixels: (128/16)^2 = 64 image tokens
-  bool conv_stem = true;        // two stride-2 convolutions before patchifying (else one patch convolution)
-  int64_t stem_blocks = 0;      // with conv_stem: residual 3x3 conv blocks (GroupNorm, GELU) after each stride-2 conv
+  int64_t image_size = 128;  // images are resized to image_size x image_size
+  int64_t patch_size = 16;   // ViT patch side in pixels: (128/16)^2 = 64 image tokens
+  bool conv_stem = true;     // two stride-2 convolutions before patchifying (else one patch convolution)
+  int64_t stem_blocks =
+      0;  // with conv_stem: residual 3x3 conv blocks (GroupNorm, GELU) after each stride-2 conv
   int64_t vision_width = 128;   // ViT width
   int64_t vision_layers = 2;    // ViT blocks
   int64_t vision_heads = 4;     // ViT attention heads
@@ -34,7 +35,7 @@ struct TinyVlmConfig {
   // next object in raster order is then a learned offset from the last one instead of a comparison the
   // model must build from content; the pointer is a function of the tokens, so generation keeps it too.
   bool scan_pointer = false;
-  double norm_eps = 1e-6;       // RMSNorm epsilon
+  double norm_eps = 1e-6;  // RMSNorm epsilon
   // Set by the caller from the tokenizer (not read from config files): the coordinate token range, whose
   // input-embedding and LM-head rows start as smooth functions of k, so neighbouring bins start close.
   int64_t coord_first_id = -1;  // -1: no coordinate-aware initialisation

@@ -21,7 +21,8 @@ class QwenChatTokenizer : public DetectionTokenizer {
   // Adds <coord_0..K-1>, <obj_start>, <obj_end> unless present (see add_coordinate_tokens). The chat
   // tokens (<|im_start|>, <|im_end|>, <|vision_start|>, <|vision_end|>, <|endoftext|>) must exist:
   // InputError naming `source` otherwise.
-  QwenChatTokenizer(BpeTokenizer tokenizer, int num_bins, std::string system_prompt, const std::string& source);
+  QwenChatTokenizer(BpeTokenizer tokenizer, int num_bins, std::string system_prompt,
+                    const std::string& source);
   static QwenChatTokenizer load(const std::filesystem::path& tokenizer_json, int num_bins,
                                 std::string system_prompt = kDefaultSystemPrompt);
 
@@ -32,7 +33,9 @@ class QwenChatTokenizer : public DetectionTokenizer {
   StructureTokens structure() const override { return {ids_.obj_start, ids_.obj_end, im_end_}; }
   TokenId pad_id() const override { return pad_; }
   int64_t vocab_size() const override { return bpe_.vocab_size(); }
-  bool is_description_token(TokenId id) const override { return id >= 0 && id < vocab_size() && !bpe_.is_added(id); }
+  bool is_description_token(TokenId id) const override {
+    return id >= 0 && id < vocab_size() && !bpe_.is_added(id);
+  }
   void save(const std::string& path) const override { bpe_.save(path); }
 
   std::vector<TokenId> image_prefix_ids() const;  // the chat template before the image

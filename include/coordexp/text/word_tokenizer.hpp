@@ -43,7 +43,9 @@ class WordTokenizer : public DetectionTokenizer {
   // A phrase must be non-empty and must not contain ":" or ";" (they delimit phrases): InputError.
   std::vector<TokenId> prompt_ids(const std::vector<std::string>& phrases) const override;
 
-  int64_t vocab_size() const override { return kNumSpecial + static_cast<int64_t>(words_.size()) + num_coord_bins_; }
+  int64_t vocab_size() const override {
+    return kNumSpecial + static_cast<int64_t>(words_.size()) + num_coord_bins_;
+  }
   CoordVocab coord_vocab() const override { return CoordVocab(num_coord_bins_, first_coord_id()); }
   StructureTokens structure() const override { return StructureTokens{kObjStartId, kObjEndId, kEosId}; }
   TokenId pad_id() const override { return kPadId; }

@@ -48,13 +48,13 @@ struct AblationRun {
   std::string variant;
   uint64_t seed = 0;
   double ap = 0, ap50 = 0, ap75 = 0, ap_small = 0;  // val (COCO; AP small is -1 without small objects)
-  double novel_ap = -1;                              // the extra split's AP (-1 when there is none)
-  double f1_50 = 0;                                  // F1 at IoU 0.5, greedy matching, class-aware
-  double recall_50 = 0;                              // its recall
-  double agnostic_recall_50 = 0;                     // recall at IoU 0.5 ignoring the label
-  double agnostic_ap = 0, agnostic_ap50 = 0;         // COCO AP with every category pooled (useCats = 0)
-  double label_right = 0;                            // label right among localised detections (label_accuracy.hpp)
-  double duplicate_rate = 0;                         // detections repeating another (IoU > 0.8, same label)
+  double novel_ap = -1;                             // the extra split's AP (-1 when there is none)
+  double f1_50 = 0;                                 // F1 at IoU 0.5, greedy matching, class-aware
+  double recall_50 = 0;                             // its recall
+  double agnostic_recall_50 = 0;                    // recall at IoU 0.5 ignoring the label
+  double agnostic_ap = 0, agnostic_ap50 = 0;        // COCO AP with every category pooled (useCats = 0)
+  double label_right = 0;     // label right among localised detections (label_accuracy.hpp)
+  double duplicate_rate = 0;  // detections repeating another (IoU > 0.8, same label)
   double invalid_rate = 0;  // images whose generation hit the length limit, plus dropped labels per detection
   double train_seconds = 0;
 };

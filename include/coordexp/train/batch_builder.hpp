@@ -32,7 +32,8 @@ struct TrainBatch {
 
 // Right-pads token sequences with `pad` (their roles with kRoleNone) into [N, T] int64 / uint8 tensors.
 std::pair<torch::Tensor, torch::Tensor> pad_sequences(const std::vector<std::vector<TokenId>>& ids,
-                                                      const std::vector<std::vector<uint8_t>>& roles, TokenId pad);
+                                                      const std::vector<std::vector<uint8_t>>& roles,
+                                                      TokenId pad);
 
 // Images decoded once into memory at size S x S (uint8). Unreadable files are skipped and counted.
 class ImageCache {
@@ -60,8 +61,7 @@ torch::Tensor image_to_tensor(const ImageRGB8& image, bool flip);
 class BatchBuilder {
  public:
   BatchBuilder(const DetectionDataset& dataset, const ImageCache& cache, const DetectionTokenizer& tokenizer,
-               const DataConfig& config, int64_t batch_size, uint64_t seed, int rank = 0,
-               int world_size = 1);
+               const DataConfig& config, int64_t batch_size, uint64_t seed, int rank = 0, int world_size = 1);
   TrainBatch build(int64_t step) const;
   std::vector<TokenId> prompt() const { return prompt_; }
 

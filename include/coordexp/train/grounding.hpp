@@ -22,13 +22,14 @@ namespace coordexp {
 std::vector<int64_t> object_cells(const BoxXYXY& box, int64_t grid);
 
 struct GroundingTerm {
-  torch::Tensor value;     // scalar: mean over supervised positions of -log(attention mass on the object)
-  double positions = 0;    // supervised positions (the term's denominator; 0 = none, value is 0)
+  torch::Tensor value;   // scalar: mean over supervised positions of -log(attention mass on the object)
+  double positions = 0;  // supervised positions (the term's denominator; 0 = none, value is 0)
 };
 
 // image_attention [N, T, I]: log-probabilities of one head from each text position over the I image tokens
 // (VisionLanguageModel::image_attention); samples [N]: teacher-forced sequences whose objects carry the
 // index of their ground truth (source_index). Objects without one (rollout output) are skipped.
-GroundingTerm grounding_term(const torch::Tensor& image_attention, const std::vector<CriterionSample>& samples);
+GroundingTerm grounding_term(const torch::Tensor& image_attention,
+                             const std::vector<CriterionSample>& samples);
 
 }  // namespace coordexp

@@ -18,8 +18,8 @@ namespace coordexp {
 struct ModelBundle {
   std::shared_ptr<VisionLanguageModel> model;
   std::shared_ptr<DetectionTokenizer> tokenizer;
-  TrainConfig resolved;        // the config with the tokenizer-derived model fields filled in
-  int64_t first_new_row = -1;  // Qwen: rows from here on belong to the added tokens (always trainable)
+  TrainConfig resolved;           // the config with the tokenizer-derived model fields filled in
+  int64_t first_new_row = -1;     // Qwen: rows from here on belong to the added tokens (always trainable)
   bool tokenizer_reused = false;  // read from the run folder (a resumed run): not to be rewritten
 };
 

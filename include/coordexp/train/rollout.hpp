@@ -21,7 +21,6 @@
 
 namespace coordexp {
 
-
 // What one rollout batch did (summed over its images).
 struct RolloutStats {
   int64_t images = 0;

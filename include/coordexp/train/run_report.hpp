@@ -30,7 +30,8 @@ struct RunFacts {
 // the largest detection cap: 101 values (-1 where no category has data).
 std::vector<double> mean_precision_curve(const RunEvaluation& eval, size_t t);
 
-void write_run_report(const std::string& out_dir, const TrainConfig& config, const DetectionTokenizer& tokenizer,
-                      const std::vector<SplitResult>& results, const RunFacts& facts);
+void write_run_report(const std::string& out_dir, const TrainConfig& config,
+                      const DetectionTokenizer& tokenizer, const std::vector<SplitResult>& results,
+                      const RunFacts& facts);
 
 }  // namespace coordexp

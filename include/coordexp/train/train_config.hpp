@@ -49,10 +49,10 @@ struct OptimConfig {
 // structure tokens; images are resized to model.image_size (a multiple of 28); the other model.* keys are
 // the tiny model's and are ignored.
 struct HfModelConfig {
-  std::string path;                                       // Hugging Face model folder ("" = tiny model)
-  bool train_lm = true;                                   // decoder, embeddings, LM head
-  bool train_projector = true;                            // the patch merger
-  bool train_vision = false;                              // the vision tower
+  std::string path;                                            // Hugging Face model folder ("" = tiny model)
+  bool train_lm = true;                                        // decoder, embeddings, LM head
+  bool train_projector = true;                                 // the patch merger
+  bool train_vision = false;                                   // the vision tower
   std::string system_prompt = "You are a helpful assistant.";  // the chat template's system turn
 };
 

@@ -1,7 +1,8 @@
-// The training run: data, tokenizer, model (tiny V-LLM or a Qwen2-VL checkpoint, see model_factory.hpp), set criterion, AdamW with warmup + cosine, gradient
-// clipping, progress, periodic evaluation, atomic checkpoints and bit-for-bit resume, then the final
-// evaluation and report. Outputs in run.out_dir: config.json (resolved), tokenizer.json, metrics.jsonl,
-// checkpoint.pt, eval_<split>.json, detections_<split>.json, report.md and its pictures.
+// The training run: data, tokenizer, model (tiny V-LLM or a Qwen2-VL checkpoint, see model_factory.hpp), set
+// criterion, AdamW with warmup + cosine, gradient clipping, progress, periodic evaluation, atomic checkpoints
+// and bit-for-bit resume, then the final evaluation and report. Outputs in run.out_dir: config.json
+// (resolved), tokenizer.json, metrics.jsonl, checkpoint.pt, eval_<split>.json, detections_<split>.json,
+// report.md and its pictures.
 #pragma once
 
 #include <string>

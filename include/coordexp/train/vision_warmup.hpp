@@ -21,9 +21,9 @@ namespace coordexp {
 class Communicator;
 
 struct VisionWarmupResult {
-  double desc_ce = 0, box_l1 = 0;   // means over the last tenth of the steps
-  double word_accuracy = 0;         // object tokens whose top-n classes are their n description tokens
-  double background_accuracy = 0;   // background tokens predicted as background
+  double desc_ce = 0, box_l1 = 0;  // means over the last tenth of the steps
+  double word_accuracy = 0;        // object tokens whose top-n classes are their n description tokens
+  double background_accuracy = 0;  // background tokens predicted as background
   double seconds = 0;
 };
 
