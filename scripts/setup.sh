@@ -12,6 +12,7 @@ PACKAGES=(
   libpng-dev libcairo2-dev                            # images in and out, drawing
   libicu-dev                                          # Unicode classes for the BPE pre-tokenizer
   libgtest-dev libgmock-dev libbenchmark-dev          # tests and benchmarks
+  clang-format-14                                     # the source check (scripts/check_source.sh)
   python3-numpy python3-scipy python3-torch python3-regex python3-pil   # independent references used by the tests
   # Fuzzing only (scripts/fuzz.sh): clang and its libFuzzer / sanitizer runtimes; the normal build uses gcc.
   clang-14 libclang-rt-14-dev

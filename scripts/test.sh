@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The test command: set up (packages + build), a short end-to-end smoke run of the command line, a crash-safety
+# The test command: check the sources (clang-format, function length, include layers; scripts/check_source.sh),
+# set up (packages + build), a short end-to-end smoke run of the command line, a crash-safety
 # run (training killed with SIGKILL three times, each time resumed), every unit test suite with CTest, then
 # the torch-free suites again under ASan + UBSan and every fuzz target for FUZZ_SECONDS (default 5) on its
 # seed corpus. COORDEXP_SKIP_SANITIZE=1 skips the last two (they build a second, clang folder).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/setup.sh --no-build  # packages only: the source check needs clang-format
+scripts/check_source.sh
 scripts/setup.sh
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 scripts/smoke.sh build/tools/coordexp

@@ -16,9 +16,9 @@
 
 #include "command.hpp"
 #include "coordexp/data/image.hpp"
+#include "coordexp/data/image_tensor.hpp"
 #include "coordexp/model/qwen2_vl.hpp"
 #include "coordexp/text/qwen_chat_tokenizer.hpp"
-#include "coordexp/train/batch_builder.hpp"
 #include "coordexp/util/error.hpp"
 #include "coordexp/util/json_config.hpp"
 

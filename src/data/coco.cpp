@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "../eval/json_fields.hpp"
+#include "../util/json_fields.hpp"
 
 namespace coordexp {
 

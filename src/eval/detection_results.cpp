@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
-#include "json_fields.hpp"
+#include "../util/json_fields.hpp"
 
 namespace coordexp {
 

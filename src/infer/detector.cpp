@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <unordered_set>
 
+#include "coordexp/data/image_tensor.hpp"
 #include "coordexp/util/error.hpp"
 
 namespace coordexp {

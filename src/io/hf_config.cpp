@@ -140,46 +140,69 @@ void read_rope(const json* text_obj, const json& doc, const std::string& source,
   }
 }
 
-}  // namespace
+// The decoder's own fields from one object (the top level or text_config).
+void read_text_fields(const FieldReader& r, QwenTextConfig& t, bool& kv_heads_given) {
+  r.read("vocab_size", t.vocab_size);
+  r.read("hidden_size", t.hidden_size);
+  r.read("intermediate_size", t.intermediate_size);
+  r.read("num_hidden_layers", t.num_hidden_layers);
+  r.read("num_attention_heads", t.num_attention_heads);
+  kv_heads_given |= r.has("num_key_value_heads");
+  r.read("num_key_value_heads", t.num_key_value_heads);
+  r.read("hidden_act", t.hidden_act);
+  r.read("max_position_embeddings", t.max_position_embeddings);
+  r.read("rms_norm_eps", t.rms_norm_eps);
+  r.read("tie_word_embeddings", t.tie_word_embeddings);
+  r.read("use_sliding_window", t.use_sliding_window);
+  r.read("sliding_window", t.sliding_window);
+  r.read("max_window_layers", t.max_window_layers);
+  r.read("attention_dropout", t.attention_dropout);
+}
 
-QwenVLConfig parse_qwen_vl_config(const json& doc, const std::string& source) {
-  if (!doc.is_object()) throw_input_error(source, "a JSON object", doc.type_name());
-  QwenVLConfig c;
-  c.family = detect_family(doc, source);
-  const bool v25 = c.family == QwenVLFamily::kQwen2_5VL;
+// The special token ids from one object (the top level or text_config).
+void read_token_ids(const FieldReader& r, QwenVLConfig& c) {
+  r.read("image_token_id", c.image_token_id);
+  r.read("video_token_id", c.video_token_id);
+  r.read("vision_start_token_id", c.vision_start_token_id);
+  r.read("vision_end_token_id", c.vision_end_token_id);
+  r.read("bos_token_id", c.bos_token_id);
+  r.read("eos_token_id", c.eos_token_ids);
+}
 
-  // Text fields: text_config first, the top level for anything it lacks (older files have only the latter).
+// Text fields, token ids and rope: text_config first, the top level for anything it lacks (older files
+// have only the latter).
+void read_text_config(const json& doc, const std::string& source, QwenVLConfig& c) {
   const json* text_obj = sub_object(doc, "text_config", source);
   const FieldReader top(&doc, source, "");
   const FieldReader nested(text_obj, source, "text_config.");
-  QwenTextConfig& t = c.text;
   bool kv_heads_given = false;
   for (const FieldReader* r : {&top, &nested}) {  // nested last, so it wins
-    r->read("vocab_size", t.vocab_size);
-    r->read("hidden_size", t.hidden_size);
-    r->read("intermediate_size", t.intermediate_size);
-    r->read("num_hidden_layers", t.num_hidden_layers);
-    r->read("num_attention_heads", t.num_attention_heads);
-    kv_heads_given |= r->has("num_key_value_heads");
-    r->read("num_key_value_heads", t.num_key_value_heads);
-    r->read("hidden_act", t.hidden_act);
-    r->read("max_position_embeddings", t.max_position_embeddings);
-    r->read("rms_norm_eps", t.rms_norm_eps);
-    r->read("tie_word_embeddings", t.tie_word_embeddings);
-    r->read("use_sliding_window", t.use_sliding_window);
-    r->read("sliding_window", t.sliding_window);
-    r->read("max_window_layers", t.max_window_layers);
-    r->read("attention_dropout", t.attention_dropout);
-    r->read("image_token_id", c.image_token_id);
-    r->read("video_token_id", c.video_token_id);
-    r->read("vision_start_token_id", c.vision_start_token_id);
-    r->read("vision_end_token_id", c.vision_end_token_id);
-    r->read("bos_token_id", c.bos_token_id);
-    r->read("eos_token_id", c.eos_token_ids);
+    read_text_fields(*r, c.text, kv_heads_given);
+    read_token_ids(*r, c);
   }
-  if (!kv_heads_given) t.num_key_value_heads = t.num_attention_heads;
-  read_rope(text_obj, doc, source, t.rope);
+  if (!kv_heads_given) c.text.num_key_value_heads = c.text.num_attention_heads;
+  read_rope(text_obj, doc, source, c.text.rope);
+}
 
+// M-RoPE sections: three positive half-dim counts (t, h, w) summing to head_dim / 2.
+void check_mrope_section(const QwenTextConfig& t, const std::string& source) {
+  const std::vector<int64_t>& sections = t.rope.mrope_section;
+  if (sections.empty()) return;
+  int64_t sum = 0;
+  bool sum_fits = true;  // a hostile file's sections may overflow int64 when added
+  for (int64_t s : sections) {
+    require_positive(s, source + ": rope_scaling.mrope_section");
+    sum_fits = sum_fits && !__builtin_add_overflow(sum, s, &sum);
+  }
+  if (sections.size() != 3 || !sum_fits || sum > t.head_dim() / 2 || 2 * sum != t.head_dim())
+    throw_input_error(
+        source + ": rope_scaling.mrope_section",
+        "three sections (t, h, w) summing to head_dim / 2 = " + std::to_string(t.head_dim() / 2),
+        nlohmann::json(sections).dump());
+}
+
+// Ranges of the decoder's fields and how they must divide each other.
+void check_text_config(const QwenTextConfig& t, const std::string& source) {
   for (const auto& [value, key] : std::initializer_list<std::pair<int64_t, const char*>>{
            {t.vocab_size, "vocab_size"},
            {t.hidden_size, "hidden_size"},
@@ -201,55 +224,41 @@ QwenVLConfig parse_qwen_vl_config(const json& doc, const std::string& source) {
     throw_input_error(source + ": rms_norm_eps", "a positive number", std::to_string(t.rms_norm_eps));
   if (!(t.rope.rope_theta > 0))
     throw_input_error(source + ": rope_theta", "a positive number", std::to_string(t.rope.rope_theta));
-  if (!t.rope.mrope_section.empty()) {
-    int64_t sum = 0;
-    for (int64_t s : t.rope.mrope_section) {
-      require_positive(s, source + ": rope_scaling.mrope_section");
-      sum += s;
-    }
-    if (t.rope.mrope_section.size() != 3 || 2 * sum != t.head_dim())
-      throw_input_error(
-          source + ": rope_scaling.mrope_section",
-          "three sections (t, h, w) summing to head_dim / 2 = " + std::to_string(t.head_dim() / 2),
-          nlohmann::json(t.rope.mrope_section).dump());
-  }
+  check_mrope_section(t, source);
+}
 
-  // Vision tower.
-  QwenVisionConfig& v = c.vision;
-  const json* vis_obj = sub_object(doc, "vision_config", source);
-  const FieldReader vr(vis_obj, source, "vision_config.");
-  if (v25) {
-    v.embed_dim = 3584;  // transformers' (odd) default; released checkpoints always set hidden_size = 1280
-    v.hidden_act = "silu";
-    v.intermediate_size = 3420;
-    v.window_size = 112;
-    v.fullatt_block_indexes = {7, 15, 23, 31};
-    v.tokens_per_second = 4;
-    vr.read("hidden_size", v.embed_dim);
-    vr.read("out_hidden_size", v.out_hidden_size);
-    vr.read("intermediate_size", v.intermediate_size);
-    vr.read("window_size", v.window_size);
-    vr.read("fullatt_block_indexes", v.fullatt_block_indexes);
-    vr.read("tokens_per_second", v.tokens_per_second);
-  } else {
-    double mlp_ratio = 4.0;
-    vr.read("embed_dim", v.embed_dim);
-    vr.read("hidden_size", v.out_hidden_size);
-    vr.read("mlp_ratio", mlp_ratio);
-    const double inner = v.embed_dim * mlp_ratio;
-    if (!(inner > 0) || inner != std::floor(inner))
-      throw_input_error(vr.where("mlp_ratio"), "a ratio giving an integer MLP width",
-                        std::to_string(mlp_ratio));
-    v.intermediate_size = static_cast<int64_t>(inner);
-  }
-  vr.read("depth", v.depth);
-  vr.read("num_heads", v.num_heads);
-  vr.read("hidden_act", v.hidden_act);
-  vr.read("patch_size", v.patch_size);
-  vr.read("temporal_patch_size", v.temporal_patch_size);
-  vr.read("spatial_merge_size", v.spatial_merge_size);
-  // Released configs write "in_chans"; transformers' classes take "in_channels". Both must agree if both
-  // given.
+// Qwen2.5-VL's own vision fields, over transformers' 2.5 defaults.
+void read_qwen25_vision_fields(const FieldReader& vr, QwenVisionConfig& v) {
+  v.embed_dim = 3584;  // transformers' (odd) default; released checkpoints always set hidden_size = 1280
+  v.hidden_act = "silu";
+  v.intermediate_size = 3420;
+  v.window_size = 112;
+  v.fullatt_block_indexes = {7, 15, 23, 31};
+  v.tokens_per_second = 4;
+  vr.read("hidden_size", v.embed_dim);
+  vr.read("out_hidden_size", v.out_hidden_size);
+  vr.read("intermediate_size", v.intermediate_size);
+  vr.read("window_size", v.window_size);
+  vr.read("fullatt_block_indexes", v.fullatt_block_indexes);
+  vr.read("tokens_per_second", v.tokens_per_second);
+}
+
+// Qwen2-VL's own vision fields; its MLP width is given as a ratio of embed_dim.
+void read_qwen2_vision_fields(const FieldReader& vr, QwenVisionConfig& v) {
+  double mlp_ratio = 4.0;
+  vr.read("embed_dim", v.embed_dim);
+  vr.read("hidden_size", v.out_hidden_size);
+  vr.read("mlp_ratio", mlp_ratio);
+  const double inner = v.embed_dim * mlp_ratio;
+  // The upper bound keeps the conversion to int64 defined (2^63 is exact in a double).
+  if (!(inner > 0) || inner != std::floor(inner) || !(inner < 9223372036854775808.0))
+    throw_input_error(vr.where("mlp_ratio"), "a ratio giving an integer MLP width",
+                      std::to_string(mlp_ratio));
+  v.intermediate_size = static_cast<int64_t>(inner);
+}
+
+// Released configs write "in_chans"; transformers' classes take "in_channels". Both must agree if both given.
+void read_in_channels(const FieldReader& vr, QwenVisionConfig& v) {
   int64_t in_chans = v.in_channels;
   vr.read("in_chans", in_chans);
   vr.read("in_channels", v.in_channels);
@@ -258,6 +267,25 @@ QwenVLConfig parse_qwen_vl_config(const json& doc, const std::string& source) {
                       "the same value as in_channels (" + std::to_string(v.in_channels) + ")",
                       std::to_string(in_chans));
   if (vr.has("in_chans") && !vr.has("in_channels")) v.in_channels = in_chans;
+}
+
+// The vision tower's fields from vision_config; the two families name the widths differently.
+void read_vision_config(const FieldReader& vr, bool v25, QwenVisionConfig& v) {
+  if (v25)
+    read_qwen25_vision_fields(vr, v);
+  else
+    read_qwen2_vision_fields(vr, v);
+  vr.read("depth", v.depth);
+  vr.read("num_heads", v.num_heads);
+  vr.read("hidden_act", v.hidden_act);
+  vr.read("patch_size", v.patch_size);
+  vr.read("temporal_patch_size", v.temporal_patch_size);
+  vr.read("spatial_merge_size", v.spatial_merge_size);
+  read_in_channels(vr, v);
+}
+
+// Ranges of the vision tower's fields, each error under the key the family's files use.
+void check_vision_config(const FieldReader& vr, bool v25, const QwenVisionConfig& v) {
   for (const auto& [value, key] : std::initializer_list<std::pair<int64_t, const char*>>{
            {v.depth, "depth"},
            {v.embed_dim, v25 ? "hidden_size" : "embed_dim"},
@@ -279,6 +307,20 @@ QwenVLConfig parse_qwen_vl_config(const json& doc, const std::string& source) {
                         "block indexes in [0, depth=" + std::to_string(v.depth) + ")", std::to_string(i));
   if (v25 && v.window_size < 0)
     throw_input_error(vr.where("window_size"), "a non-negative integer", std::to_string(v.window_size));
+}
+
+}  // namespace
+
+QwenVLConfig parse_qwen_vl_config(const json& doc, const std::string& source) {
+  if (!doc.is_object()) throw_input_error(source, "a JSON object", doc.type_name());
+  QwenVLConfig c;
+  c.family = detect_family(doc, source);
+  read_text_config(doc, source, c);
+  check_text_config(c.text, source);
+  const bool v25 = c.family == QwenVLFamily::kQwen2_5VL;
+  const FieldReader vision(sub_object(doc, "vision_config", source), source, "vision_config.");
+  read_vision_config(vision, v25, c.vision);
+  check_vision_config(vision, v25, c.vision);
   return c;
 }
 

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <set>
+#include <tuple>
 
 #include "coordexp/io/float16.hpp"
 #include "coordexp/util/error.hpp"
@@ -89,7 +90,11 @@ std::optional<SafetensorsDType> parse_safetensors_dtype(std::string_view name) {
 }
 
 int64_t TensorView::numel() const {
-  return std::accumulate(shape.begin(), shape.end(), int64_t{1}, std::multiplies<int64_t>());
+  // Multiplied as uint64 so it wraps instead of overflowing: the reader accepts zero-element shapes such
+  // as [2^32, 2^32 - 1, 0] whose partial products pass INT64_MAX; a validated view's full product fits.
+  uint64_t n = 1;
+  for (int64_t d : shape) n *= static_cast<uint64_t>(d);
+  return static_cast<int64_t>(n);
 }
 
 void copy_to_float32(const TensorView& view, std::span<float> out) {
@@ -156,8 +161,15 @@ std::vector<float> to_float32(const TensorView& view) {
 
 // ---------------------------------------------------------------------------------------------- reading
 
-SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : path_(path) {
-  const std::string file = path.string();
+namespace {
+
+struct FileMapping {
+  const std::byte* base;  // the whole file, read-only
+  size_t size;            // file size in bytes, at least 8
+};
+
+// Opens `file` and maps all of it; it must be a regular file of at least 8 bytes (the header length).
+FileMapping map_whole_file(const std::string& file) {
   const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw_input_error(file, "a readable safetensors file", std::strerror(errno));
   struct stat st {};
@@ -165,127 +177,182 @@ SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : path_(path
     ::close(fd);
     throw_input_error(file, "a regular file", "something else (fstat failed or not a regular file)");
   }
-  size_ = static_cast<size_t>(st.st_size);
-  if (size_ < 8) {
+  const auto size = static_cast<size_t>(st.st_size);
+  if (size < 8) {
     ::close(fd);
-    throw_input_error(file, "at least 8 bytes (the header length)", std::to_string(size_) + " bytes",
+    throw_input_error(file, "at least 8 bytes (the header length)", std::to_string(size) + " bytes",
                       "the file is truncated");
   }
-  void* map = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   ::close(fd);  // the mapping keeps its own reference
   if (map == MAP_FAILED) throw_input_error(file, "a mappable file", std::strerror(errno));
-  base_ = static_cast<const std::byte*>(map);
+  return {static_cast<const std::byte*>(map), size};
+}
 
+// The header length from the first 8 bytes, checked against the cap and against the file's size.
+uint64_t read_header_length(const FileMapping& mapping, const std::string& file) {
+  // The length is little-endian on disk; assemble it byte by byte so the host's order does not matter.
+  uint64_t header_len = 0;
+  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | std::to_integer<uint64_t>(mapping.base[i]);
+  if (header_len > kSafetensorsMaxHeaderBytes)
+    throw_input_error(file + ": header length", "at most " + std::to_string(kSafetensorsMaxHeaderBytes),
+                      std::to_string(header_len));
+  if (header_len > mapping.size - 8)
+    throw_input_error(file + ": header length",
+                      "at most the file size minus 8 (" + std::to_string(mapping.size - 8) + ")",
+                      std::to_string(header_len), "the file is truncated");
+  return header_len;
+}
+
+// Parses the header text into a JSON object, rejecting duplicate top-level keys (nlohmann would silently
+// keep the last one).
+nlohmann::json parse_header(const char* text, uint64_t header_len, const std::string& file) {
+  std::set<std::string> seen;
+  std::string duplicate;
+  nlohmann::json::parser_callback_t on_event = [&](int depth, nlohmann::json::parse_event_t event,
+                                                   nlohmann::json& parsed) {
+    if (event == nlohmann::json::parse_event_t::key && depth == 1 && parsed.is_string() &&
+        !seen.insert(parsed.get<std::string>()).second && duplicate.empty())
+      duplicate = parsed.get<std::string>();
+    return true;
+  };
+  nlohmann::json header;
   try {
-    // The length is little-endian on disk; assemble it byte by byte so the host's order does not matter.
-    uint64_t header_len = 0;
-    for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | std::to_integer<uint64_t>(base_[i]);
-    if (header_len > kSafetensorsMaxHeaderBytes)
-      throw_input_error(file + ": header length", "at most " + std::to_string(kSafetensorsMaxHeaderBytes),
-                        std::to_string(header_len));
-    if (header_len > size_ - 8)
-      throw_input_error(file + ": header length",
-                        "at most the file size minus 8 (" + std::to_string(size_ - 8) + ")",
-                        std::to_string(header_len), "the file is truncated");
+    header = nlohmann::json::parse(text, text + header_len, on_event);
+  } catch (const nlohmann::json::exception& e) {
+    throw_input_error(file + ": header", "valid JSON", e.what());
+  }
+  if (!header.is_object()) throw_input_error(file + ": header", "a JSON object", header.type_name());
+  if (!duplicate.empty())
+    throw_input_error(file + ": header", "unique keys", "key " + in_quotes(duplicate) + " twice");
+  return header;
+}
+
+// The "__metadata__" entry: an object of strings.
+std::map<std::string, std::string> read_metadata(const nlohmann::json& value, const std::string& file) {
+  if (!value.is_object())
+    throw_input_error(file + ": __metadata__", "an object of strings", value.type_name());
+  std::map<std::string, std::string> metadata;
+  for (const auto& [key, v] : value.items()) {
+    if (!v.is_string()) throw_input_error(file + ": __metadata__." + key, "a string", v.type_name());
+    metadata[key] = v.get<std::string>();
+  }
+  return metadata;
+}
+
+// A tensor entry must be an object with (at least) the three fields.
+void check_entry_fields(const nlohmann::json& value, const std::string& where) {
+  if (!value.is_object())
+    throw_input_error(where, "an object {dtype, shape, data_offsets}", value.type_name());
+  for (const char* field : {"dtype", "shape", "data_offsets"})
+    if (!value.contains(field)) throw_input_error(where, std::string("field \"") + field + "\"", "none");
+}
+
+// The entry's "dtype": one of the format's type names.
+SafetensorsDType entry_dtype(const nlohmann::json& jdtype, const std::string& where) {
+  if (!jdtype.is_string()) throw_input_error(where + ".dtype", "a string", jdtype.type_name());
+  const auto dtype = parse_safetensors_dtype(jdtype.get<std::string>());
+  if (!dtype)
+    throw_input_error(where + ".dtype", "one of BOOL U8 I8 I16 U16 I32 U32 I64 U64 F16 BF16 F32 F64",
+                      in_quotes(jdtype.get<std::string>()));
+  return *dtype;
+}
+
+// The entry's "shape": an array of integers in [0, INT64_MAX].
+std::vector<int64_t> entry_shape(const nlohmann::json& jshape, const std::string& where) {
+  if (!jshape.is_array())
+    throw_input_error(where + ".shape", "an array of non-negative integers", jshape.type_name());
+  std::vector<int64_t> shape;
+  for (const auto& d : jshape) {
+    // number_unsigned only: negative numbers parse as number_integer, fractions as number_float.
+    if (!d.is_number_unsigned() || d.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
+      throw_input_error(where + ".shape", "non-negative integers", d.dump());
+    shape.push_back(d.get<int64_t>());
+  }
+  return shape;
+}
+
+// The entry's "data_offsets" [begin, end], relative to the data section and inside it.
+std::pair<uint64_t, uint64_t> entry_data_offsets(const nlohmann::json& joff, uint64_t data_size,
+                                                 const std::string& where) {
+  if (!joff.is_array() || joff.size() != 2 || !joff[0].is_number_unsigned() || !joff[1].is_number_unsigned())
+    throw_input_error(where + ".data_offsets", "[begin, end] with non-negative integers", joff.dump());
+  const auto begin = joff[0].get<uint64_t>();
+  const auto end = joff[1].get<uint64_t>();
+  if (begin > end) throw_input_error(where + ".data_offsets", "begin <= end", joff.dump());
+  if (end > data_size)
+    throw_input_error(where + ".data_offsets", "end <= data section size " + std::to_string(data_size),
+                      std::to_string(end), "offsets past the end of the file: truncated or corrupt");
+  return {begin, end};
+}
+
+// The entry's byte span must be exactly its element count times the dtype's size.
+void check_entry_nbytes(SafetensorsDType dtype, const std::vector<int64_t>& shape, uint64_t span_bytes,
+                        const nlohmann::json& jshape, const std::string& where) {
+  const auto nbytes = checked_nbytes(shape, safetensors_dtype_size(dtype));
+  if (!nbytes) throw_input_error(where + ".shape", "a size that fits in 64 bits", jshape.dump());
+  if (*nbytes != span_bytes)
+    throw_input_error(where,
+                      "data_offsets span equal to shape x dtype size (" + std::to_string(*nbytes) + " bytes)",
+                      std::to_string(span_bytes) + " bytes");
+}
+
+struct TensorRange {
+  const std::string* name;
+  uint64_t begin, end;  // relative to the data section
+};
+
+// The ranges must tile [0, data_size) exactly: sorted by begin, each starts where the previous ended.
+void check_ranges_tile(std::vector<TensorRange> ranges, uint64_t data_size, const std::string& file) {
+  std::sort(ranges.begin(), ranges.end(), [](const TensorRange& a, const TensorRange& b) {
+    return std::tie(a.begin, a.end) < std::tie(b.begin, b.end);
+  });
+  uint64_t covered = 0;
+  for (const TensorRange& r : ranges) {
+    if (r.begin < covered)
+      throw_input_error(
+          file + ": tensor " + in_quotes(*r.name) + ".data_offsets",
+          "a range not overlapping the previous tensor's (ending at " + std::to_string(covered) + ")",
+          "begin " + std::to_string(r.begin));
+    if (r.begin > covered)
+      throw_input_error(file + ": tensor " + in_quotes(*r.name) + ".data_offsets",
+                        "a range starting where the previous tensor's ends (" + std::to_string(covered) + ")",
+                        "begin " + std::to_string(r.begin), "the data section has a gap");
+    covered = r.end;
+  }
+  if (covered != data_size)
+    throw_input_error(file + ": data section",
+                      "every byte covered by a tensor (" + std::to_string(data_size) + " bytes)",
+                      std::to_string(covered) + " bytes covered", "trailing bytes after the last tensor");
+}
+
+}  // namespace
+
+SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : path_(path) {
+  const std::string file = path.string();
+  const FileMapping mapping = map_whole_file(file);
+  base_ = mapping.base;
+  size_ = mapping.size;
+  try {
+    const uint64_t header_len = read_header_length(mapping, file);
     data_begin_ = 8 + header_len;
     const uint64_t data_size = size_ - data_begin_;
-
-    // Parse, noting duplicate keys at the top level (nlohmann would silently keep the last one).
-    std::set<std::string> seen;
-    std::string duplicate;
-    nlohmann::json::parser_callback_t on_event = [&](int depth, nlohmann::json::parse_event_t event,
-                                                     nlohmann::json& parsed) {
-      if (event == nlohmann::json::parse_event_t::key && depth == 1 && parsed.is_string() &&
-          !seen.insert(parsed.get<std::string>()).second && duplicate.empty())
-        duplicate = parsed.get<std::string>();
-      return true;
-    };
-    const char* text = reinterpret_cast<const char*>(base_ + 8);
-    nlohmann::json header;
-    try {
-      header = nlohmann::json::parse(text, text + header_len, on_event);
-    } catch (const nlohmann::json::exception& e) {
-      throw_input_error(file + ": header", "valid JSON", e.what());
-    }
-    if (!header.is_object()) throw_input_error(file + ": header", "a JSON object", header.type_name());
-    if (!duplicate.empty())
-      throw_input_error(file + ": header", "unique keys", "key " + in_quotes(duplicate) + " twice");
-
-    for (auto& [name, value] : header.items()) {
-      const std::string where = file + ": tensor " + in_quotes(name);
+    const nlohmann::json header = parse_header(reinterpret_cast<const char*>(base_ + 8), header_len, file);
+    for (const auto& [name, value] : header.items()) {
       if (name == "__metadata__") {
-        if (!value.is_object())
-          throw_input_error(file + ": __metadata__", "an object of strings", value.type_name());
-        for (auto& [key, v] : value.items()) {
-          if (!v.is_string()) throw_input_error(file + ": __metadata__." + key, "a string", v.type_name());
-          metadata_[key] = v.get<std::string>();
-        }
+        metadata_ = read_metadata(value, file);
         continue;
       }
-      if (!value.is_object())
-        throw_input_error(where, "an object {dtype, shape, data_offsets}", value.type_name());
-      for (const char* field : {"dtype", "shape", "data_offsets"})
-        if (!value.contains(field)) throw_input_error(where, std::string("field \"") + field + "\"", "none");
-      const auto& jdtype = value["dtype"];
-      if (!jdtype.is_string()) throw_input_error(where + ".dtype", "a string", jdtype.type_name());
-      const auto dtype = parse_safetensors_dtype(jdtype.get<std::string>());
-      if (!dtype)
-        throw_input_error(where + ".dtype", "one of BOOL U8 I8 I16 U16 I32 U32 I64 U64 F16 BF16 F32 F64",
-                          in_quotes(jdtype.get<std::string>()));
-      const auto& jshape = value["shape"];
-      if (!jshape.is_array())
-        throw_input_error(where + ".shape", "an array of non-negative integers", jshape.type_name());
-      Entry entry{*dtype, {}, 0, 0};
-      for (const auto& d : jshape) {
-        // number_unsigned only: negative numbers parse as number_integer, fractions as number_float.
-        if (!d.is_number_unsigned() || d.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
-          throw_input_error(where + ".shape", "non-negative integers", d.dump());
-        entry.shape.push_back(d.get<int64_t>());
-      }
-      const auto& joff = value["data_offsets"];
-      if (!joff.is_array() || joff.size() != 2 || !joff[0].is_number_unsigned() ||
-          !joff[1].is_number_unsigned())
-        throw_input_error(where + ".data_offsets", "[begin, end] with non-negative integers", joff.dump());
-      entry.begin = joff[0].get<uint64_t>();
-      entry.end = joff[1].get<uint64_t>();
-      if (entry.begin > entry.end) throw_input_error(where + ".data_offsets", "begin <= end", joff.dump());
-      if (entry.end > data_size)
-        throw_input_error(where + ".data_offsets", "end <= data section size " + std::to_string(data_size),
-                          std::to_string(entry.end),
-                          "offsets past the end of the file: truncated or corrupt");
-      const auto nbytes = checked_nbytes(entry.shape, safetensors_dtype_size(entry.dtype));
-      if (!nbytes) throw_input_error(where + ".shape", "a size that fits in 64 bits", jshape.dump());
-      if (*nbytes != entry.end - entry.begin)
-        throw_input_error(
-            where, "data_offsets span equal to shape x dtype size (" + std::to_string(*nbytes) + " bytes)",
-            std::to_string(entry.end - entry.begin) + " bytes");
+      const std::string where = file + ": tensor " + in_quotes(name);
+      check_entry_fields(value, where);
+      Entry entry{entry_dtype(value["dtype"], where), entry_shape(value["shape"], where), 0, 0};
+      std::tie(entry.begin, entry.end) = entry_data_offsets(value["data_offsets"], data_size, where);
+      check_entry_nbytes(entry.dtype, entry.shape, entry.end - entry.begin, value["shape"], where);
       entries_.emplace(name, std::move(entry));
     }
-
-    // The ranges must tile [0, data_size) exactly: sorted by begin, each starts where the previous ended.
-    std::vector<std::pair<const std::string*, const Entry*>> order;
-    for (const auto& [name, entry] : entries_) order.emplace_back(&name, &entry);
-    std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
-      return std::tie(a.second->begin, a.second->end) < std::tie(b.second->begin, b.second->end);
-    });
-    uint64_t covered = 0;
-    for (const auto& [name, entry] : order) {
-      if (entry->begin < covered)
-        throw_input_error(
-            file + ": tensor " + in_quotes(*name) + ".data_offsets",
-            "a range not overlapping the previous tensor's (ending at " + std::to_string(covered) + ")",
-            "begin " + std::to_string(entry->begin));
-      if (entry->begin > covered)
-        throw_input_error(
-            file + ": tensor " + in_quotes(*name) + ".data_offsets",
-            "a range starting where the previous tensor's ends (" + std::to_string(covered) + ")",
-            "begin " + std::to_string(entry->begin), "the data section has a gap");
-      covered = entry->end;
-    }
-    if (covered != data_size)
-      throw_input_error(file + ": data section",
-                        "every byte covered by a tensor (" + std::to_string(data_size) + " bytes)",
-                        std::to_string(covered) + " bytes covered", "trailing bytes after the last tensor");
+    std::vector<TensorRange> ranges;
+    for (const auto& [name, entry] : entries_) ranges.push_back({&name, entry.begin, entry.end});
+    check_ranges_tile(std::move(ranges), data_size, file);
   } catch (...) {
     unmap();
     throw;

@@ -1,27 +1,21 @@
 // The set criterion (see set_criterion.hpp): text CE, auxiliary coordinate CE, CoordExp boxes, matching,
-// L1 + GIoU on matched pairs, unlikelihood on unmatched predictions. Every term is a weighted mean whose
-// weights are the samples' weights, so Monte Carlo orderings average exactly.
+// L1 + GIoU on matched pairs, unlikelihood on unmatched predictions, each term its own function (DETR's
+// get_loss). Every term is a weighted mean whose weights are the samples' weights, so Monte Carlo orderings
+// average exactly. The terms are computed in a fixed order (text CE, coordinate CE, boxes, unlikelihood):
+// the order in which they read the hidden states is the order in which backward sums their gradients.
 #include "coordexp/loss/set_criterion.hpp"
 
 #include <torch/torch.h>
 
 #include <cmath>
 #include <numeric>
-#include <sstream>
 
 #include "coordexp/geometry/box_ops_torch.hpp"
 #include "coordexp/loss/box_loss.hpp"
 #include "coordexp/loss/coord_expectation.hpp"
-#include "coordexp/matching/linear_assignment.hpp"
 #include "coordexp/util/error.hpp"
 
 namespace coordexp {
-
-MatchingMode parse_matching_mode(const std::string& name) {
-  if (name == "index") return MatchingMode::kIndex;
-  if (name == "hungarian") return MatchingMode::kHungarian;
-  throw_input_error("matching", "one of index, hungarian", "\"" + name + "\"");
-}
 
 UnmatchedPolicy parse_unmatched_policy(const std::string& name) {
   if (name == "ignore") return UnmatchedPolicy::kIgnore;
@@ -29,25 +23,8 @@ UnmatchedPolicy parse_unmatched_policy(const std::string& name) {
   throw_input_error("unmatched", "one of ignore, unlikelihood", "\"" + name + "\"");
 }
 
-bool CriterionOutput::finite() const {
-  return std::isfinite(total.item<double>());
-}
-
-torch::Tensor CriterionOutput::total_with_denominators(const std::map<std::string, double>& global) const {
-  auto t = torch::zeros({}, total.options());
-  for (const auto& [name, value] : terms) {
-    const double local = denominators.at(name), all = global.at(name);
-    if (local > 0 && all > 0) t = t + weights.at(name) * value * (local / all);
-  }
-  return t;
-}
-
-std::string CriterionOutput::describe() const {
-  std::ostringstream s;
-  s << "total=" << total.item<double>();
-  for (const auto& [name, value] : terms)
-    s << " " << name << "=" << value.item<double>() << " (w " << weights.at(name) << ")";
-  return s.str();
+MatcherConfig CriterionConfig::matcher() const {
+  return MatcherConfig{matching, l1_weight, giou_weight, match_geo_weight, match_sem_weight, match_min_iou};
 }
 
 SetCriterion::SetCriterion(CriterionConfig config, CoordVocab vocab, StructureTokens structure)
@@ -64,6 +41,10 @@ SetCriterion::SetCriterion(CriterionConfig config, CoordVocab vocab, StructureTo
     COORDEXP_CHECK_ARG(std::isfinite(w) && w >= 0, name, "a finite weight >= 0", std::to_string(w));
 }
 
+LossSchedule SetCriterion::coordinate_ramp(int64_t ramp_steps) {
+  return LossSchedule{ramp_steps, {"coord_ce", "l1", "giou"}};
+}
+
 namespace {
 
 // Weighted mean of values [P] with weights [P]; 0 (connected to the graph) when empty.
@@ -76,233 +57,138 @@ torch::Tensor as_long(const std::vector<int64_t>& v, const torch::Device& device
   return torch::tensor(v, torch::kLong).to(device);
 }
 
+double sum(const std::vector<double>& v) {
+  return std::accumulate(v.begin(), v.end(), 0.0);
+}
+
 }  // namespace
 
-CriterionOutput SetCriterion::operator()(const CriterionBatch& batch, const TextEmbedder* embedder) const {
-  const auto& hidden = batch.hidden;
-  COORDEXP_CHECK_ARG(hidden.dim() == 3, "batch.hidden", "[B, T, D]", c10::str(hidden.sizes()));
-  const int64_t B = hidden.size(0), T = hidden.size(1), D = hidden.size(2);
-  COORDEXP_CHECK_ARG(static_cast<int64_t>(batch.samples.size()) == B, "batch.samples",
-                     std::to_string(B) + " samples", std::to_string(batch.samples.size()));
-  COORDEXP_CHECK_ARG(
-      batch.tokens.sizes() == torch::IntArrayRef({B, T}) && batch.roles.sizes() == batch.tokens.sizes(),
-      "batch.tokens/roles", "[B, T] = " + c10::str(torch::IntArrayRef({B, T})),
-      c10::str(batch.tokens.sizes()) + " / " + c10::str(batch.roles.sizes()));
-  const auto device = hidden.device();
-  const auto fopts = hidden.options();
-  auto hidden_flat = hidden.reshape({B * T, D});  // [B*T, D]
-  const auto& W = batch.lm_head_weight;           // [V, D]
-  auto lm_logits = [&](const torch::Tensor& h) {  // [P, D] -> [P, V]
-    auto z = torch::matmul(h, W.t());
+struct SetCriterion::Context {
+  const CriterionBatch& batch;
+  int64_t B = 0, T = 0, D = 0, N = 0;
+  torch::TensorOptions fopts;
+  torch::Tensor hidden_flat;          // [B*T, D]
+  torch::Tensor weight_of_row;        // [B*T] the sample weight of each row
+  std::vector<int64_t> coord_rows;    // [4N] hidden rows predicting each coordinate token, in (sample,
+                                      // object, x1 y1 x2 y2) order
+  std::vector<int64_t> first_object;  // [B + 1] index of each sample's first object
+  torch::Tensor h_coord;              // [4N, D], gathered after the text CE has read hidden_flat
+
+  explicit Context(const CriterionBatch& b);
+  torch::Device device() const { return hidden_flat.device(); }
+  torch::Tensor lm_logits(const torch::Tensor& h) const {  // [P, D] -> [P, V]
+    auto z = torch::matmul(h, batch.lm_head_weight.t());
     return batch.lm_head_bias.defined() ? z + batch.lm_head_bias : z;
-  };
+  }
+};
+
+SetCriterion::Context::Context(const CriterionBatch& b) : batch(b) {
+  const auto& hidden = b.hidden;
+  COORDEXP_CHECK_ARG(hidden.dim() == 3, "batch.hidden", "[B, T, D]", c10::str(hidden.sizes()));
+  B = hidden.size(0), T = hidden.size(1), D = hidden.size(2);
+  COORDEXP_CHECK_ARG(static_cast<int64_t>(b.samples.size()) == B, "batch.samples",
+                     std::to_string(B) + " samples", std::to_string(b.samples.size()));
+  COORDEXP_CHECK_ARG(b.tokens.sizes() == torch::IntArrayRef({B, T}) && b.roles.sizes() == b.tokens.sizes(),
+                     "batch.tokens/roles", "[B, T] = " + c10::str(torch::IntArrayRef({B, T})),
+                     c10::str(b.tokens.sizes()) + " / " + c10::str(b.roles.sizes()));
+  fopts = hidden.options();
+  hidden_flat = hidden.reshape({B * T, D});
   std::vector<double> sample_weight(B);
-  for (int64_t b = 0; b < B; ++b) {
-    sample_weight[b] = batch.samples[b].weight;
-    COORDEXP_CHECK_ARG(std::isfinite(sample_weight[b]) && sample_weight[b] >= 0, "sample weight",
-                       "finite and >= 0", std::to_string(sample_weight[b]));
+  for (int64_t i = 0; i < B; ++i) {
+    sample_weight[i] = b.samples[i].weight;
+    COORDEXP_CHECK_ARG(std::isfinite(sample_weight[i]) && sample_weight[i] >= 0, "sample weight",
+                       "finite and >= 0", std::to_string(sample_weight[i]));
   }
-  auto weight_of_row = torch::tensor(sample_weight, fopts).repeat_interleave(T);  // [B*T]
-
-  CriterionOutput out;
-  // ---- text CE: description and (optionally) structure tokens -------------------------------------------
-  {
-    auto roles = batch.roles.to(torch::kInt).reshape({B * T});
-    auto mask = roles == static_cast<int>(TokenRole::kDescription);
-    if (config_.ce_on_structure) mask = mask | (roles == static_cast<int>(TokenRole::kStructure));
-    auto tok_idx = mask.nonzero().squeeze(1);                    // token positions t >= 1
-    tok_idx = tok_idx.masked_select(tok_idx.remainder(T) != 0);  // token 0 has no predicting state
-    auto h = hidden_flat.index_select(0, tok_idx - 1);           // [P, D]
-    auto ce = token_cross_entropy(lm_logits(h), batch.tokens.reshape({B * T}).index_select(0, tok_idx));
-    auto w = weight_of_row.index_select(0, tok_idx);
-    out.terms["text_ce"] = weighted_mean(ce, w);
-    out.denominators["text_ce"] = w.sum().item<double>();
-    out.weights["text_ce"] = 1.0;
-  }
-
-  // ---- coordinate positions of every predicted object, in (sample, object, x1 y1 x2 y2) order ----------
-  std::vector<int64_t> coord_rows;  // hidden rows predicting each coordinate token
-  std::vector<int64_t> first_object(B + 1, 0);
-  std::vector<double> coord_weights;
-  for (int64_t b = 0; b < B; ++b) {
-    const auto& s = batch.samples[b];
-    first_object[b + 1] = first_object[b] + static_cast<int64_t>(s.objects.size());
+  weight_of_row = torch::tensor(sample_weight, fopts).repeat_interleave(T);
+  first_object.assign(B + 1, 0);
+  for (int64_t i = 0; i < B; ++i) {
+    const auto& s = b.samples[i];
+    first_object[i + 1] = first_object[i] + static_cast<int64_t>(s.objects.size());
     for (const auto& obj : s.objects) {
       for (int64_t p : obj.coord_pos) {
         COORDEXP_CHECK_ARG(p >= 1 && p < T, "object coordinate position", "in [1, " + std::to_string(T) + ")",
                            std::to_string(p));
-        coord_rows.push_back(b * T + p - 1);
-        coord_weights.push_back(s.weight);
+        coord_rows.push_back(i * T + p - 1);
       }
     }
   }
-  const int64_t N = first_object[B];
-  auto coord_idx = as_long(coord_rows, device);
-  auto h_coord = hidden_flat.index_select(0, coord_idx);  // [4N, D]
+  N = first_object[B];
+}
 
-  // ---- auxiliary CE at coordinate positions, toward the ground truth each object was encoded from ------
-  if (config_.coord_ce) {
-    std::vector<int64_t> rows;
-    std::vector<double> targets, weights;
-    for (int64_t b = 0; b < B; ++b) {
-      const auto& s = batch.samples[b];
-      for (size_t i = 0; i < s.objects.size(); ++i) {
-        const int64_t src = s.objects[i].source_index;
-        if (src < 0) continue;  // generated objects have no teacher-forced target
-        COORDEXP_CHECK_ARG(src < static_cast<int64_t>(s.ground_truth.size()), "object source_index",
-                           "an index into ground_truth", std::to_string(src));
-        const BoxXYXY& g = s.ground_truth[src].box;
-        const double vals[4] = {g.x1, g.y1, g.x2, g.y2};
-        for (int c = 0; c < 4; ++c) {
-          rows.push_back((first_object[b] + static_cast<int64_t>(i)) * 4 + c);
-          // the two-bin target uses the exact coordinate; the hard target the bin actually written
-          targets.push_back(config_.coord_ce_target == CoordTarget::kTwoBin
-                                ? vals[c]
-                                : vocab_.dequantize(s.objects[i].bins[c]));
-          weights.push_back(s.weight);
-        }
-      }
-    }
-    auto h = h_coord.index_select(0, as_long(rows, device));
-    auto ce = coord_bin_cross_entropy(lm_logits(h), torch::tensor(targets, torch::kDouble).to(device), vocab_,
-                                      config_.coord_ce_target);
-    out.terms["coord_ce"] = weighted_mean(ce, torch::tensor(weights, fopts));
-    out.denominators["coord_ce"] = std::accumulate(weights.begin(), weights.end(), 0.0);
-    out.weights["coord_ce"] = config_.coord_ce_weight;
-  }
+// Token CE on description tokens and (with ce_on_structure) structure tokens.
+void SetCriterion::add_text_ce(const Context& c, LossTerms& losses) const {
+  const int64_t B = c.B, T = c.T;
+  auto roles = c.batch.roles.to(torch::kInt).reshape({B * T});
+  auto mask = roles == static_cast<int>(TokenRole::kDescription);
+  if (config_.ce_on_structure) mask = mask | (roles == static_cast<int>(TokenRole::kStructure));
+  auto tok_idx = mask.nonzero().squeeze(1);                    // token positions t >= 1
+  tok_idx = tok_idx.masked_select(tok_idx.remainder(T) != 0);  // token 0 has no predicting state
+  auto h = c.hidden_flat.index_select(0, tok_idx - 1);         // [P, D]
+  auto ce = token_cross_entropy(c.lm_logits(h), c.batch.tokens.reshape({B * T}).index_select(0, tok_idx));
+  auto w = c.weight_of_row.index_select(0, tok_idx);
+  losses.add("text_ce", weighted_mean(ce, w), w.sum().item<double>(), 1.0);
+}
 
-  // ---- CoordExp boxes, matching, L1 + GIoU -------------------------------------------------------------
-  const bool geometry = config_.coord_weight > 0;
-  torch::Tensor pred_boxes;  // [N, 4]
-  if (geometry || config_.matching == MatchingMode::kHungarian ||
-      config_.unmatched != UnmatchedPolicy::kIgnore) {
-    const int64_t K = vocab_.num_bins();
-    auto coord_w = W.narrow(0, vocab_.first_id(), K);  // [K, D]
-    auto coord_b =
-        batch.lm_head_bias.defined() ? batch.lm_head_bias.narrow(0, vocab_.first_id(), K) : torch::Tensor();
-    torch::Tensor c = geometry
-                          ? coord_expectation(h_coord, coord_w, coord_b, config_.tau)
-                          : coord_expectation(h_coord.detach(), coord_w.detach(),
-                                              coord_b.defined() ? coord_b.detach() : coord_b, config_.tau);
-    pred_boxes = legalize_boxes(c.view({N, 4}));
-  } else {
-    pred_boxes = torch::zeros({N, 4}, fopts);
-  }
-  out.pred_boxes = pred_boxes.detach();
-  out.matches = match(batch, pred_boxes.detach(), first_object, embedder);
-
-  std::vector<int64_t> pred_rows, unmatched_rows;
-  std::vector<double> gt_vals, pair_w, unmatched_w;
-  for (int64_t b = 0; b < B; ++b) {
-    const auto& s = batch.samples[b];
-    const auto& m = out.matches[b];
-    std::vector<char> used(s.objects.size(), 0);
-    for (size_t k = 0; k < m.pred_idx.size(); ++k) {
-      used[m.pred_idx[k]] = 1;
-      pred_rows.push_back(first_object[b] + m.pred_idx[k]);
-      const BoxXYXY& g = s.ground_truth[m.gt_idx[k]].box;
-      gt_vals.insert(gt_vals.end(), {g.x1, g.y1, g.x2, g.y2});
-      pair_w.push_back(s.weight);
-    }
-    out.num_matched += static_cast<int64_t>(m.pred_idx.size());
-    out.num_unmatched_gt += static_cast<int64_t>(s.ground_truth.size() - m.gt_idx.size());
+// Auxiliary CE at coordinate positions, toward the ground truth each object was encoded from: the two-bin
+// target at the exact coordinate, the hard target at the bin actually written. Generated objects (no
+// source) have no teacher-forced target.
+void SetCriterion::add_coord_ce(const Context& c, LossTerms& losses) const {
+  std::vector<int64_t> rows;
+  std::vector<double> targets, weights;
+  for (int64_t b = 0; b < c.B; ++b) {
+    const auto& s = c.batch.samples[b];
     for (size_t i = 0; i < s.objects.size(); ++i) {
-      if (used[i]) continue;
-      ++out.num_unmatched_pred;
-      const int64_t open = s.objects[i].open_pos;
-      COORDEXP_CHECK_ARG(open >= 1 && open < T, "object open position", "in [1, " + std::to_string(T) + ")",
-                         std::to_string(open));
-      unmatched_rows.push_back(b * T + open - 1);
-      unmatched_w.push_back(s.weight);
-    }
-  }
-  if (geometry) {
-    auto pw = torch::tensor(pair_w, fopts);
-    auto pred = pred_boxes.index_select(0, as_long(pred_rows, device));                           // [P, 4]
-    auto gt = torch::tensor(gt_vals, torch::kDouble).to(fopts.dtype()).to(device).view({-1, 4});  // [P, 4]
-    out.terms["l1"] = weighted_mean(box_l1_loss(pred, gt), pw);
-    out.terms["giou"] = weighted_mean(box_giou_loss(pred, gt), pw);
-    out.denominators["l1"] = out.denominators["giou"] = std::accumulate(pair_w.begin(), pair_w.end(), 0.0);
-    out.weights["l1"] = config_.coord_weight * config_.l1_weight;
-    out.weights["giou"] = config_.coord_weight * config_.giou_weight;
-  }
-  if (config_.unmatched == UnmatchedPolicy::kUnlikelihood) {
-    // normalised by the number of predicted objects, so the term is a rate, not a count
-    std::vector<double> all_w;
-    for (const auto& s : batch.samples) all_w.insert(all_w.end(), s.objects.size(), s.weight);
-    auto h = hidden_flat.index_select(0, as_long(unmatched_rows, device));
-    auto starts = torch::full({static_cast<int64_t>(unmatched_rows.size())}, structure_.obj_start,
-                              torch::TensorOptions().dtype(torch::kLong).device(device));
-    auto ul = token_unlikelihood(lm_logits(h), starts);
-    const double denom = std::max(1e-12, std::accumulate(all_w.begin(), all_w.end(), 0.0));
-    out.terms["unmatched"] = (ul * torch::tensor(unmatched_w, fopts)).sum() / denom;
-    out.denominators["unmatched"] = denom;
-    out.weights["unmatched"] = config_.unmatched_weight;
-  }
-
-  out.total = torch::zeros({}, fopts);
-  for (const auto& [name, value] : out.terms) out.total = out.total + out.weights[name] * value;
-  return out;
-}
-
-MatchResult match_objects(const torch::Tensor& pred, const std::vector<std::vector<TokenId>>& pred_desc,
-                          const std::vector<int64_t>& source_index,
-                          const std::vector<DescribedBox>& ground_truth, const CriterionConfig& config,
-                          const TextEmbedder* embedder) {
-  torch::NoGradGuard no_grad;
-  MatchResult r;
-  const int64_t n = pred.size(0), m = static_cast<int64_t>(ground_truth.size());
-  if (n == 0 || m == 0) return r;
-  std::vector<double> gt_vals;
-  for (const auto& g : ground_truth) gt_vals.insert(gt_vals.end(), {g.box.x1, g.box.y1, g.box.x2, g.box.y2});
-  auto gt = torch::tensor(gt_vals, torch::kDouble).view({m, 4});  // [M, 4]
-  if (config.matching == MatchingMode::kIndex) {
-    for (int64_t i = 0; i < n; ++i) {
-      const int64_t src = source_index[i];
-      const int64_t j = src >= 0 ? src : i;
-      if (j < m) {
-        r.pred_idx.push_back(i);
-        r.gt_idx.push_back(j);
+      const int64_t src = s.objects[i].source_index;
+      if (src < 0) continue;
+      COORDEXP_CHECK_ARG(src < static_cast<int64_t>(s.ground_truth.size()), "object source_index",
+                         "an index into ground_truth", std::to_string(src));
+      const BoxXYXY& g = s.ground_truth[src].box;
+      const double vals[4] = {g.x1, g.y1, g.x2, g.y2};
+      for (int k = 0; k < 4; ++k) {
+        rows.push_back((c.first_object[b] + static_cast<int64_t>(i)) * 4 + k);
+        targets.push_back(config_.coord_ce_target == CoordTarget::kTwoBin
+                              ? vals[k]
+                              : vocab_.dequantize(s.objects[i].bins[k]));
+        weights.push_back(s.weight);
       }
     }
-  } else {
-    auto cost =
-        config.match_geo_weight * box_pair_cost(pred, gt, config.l1_weight, config.giou_weight);  // [N, M]
-    if (config.match_sem_weight > 0) {
-      COORDEXP_CHECK_ARG(embedder != nullptr, "embedder", "a text embedder when match_sem_weight > 0",
-                         "null");
-      std::vector<std::vector<TokenId>> gt_desc;
-      for (const auto& g : ground_truth) gt_desc.push_back(g.desc_ids);
-      auto dist = cosine_distance_matrix(embedder->embed(pred_desc), embedder->embed(gt_desc));  // [N, M]
-      cost = cost + config.match_sem_weight * dist.to(torch::kDouble).cpu();
-    }
-    cost = cost.contiguous();
-    const Assignment a = linear_sum_assignment({cost.data_ptr<double>(), static_cast<size_t>(n * m)}, n, m);
-    r.pred_idx = a.rows;
-    r.gt_idx = a.cols;
   }
-  if (config.match_min_iou > 0) {
-    auto iou = box_iou_pairwise(pred, gt);  // [N, M]
-    MatchResult kept;
-    for (size_t k = 0; k < r.pred_idx.size(); ++k) {
-      if (iou[r.pred_idx[k]][r.gt_idx[k]].item<double>() >= config.match_min_iou) {
-        kept.pred_idx.push_back(r.pred_idx[k]);
-        kept.gt_idx.push_back(r.gt_idx[k]);
-      }
-    }
-    r = std::move(kept);
-  }
-  return r;
+  auto h = c.h_coord.index_select(0, as_long(rows, c.device()));
+  auto ce = coord_bin_cross_entropy(c.lm_logits(h), torch::tensor(targets, torch::kDouble).to(c.device()),
+                                    vocab_, config_.coord_ce_target);
+  losses.add("coord_ce", weighted_mean(ce, torch::tensor(weights, c.fopts)), sum(weights),
+             config_.coord_ce_weight);
 }
 
-std::vector<MatchResult> SetCriterion::match(const CriterionBatch& batch, const torch::Tensor& pred_boxes,
-                                             const std::vector<int64_t>& first_object,
+// The CoordExp boxes [N, 4], made legal; detached when no geometric loss trains them (they still serve the
+// matching and the unlikelihood term), zeros when nothing reads them.
+torch::Tensor SetCriterion::predicted_boxes(const Context& c) const {
+  const bool geometry = config_.coord_weight > 0;
+  if (!geometry && config_.matching != MatchingMode::kHungarian &&
+      config_.unmatched == UnmatchedPolicy::kIgnore)
+    return torch::zeros({c.N, 4}, c.fopts);
+  const int64_t K = vocab_.num_bins();
+  const auto& W = c.batch.lm_head_weight;
+  auto coord_w = W.narrow(0, vocab_.first_id(), K);  // [K, D]
+  auto coord_b =
+      c.batch.lm_head_bias.defined() ? c.batch.lm_head_bias.narrow(0, vocab_.first_id(), K) : torch::Tensor();
+  torch::Tensor expected =
+      geometry ? coord_expectation(c.h_coord, coord_w, coord_b, config_.tau)
+               : coord_expectation(c.h_coord.detach(), coord_w.detach(),
+                                   coord_b.defined() ? coord_b.detach() : coord_b, config_.tau);
+  return legalize_boxes(expected.view({c.N, 4}));
+}
+
+// Each sample's pairs: fixed ones (rollouts), else the matcher's on the detached boxes. The semantic cost
+// reads the sequence's description tokens (rollouts) or, in teacher forcing, the model's argmax there.
+std::vector<MatchResult> SetCriterion::match(const Context& c, const torch::Tensor& pred_boxes,
                                              const TextEmbedder* embedder) const {
   torch::NoGradGuard no_grad;
-  const int64_t B = static_cast<int64_t>(batch.samples.size());
-  std::vector<MatchResult> out(B);
-  const bool semantic = config_.matching == MatchingMode::kHungarian && config_.match_sem_weight > 0;
-  for (int64_t b = 0; b < B; ++b) {
+  const auto& batch = c.batch;
+  std::vector<MatchResult> out(c.B);
+  const MatcherConfig matcher = config_.matcher();
+  const bool semantic = matcher.matching == MatchingMode::kHungarian && matcher.sem_weight > 0;
+  for (int64_t b = 0; b < c.B; ++b) {
     const auto& s = batch.samples[b];
     if (s.fixed_match) {
       out[b] = *s.fixed_match;
@@ -310,7 +196,7 @@ std::vector<MatchResult> SetCriterion::match(const CriterionBatch& batch, const 
     }
     const int64_t n = static_cast<int64_t>(s.objects.size());
     if (n == 0 || s.ground_truth.empty()) continue;
-    auto pred = pred_boxes.narrow(0, first_object[b], n).to(torch::kDouble).cpu();  // [N, 4]
+    auto pred = pred_boxes.narrow(0, c.first_object[b], n).to(torch::kDouble).cpu();  // [N, 4]
     std::vector<std::vector<TokenId>> pred_desc(n);
     std::vector<int64_t> source(n);
     for (int64_t i = 0; i < n; ++i) {
@@ -319,17 +205,85 @@ std::vector<MatchResult> SetCriterion::match(const CriterionBatch& batch, const 
       if (!semantic || pos.empty()) continue;
       if (s.desc_from_sequence) {
         for (int64_t p : pos) pred_desc[i].push_back(batch.tokens[b][p].item<int64_t>());
-      } else {  // teacher forcing: what the model would have written there
+      } else {
         auto rows = (torch::tensor(pos, torch::kLong) - 1).to(batch.hidden.device());
-        auto h = batch.hidden[b].index_select(0, rows);  // [L, D]
-        auto z = torch::matmul(h, batch.lm_head_weight.t());
-        if (batch.lm_head_bias.defined()) z = z + batch.lm_head_bias;
-        auto ids = z.argmax(1).cpu();
+        auto ids = c.lm_logits(batch.hidden[b].index_select(0, rows)).argmax(1).cpu();  // [L]
         pred_desc[i].assign(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + ids.numel());
       }
     }
-    out[b] = match_objects(pred, pred_desc, source, s.ground_truth, config_, embedder);
+    out[b] = match_objects(pred, pred_desc, source, s.ground_truth, matcher, embedder);
   }
+  return out;
+}
+
+// The matched pairs and the unmatched predictions of the batch, in (sample, pair) order, with the counts.
+SetCriterion::Pairs SetCriterion::collect_pairs(const Context& c, CriterionOutput& out) const {
+  Pairs p;
+  for (int64_t b = 0; b < c.B; ++b) {
+    const auto& s = c.batch.samples[b];
+    const auto& m = out.matches[b];
+    std::vector<char> used(s.objects.size(), 0);
+    for (size_t k = 0; k < m.pred_idx.size(); ++k) {
+      used[m.pred_idx[k]] = 1;
+      p.pred_rows.push_back(c.first_object[b] + m.pred_idx[k]);
+      const BoxXYXY& g = s.ground_truth[m.gt_idx[k]].box;
+      p.gt_values.insert(p.gt_values.end(), {g.x1, g.y1, g.x2, g.y2});
+      p.pair_weights.push_back(s.weight);
+    }
+    out.num_matched += static_cast<int64_t>(m.pred_idx.size());
+    out.num_unmatched_gt += static_cast<int64_t>(s.ground_truth.size() - m.gt_idx.size());
+    for (size_t i = 0; i < s.objects.size(); ++i) {
+      if (used[i]) continue;
+      ++out.num_unmatched_pred;
+      const int64_t open = s.objects[i].open_pos;
+      COORDEXP_CHECK_ARG(open >= 1 && open < c.T, "object open position",
+                         "in [1, " + std::to_string(c.T) + ")", std::to_string(open));
+      p.unmatched_rows.push_back(b * c.T + open - 1);
+      p.unmatched_weights.push_back(s.weight);
+    }
+  }
+  return p;
+}
+
+// L1 and GIoU between matched CoordExp boxes and their ground truth, averaged over matched pairs (DETR).
+void SetCriterion::add_box_terms(const Context& c, const torch::Tensor& pred_boxes, const Pairs& p,
+                                 LossTerms& losses) const {
+  auto pw = torch::tensor(p.pair_weights, c.fopts);
+  auto pred = pred_boxes.index_select(0, as_long(p.pred_rows, c.device()));  // [P, 4]
+  auto gt =
+      torch::tensor(p.gt_values, torch::kDouble).to(c.fopts.dtype()).to(c.device()).view({-1, 4});  // [P, 4]
+  const double pairs = sum(p.pair_weights);
+  losses.add("l1", weighted_mean(box_l1_loss(pred, gt), pw), pairs, config_.coord_weight * config_.l1_weight);
+  losses.add("giou", weighted_mean(box_giou_loss(pred, gt), pw), pairs,
+             config_.coord_weight * config_.giou_weight);
+}
+
+// -log(1 - p(<obj_start>)) at the position that opened each unmatched prediction, normalised by the number of
+// predicted objects, so the term is a rate, not a count.
+void SetCriterion::add_unmatched(const Context& c, const Pairs& p, LossTerms& losses) const {
+  std::vector<double> all_w;
+  for (const auto& s : c.batch.samples) all_w.insert(all_w.end(), s.objects.size(), s.weight);
+  auto h = c.hidden_flat.index_select(0, as_long(p.unmatched_rows, c.device()));
+  auto starts = torch::full({static_cast<int64_t>(p.unmatched_rows.size())}, structure_.obj_start,
+                            torch::TensorOptions().dtype(torch::kLong).device(c.device()));
+  auto ul = token_unlikelihood(c.lm_logits(h), starts);
+  const double denom = std::max(1e-12, sum(all_w));
+  losses.add("unmatched", (ul * torch::tensor(p.unmatched_weights, c.fopts)).sum() / denom, denom,
+             config_.unmatched_weight);
+}
+
+CriterionOutput SetCriterion::operator()(const CriterionBatch& batch, const TextEmbedder* embedder) const {
+  Context c(batch);
+  CriterionOutput out;
+  add_text_ce(c, out.losses);
+  c.h_coord = c.hidden_flat.index_select(0, as_long(c.coord_rows, c.device()));  // [4N, D]
+  if (config_.coord_ce) add_coord_ce(c, out.losses);
+  const torch::Tensor pred_boxes = predicted_boxes(c);  // [N, 4]
+  out.pred_boxes = pred_boxes.detach();
+  out.matches = match(c, out.pred_boxes, embedder);
+  const Pairs pairs = collect_pairs(c, out);
+  if (config_.coord_weight > 0) add_box_terms(c, pred_boxes, pairs, out.losses);
+  if (config_.unmatched == UnmatchedPolicy::kUnlikelihood) add_unmatched(c, pairs, out.losses);
   return out;
 }
 

@@ -5,41 +5,10 @@
 #include <numeric>
 #include <random>
 
+#include "coordexp/data/image_tensor.hpp"
 #include "coordexp/util/error.hpp"
 
 namespace coordexp {
-
-ImageCache::ImageCache(const DetectionDataset& dataset, int64_t size, int threads) {
-  images_.resize(dataset.images.size());
-  std::vector<std::string> errors(dataset.images.size());
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    for (size_t i = next++; i < images_.size(); i = next++) {
-      try {
-        images_[i] =
-            resize_bilinear(load_png(dataset.images[i].path), static_cast<int>(size), static_cast<int>(size));
-      } catch (const InputError& e) {
-        errors[i] = e.what();
-      }
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int t = 0; t < std::max(1, threads); ++t) pool.emplace_back(work);
-  for (auto& t : pool) t.join();
-  for (const auto& e : errors) {
-    if (e.empty()) continue;
-    if (corrupt_++ == 0) first_error_ = e;
-  }
-}
-
-torch::Tensor image_to_tensor(const ImageRGB8& image, bool flip) {
-  const int64_t H = image.height(), W = image.width();
-  auto t = torch::from_blob(const_cast<uint8_t*>(image.pixels().data()), {H, W, 3}, torch::kUInt8)
-               .permute({2, 0, 1})
-               .to(torch::kFloat);
-  if (flip) t = t.flip({2});
-  return t / 255.0;
-}
 
 BatchBuilder::BatchBuilder(const DetectionDataset& dataset, const ImageCache& cache,
                            const DetectionTokenizer& tokenizer, const DataConfig& config, int64_t batch_size,

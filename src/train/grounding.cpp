@@ -1,3 +1,7 @@
+// Grounding supervision (see grounding.hpp): the image cells of each object's box, and the mean, over the
+// positions from each object's <obj_start> to its last coordinate, of -log(attention mass the supervised head
+// puts on those cells), a logsumexp of the head's log-probabilities so it stays finite where that mass is
+// tiny.
 #include "coordexp/train/grounding.hpp"
 
 #include <algorithm>

@@ -188,5 +188,53 @@ TEST(HfConfig, Errors) {
   EXPECT_THROW(load_qwen_vl_config("/nonexistent/config.json"), InputError);
 }
 
+TEST(HfConfig, TextConfigWinsOverTopLevel) {
+  json doc = qwen2_vl_2b();
+  doc["text_config"] = {{"vocab_size", 1000}, {"image_token_id", 9}, {"num_key_value_heads", nullptr}};
+  const QwenVLConfig c = parse_qwen_vl_config(doc, "config.json");
+  EXPECT_EQ(c.text.vocab_size, 1000);
+  EXPECT_EQ(c.image_token_id, 9);
+  EXPECT_EQ(c.text.hidden_size, 1536);       // only at the top level
+  EXPECT_EQ(c.text.num_key_value_heads, 2);  // null does not override
+}
+
+// Malformed fields the Errors test does not reach: one per check of each parsing step.
+TEST(HfConfig, MoreErrors) {
+  auto with = [](json doc, const json::json_pointer& at, const json& value) {
+    doc[at] = value;
+    return doc;
+  };
+  const json v2 = qwen2_vl_2b(), v25 = qwen25_vl_3b();
+  expect_error(with(v2, "/architectures"_json_pointer, {"A", "B"}), {"architectures", "one class name"});
+  expect_error(with(v2, "/model_type"_json_pointer, 3), {"model_type", "a string"});
+  expect_error(with(v2, "/text_config"_json_pointer, {1, 2}), {"text_config", "an object"});
+  expect_error(with(v2, "/vision_config"_json_pointer, "x"), {"vision_config", "an object"});
+  expect_error(with(v2, "/rope_scaling"_json_pointer, 3), {"rope_scaling", "an object"});
+  expect_error(with(v2, "/tie_word_embeddings"_json_pointer, 1), {"tie_word_embeddings", "true or false"});
+  expect_error(with(v2, "/hidden_act"_json_pointer, 1), {"hidden_act", "a string"});
+  expect_error(with(v2, "/rms_norm_eps"_json_pointer, "1e-6"), {"rms_norm_eps", "a number"});
+  expect_error(with(v2, "/eos_token_id"_json_pointer, {1, "2"}), {"eos_token_id", "a list of integers"});
+  expect_error(with(v2, "/eos_token_id"_json_pointer, "2"), {"eos_token_id", "a list of integers"});
+  expect_error(with(v2, "/hidden_size"_json_pointer, 1537),
+               {"hidden_size", "multiple of num_attention_heads"});
+  expect_error(with(v2, "/rms_norm_eps"_json_pointer, 0), {"rms_norm_eps", "positive"});
+  expect_error(with(v2, "/rope_theta"_json_pointer, -1.0), {"rope_theta", "positive"});
+  expect_error(with(v2, "/rope_scaling/mrope_section"_json_pointer, {32, 32}), {"mrope_section", "three"});
+  expect_error(with(v2, "/rope_scaling/mrope_section"_json_pointer, {-16, 40, 40}),
+               {"mrope_section", "positive"});
+  // Sections whose int64 sum wraps to head_dim / 2 (2^62 + 2^62 + 64 = 2^63 + 64) must not pass.
+  expect_error(with(v2, "/rope_scaling/mrope_section"_json_pointer, {int64_t{1} << 62, int64_t{1} << 62, 64}),
+               {"mrope_section", "head_dim / 2 = 64"});
+  expect_error(with(v2, "/vision_config/mlp_ratio"_json_pointer, 4.0001), {"vision_config.mlp_ratio"});
+  expect_error(with(v2, "/vision_config/mlp_ratio"_json_pointer, 0), {"vision_config.mlp_ratio"});
+  // A width beyond int64 (1280 * 1e300) is rejected rather than converted.
+  expect_error(with(v2, "/vision_config/mlp_ratio"_json_pointer, 1e300), {"vision_config.mlp_ratio"});
+  expect_error(with(v2, "/vision_config/embed_dim"_json_pointer, 1281),
+               {"vision_config.embed_dim", "num_heads"});
+  expect_error(with(v2, "/vision_config/depth"_json_pointer, 0), {"vision_config.depth", "positive"});
+  expect_error(with(v25, "/vision_config/hidden_size"_json_pointer, -1280), {"vision_config.hidden_size"});
+  expect_error(with(v25, "/vision_config/window_size"_json_pointer, -1), {"vision_config.window_size"});
+}
+
 }  // namespace
 }  // namespace coordexp

@@ -232,6 +232,68 @@ TEST(Safetensors, HostileHeaders) {
   expect_input_error(dir / "does_not_exist.st", {"readable"});
 }
 
+// Wrong types and shapes of each entry field, and range layouts the tiling check must reject.
+TEST(Safetensors, HostileEntryFieldsAndRanges) {
+  const fs::path dir = fresh_dir("hostile_fields");
+  const std::string f4(16, '\0');
+  auto one = [](const std::string& body) { return "{\"t\":" + body + "}"; };
+  expect_input_error(dir, {"a regular file"});  // a directory opens O_RDONLY but is not a file
+  expect_input_error(write_raw(dir / "emptyheader.st", "", ""), {"header", "valid JSON"});
+  expect_input_error(write_raw(dir / "entry_num.st", one("5"), f4), {"\"t\"", "an object {dtype"});
+  expect_input_error(write_raw(dir / "noshape.st", one("{\"dtype\":\"F32\",\"data_offsets\":[0,16]}"), f4),
+                     {"\"t\"", "field \"shape\""});
+  expect_input_error(write_raw(dir / "nooffsets.st", one("{\"dtype\":\"F32\",\"shape\":[4]}"), f4),
+                     {"\"t\"", "field \"data_offsets\""});
+  expect_input_error(
+      write_raw(dir / "dtype_num.st", one("{\"dtype\":4,\"shape\":[4],\"data_offsets\":[0,16]}"), f4),
+      {"\"t\".dtype", "a string"});
+  expect_input_error(
+      write_raw(dir / "shape_num.st", one("{\"dtype\":\"F32\",\"shape\":4,\"data_offsets\":[0,16]}"), f4),
+      {"\"t\".shape", "an array"});
+  expect_input_error(
+      write_raw(dir / "shape_big.st",
+                one("{\"dtype\":\"F32\",\"shape\":[9223372036854775808],\"data_offsets\":[0,16]}"), f4),
+      {"\"t\".shape", "9223372036854775808"});
+  expect_input_error(
+      write_raw(dir / "negoffset.st", one("{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[-16,0]}"), f4),
+      {"\"t\".data_offsets", "[begin, end]"});
+  expect_input_error(
+      write_raw(dir / "meta_array.st",
+                "{\"__metadata__\":[1],\"t\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", f4),
+      {"__metadata__", "an object of strings"});
+  // Two tensors on the same bytes, and an empty tensor inside another's range, both overlap.
+  const std::string same_range =
+      "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
+      "\"b\":{\"dtype\":\"I32\",\"shape\":[4],\"data_offsets\":[0,16]}}";
+  expect_input_error(write_raw(dir / "same_range.st", same_range, f4), {"data_offsets", "not overlapping"});
+  const std::string empty_inside =
+      "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
+      "\"b\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[8,8]}}";
+  expect_input_error(write_raw(dir / "empty_inside.st", empty_inside, f4),
+                     {"\"b\".data_offsets", "not overlapping"});
+  expect_input_error(write_raw(dir / "no_tensors_trailing.st", "{}", f4), {"data section", "trailing bytes"});
+}
+
+// Edge cases that are valid: no tensors at all, and zero-element tensors whose partial shape products pass
+// INT64_MAX (numel must still be 0, without signed overflow).
+TEST(Safetensors, ValidEdgeHeaders) {
+  const fs::path dir = fresh_dir("valid_edges");
+  {
+    SafetensorsFile empty(write_raw(dir / "empty.st", "{}", ""));
+    EXPECT_TRUE(empty.names().empty());
+    EXPECT_EQ(empty.data_offset(), 10u);
+  }
+  const std::string zero =
+      "{\"z\":{\"dtype\":\"BOOL\",\"shape\":[4294967296,4294967295,0],\"data_offsets\":[0,0]},"
+      "\"t\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+  SafetensorsFile file(write_raw(dir / "zero.st", zero, std::string(4, '\0')));
+  const TensorView z = file.view("z");
+  EXPECT_EQ(z.numel(), 0);
+  EXPECT_EQ(z.nbytes, 0u);
+  EXPECT_TRUE(to_float32(z).empty());
+  EXPECT_EQ(to_float32(file.view("t")), std::vector<float>{0.0f});
+}
+
 TEST(Safetensors, ShardedCheckpoint) {
   const fs::path dir = fresh_dir("sharded");
   std::vector<std::vector<float>> data;

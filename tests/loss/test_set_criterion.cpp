@@ -100,7 +100,8 @@ TEST(SetCriterion, HungarianCoordLossIsTheMinimumOverAssignments) {
                       torch::randn({kV, kD}, kF64));
   const SetCriterion crit(geometry_only(MatchingMode::kHungarian), kVocab, kSt);
   const auto out = crit(b.batch, nullptr);
-  const double coord = 5 * out.terms.at("l1").item<double>() + 2 * out.terms.at("giou").item<double>();
+  const double coord =
+      5 * out.losses.value("l1").item<double>() + 2 * out.losses.value("giou").item<double>();
   std::vector<int> perm{0, 1, 2, 3};
   double best = 1e300;
   do {
@@ -127,7 +128,7 @@ TEST(SetCriterion, IndexMatchingPairsEachObjectWithItsSource) {
   double l1 = 0;
   for (int i = 0; i < 4; ++i)
     l1 += box_l1_distance(box_row(out.pred_boxes, i), gt[out.matches[0].gt_idx[i]].box);
-  EXPECT_NEAR(out.terms.at("l1").item<double>(), l1 / 4, 1e-12);
+  EXPECT_NEAR(out.losses.value("l1").item<double>(), l1 / 4, 1e-12);
 }
 
 TEST(SetCriterion, HungarianIsInvariantToGroundTruthListOrder) {
@@ -141,7 +142,7 @@ TEST(SetCriterion, HungarianIsInvariantToGroundTruthListOrder) {
   b2.batch.samples[0].ground_truth = shuffled;
   const SetCriterion crit(geometry_only(MatchingMode::kHungarian), kVocab, kSt);
   const auto o1 = crit(b1.batch, nullptr), o2 = crit(b2.batch, nullptr);
-  EXPECT_NEAR(o1.total.item<double>(), o2.total.item<double>(), 1e-12);
+  EXPECT_NEAR(o1.total().item<double>(), o2.total().item<double>(), 1e-12);
 }
 
 TEST(SetCriterion, BatchMatchingEqualsPerImageMatching) {
@@ -176,8 +177,8 @@ TEST(SetCriterion, EmptyPredictionsAndEmptyGroundTruthAreFinite) {
     EXPECT_TRUE(out.finite()) << out.describe();
     EXPECT_EQ(out.num_matched, 0);
     EXPECT_EQ(out.num_unmatched_gt, 4);
-    EXPECT_EQ(out.terms.at("l1").item<double>(), 0);
-    out.total.backward();
+    EXPECT_EQ(out.losses.value("l1").item<double>(), 0);
+    out.total().backward();
     EXPECT_TRUE(torch::isfinite(b.hidden.grad()).all().item<bool>());
     b.hidden.grad().zero_();
   }
@@ -197,8 +198,8 @@ TEST(SetCriterion, MonteCarloOrderingsAverageExactly) {
   auto a = make_batch({make_seq(gt, o1)}, pool.narrow(0, 0, 1), W);
   auto c = make_batch({make_seq(gt, o2)}, pool.narrow(0, 1, 1), W);
   const double avg =
-      (crit(a.batch, nullptr).total.item<double>() + crit(c.batch, nullptr).total.item<double>()) / 2;
-  EXPECT_NEAR(crit(both.batch, nullptr).total.item<double>(), avg, 1e-12);
+      (crit(a.batch, nullptr).total().item<double>() + crit(c.batch, nullptr).total().item<double>()) / 2;
+  EXPECT_NEAR(crit(both.batch, nullptr).total().item<double>(), avg, 1e-12);
 }
 
 TEST(SetCriterion, UnmatchedPredictionsPayUnlikelihoodOnTheirOpeningToken) {
@@ -217,9 +218,9 @@ TEST(SetCriterion, UnmatchedPredictionsPayUnlikelihoodOnTheirOpeningToken) {
   while (std::find(pred.begin(), pred.end(), u) != pred.end()) ++u;
   const int64_t row = s.sample.objects[u].open_pos - 1;
   auto p = torch::softmax(torch::matmul(b.hidden[0][row], b.W.t()), 0)[kSt.obj_start].item<double>();
-  EXPECT_NEAR(out.terms.at("unmatched").item<double>(), -std::log(1 - p) / 3, 1e-12);
+  EXPECT_NEAR(out.losses.value("unmatched").item<double>(), -std::log(1 - p) / 3, 1e-12);
   cfg.unmatched = UnmatchedPolicy::kIgnore;
-  EXPECT_EQ(SetCriterion(cfg, kVocab, kSt)(b.batch, nullptr).terms.count("unmatched"), 0u);
+  EXPECT_EQ(SetCriterion(cfg, kVocab, kSt)(b.batch, nullptr).losses.terms().count("unmatched"), 0u);
 }
 
 TEST(SetCriterion, SemanticCostDecidesBetweenGeometricallyEqualPairs) {
@@ -252,7 +253,7 @@ TEST(SetCriterion, TotalGradientMatchesFiniteDifferences) {
   const SetCriterion crit(cfg, kVocab, kSt);
   auto b =
       make_batch({make_seq(gt, {0, 1, 2, 3})}, torch::randn({1, 64, kD}, kF64), torch::randn({kV, kD}, kF64));
-  crit(b.batch, nullptr).total.backward();
+  crit(b.batch, nullptr).total().backward();
   auto h = b.hidden.detach().clone();
   CriterionBatch nb = b.batch;
   nb.hidden = h;
@@ -267,9 +268,9 @@ TEST(SetCriterion, TotalGradientMatchesFiniteDifferences) {
     for (int64_t d = 0; d < kD; ++d) {
       const double orig = h[0][t][d].item<double>();
       h[0][t][d] = orig + eps;
-      const double up = crit(nb, nullptr).total.item<double>();
+      const double up = crit(nb, nullptr).total().item<double>();
       h[0][t][d] = orig - eps;
-      const double down = crit(nb, nullptr).total.item<double>();
+      const double down = crit(nb, nullptr).total().item<double>();
       h[0][t][d] = orig;
       EXPECT_NEAR(b.hidden.grad()[0][t][d].item<double>(), (up - down) / (2 * eps), 1e-6)
           << "t=" << t << " d=" << d;
@@ -284,11 +285,12 @@ TEST(SetCriterion, CeOnlyBaselineHasNoGeometricTerms) {
   auto b = make_batch({make_seq(four_objects(), {0, 1, 2, 3})}, torch::randn({1, 64, kD}, kF64),
                       torch::randn({kV, kD}, kF64));
   const auto out = SetCriterion(cfg, kVocab, kSt)(b.batch, nullptr);
-  EXPECT_EQ(out.terms.count("l1"), 0u);
-  EXPECT_EQ(out.terms.count("giou"), 0u);
-  EXPECT_EQ(out.terms.count("coord_ce"), 1u);
-  EXPECT_NEAR(out.total.item<double>(),
-              out.terms.at("text_ce").item<double>() + out.terms.at("coord_ce").item<double>(), 1e-12);
+  EXPECT_EQ(out.losses.terms().count("l1"), 0u);
+  EXPECT_EQ(out.losses.terms().count("giou"), 0u);
+  EXPECT_EQ(out.losses.terms().count("coord_ce"), 1u);
+  EXPECT_NEAR(out.total().item<double>(),
+              out.losses.value("text_ce").item<double>() + out.losses.value("coord_ce").item<double>(),
+              1e-12);
 }
 
 TEST(SetCriterion, TwoBinTargetSplitsMassByCloseness) {

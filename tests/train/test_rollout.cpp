@@ -158,7 +158,7 @@ TEST(Rollout, BatchHoldsTheRolloutMatchedDescriptionsMissedObjectsAndTheEnd) {
   EXPECT_TRUE(out.finite()) << out.describe();
   EXPECT_EQ(out.num_matched, 2);
   EXPECT_EQ(out.num_unmatched_pred, 2);
-  EXPECT_TRUE(out.terms.count("unmatched"));
+  EXPECT_TRUE(out.losses.terms().count("unmatched"));
 }
 
 TrainConfig tiny_rollout_config(const std::string& name) {

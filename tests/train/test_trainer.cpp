@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "coordexp/infer/detector.hpp"
 #include "coordexp/text/word_tokenizer.hpp"
 #include "coordexp/train/ablation.hpp"
 #include "coordexp/train/batch_builder.hpp"
@@ -194,6 +195,9 @@ TEST(Trainer, FinalEvaluationWritesTheReport) {
 
 // A scan-pointer run (raster order) trains, evaluates with generation and loads back for prediction with
 // the same weights: the loaded model writes the same logits as the run's checkpoint read directly.
+// A scan-pointer run (raster order, the pointer over the patch grid) loads back for prediction with every
+// part the trainer used: detecting the val split with the loaded model writes the same file, byte for byte,
+// as the trainer's own final evaluation.
 TEST(Trainer, AScanPointerRunLoadsBackForPrediction) {
   const fs::path d = fresh_dir("scan_run");
   TrainConfig c = tiny_config(d.string());
@@ -201,20 +205,25 @@ TEST(Trainer, AScanPointerRunLoadsBackForPrediction) {
   c.model.scan_pointer = true;
   c.optim.steps = 2;
   train(c, TrainOptions{});
-  EXPECT_TRUE(fs::exists(d / "eval_val.json"));
+  ASSERT_TRUE(fs::exists(d / "detections_val.json"));
   ModelBundle run = load_run_model(d);
-  ModelBundle again = load_run_model(d);
-  run.model->eval(), again.model->eval();
-  torch::NoGradGuard ng;
-  torch::manual_seed(0);
-  auto images = torch::rand({1, 3, 32, 32});
-  const int64_t coord = run.resolved.model.coord_first_id;
-  ASSERT_GE(coord, 0);
-  auto tokens = torch::tensor({{coord + 1, coord + 2, coord + 20, coord + 30, 3L}});
-  auto a = run.model->logits(run.model->forward_text(run.model->encode_images(images), tokens));
-  auto b = again.model->logits(again.model->forward_text(again.model->encode_images(images), tokens));
-  EXPECT_TRUE(torch::equal(a, b));
-  EXPECT_TRUE(torch::isfinite(a).all().item<bool>());
+  ASSERT_GE(run.resolved.model.coord_first_id, 0);
+  EXPECT_TRUE(run.resolved.model.scan_pointer);
+  run.model->eval();
+  const TrainConfig& cfg = run.resolved;
+  const DetectionDataset val =
+      load_detection_dataset(cfg.data.val_json, cfg.data.image_root, cfg.data.use_description);
+  const ImageCache cache(val, cfg.model.image_size, 1);
+  const LabelMapper mapper(val.coco.categories);
+  const DetectionRun again = detect_dataset(*run.model, val, cache, *run.tokenizer, mapper, cfg.generation,
+                                            cfg.run.eval_batch_size, 0);
+  ASSERT_FALSE(again.detections.empty()) << "the loaded run detects nothing: the test would compare nothing";
+  save_detection_results(again.detections, (d / "detections_again.json").string());
+  auto bytes = [](const fs::path& p) {
+    std::ifstream f(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(f), {});
+  };
+  EXPECT_EQ(bytes(d / "detections_again.json"), bytes(d / "detections_val.json"));
 }
 
 // A tiny model (vocabulary 50) saved at step 7 as <fresh dir>/c.pt.

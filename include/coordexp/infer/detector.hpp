@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "coordexp/data/detection_dataset.hpp"
+#include "coordexp/data/image_cache.hpp"
 #include "coordexp/eval/coco_eval.hpp"
 #include "coordexp/eval/coco_summary.hpp"
 #include "coordexp/eval/detection_results.hpp"
@@ -17,7 +18,6 @@
 #include "coordexp/eval/label_mapping.hpp"
 #include "coordexp/infer/generator.hpp"
 #include "coordexp/text/detection_tokenizer.hpp"
-#include "coordexp/train/batch_builder.hpp"
 
 namespace coordexp {
 

@@ -3,34 +3,29 @@
 //           coordinate positions (hard one-hot or two-bin target) with its own weight;
 //   L_coord alpha * L1 + beta * (1 - GIoU) between CoordExp boxes and their matched ground truth,
 //           normalised by the number of matched boxes (DETR);
-//   matching: by index (object i <-> the ground truth it was encoded from) or Hungarian on
-//           lambda_geo * l_coord + lambda_sem * (1 - cos(e(d_hat), e(d))), run without gradients;
+//   matching: set_matcher.hpp (index or Hungarian), run without gradients;
 //   unmatched predictions (rollouts, N != M): ignored, or an unlikelihood penalty -log(1 - p) on the
 //           <obj_start> token that opened them.
-// Monte Carlo orderings: put R sequences of an image (R random orders) in the batch with weight 1/R each;
-// since permutations keep every count equal, the weighted means below are exactly the average of the R
-// losses. Shape letters: B batch, T tokens, D width, V vocabulary, K coordinate bins, N predicted objects, M
-// ground-truth objects.
+// Each term is computed by its own function and returned unweighted in a LossTerms table beside its weight
+// (loss_terms.hpp), where the total is composed once. Monte Carlo orderings: put R sequences of an image (R
+// random orders) in the batch with weight 1/R each; since permutations keep every count equal, the weighted
+// means are exactly the average of the R losses. Shape letters: B batch, T tokens, D width, V vocabulary, K
+// coordinate bins, N predicted objects, M ground-truth objects.
 #pragma once
 
 #include <torch/types.h>
 
-#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "coordexp/loss/loss_terms.hpp"
+#include "coordexp/loss/set_matcher.hpp"
 #include "coordexp/loss/text_embedder.hpp"
 #include "coordexp/loss/text_loss.hpp"
 #include "coordexp/text/object_codec.hpp"
 
 namespace coordexp {
-
-enum class MatchingMode {
-  kIndex,      // object i in the sequence <-> the ground truth it was encoded from
-  kHungarian,  // minimum-cost one-to-one assignment
-};
-MatchingMode parse_matching_mode(const std::string& name);  // "index", "hungarian"
 
 enum class UnmatchedPolicy {
   kIgnore,        // unmatched predictions get no loss
@@ -53,11 +48,7 @@ struct CriterionConfig {
   double match_min_iou = 0.0;  // matched pairs below this IoU are declared unmatched (0: off)
   UnmatchedPolicy unmatched = UnmatchedPolicy::kIgnore;  // what unmatched predictions cost
   double unmatched_weight = 1.0;                         // weight of the unlikelihood term
-};
-
-struct MatchResult {
-  std::vector<int64_t> pred_idx;  // matched object indices in the sequence
-  std::vector<int64_t> gt_idx;    // their ground-truth indices
+  MatcherConfig matcher() const;                         // the matching fields above
 };
 
 // One sequence of the batch. Positions are sequence token positions; hidden[b, t] predicts token t + 1.
@@ -83,29 +74,14 @@ struct CriterionBatch {
 constexpr uint8_t kRoleNone = 255;
 
 struct CriterionOutput {
-  torch::Tensor total;                         // scalar: sum of weight * term
-  std::map<std::string, torch::Tensor> terms;  // unweighted terms (scalars)
-  std::map<std::string, double> weights;       // each term's weight in total
-  // Each term is numerator / denominator with the denominator a sum of sample weights (tokens, coordinates,
-  // matched pairs, predicted objects). Data-parallel training sums the denominators over ranks and calls
-  // total_with_denominators(global): sum over ranks of that total is the loss of the whole global batch.
-  std::map<std::string, double> denominators;
-  torch::Tensor total_with_denominators(const std::map<std::string, double>& global) const;
+  LossTerms losses;                  // the named terms with their weights; the objective is losses.total()
   std::vector<MatchResult> matches;  // [B]
   torch::Tensor pred_boxes;          // [sum N, 4] legal CoordExp boxes, detached
   int64_t num_matched = 0, num_unmatched_pred = 0, num_unmatched_gt = 0;
-  bool finite() const;
-  std::string describe() const;  // "total=... text_ce=... (w 1) ..."
+  torch::Tensor total() const { return losses.total(); }
+  bool finite() const { return losses.finite(); }
+  std::string describe() const { return losses.describe(); }
 };
-
-// The matching of one sequence: `pred` [N, 4] double boxes on CPU, `pred_desc` their description ids (used
-// by the semantic cost), by config.matching (index: source_index, else position), Hungarian on
-// match_geo_weight * (l1_weight L1 + giou_weight (1 - GIoU)) + match_sem_weight * (1 - cosine), then pairs
-// under match_min_iou dropped. `embedder` may be null when the semantic cost is off.
-MatchResult match_objects(const torch::Tensor& pred, const std::vector<std::vector<TokenId>>& pred_desc,
-                          const std::vector<int64_t>& source_index,
-                          const std::vector<DescribedBox>& ground_truth, const CriterionConfig& config,
-                          const TextEmbedder* embedder);
 
 class SetCriterion {
  public:
@@ -113,11 +89,28 @@ class SetCriterion {
   // embedder may be null when match_sem_weight == 0 or matching is by index.
   CriterionOutput operator()(const CriterionBatch& batch, const TextEmbedder* embedder) const;
   const CriterionConfig& config() const { return config_; }
+  // The schedule that ramps the coordinate terms (coord_ce, l1, giou) in over the first ramp_steps steps.
+  static LossSchedule coordinate_ramp(int64_t ramp_steps);
 
  private:
-  std::vector<MatchResult> match(const CriterionBatch& batch, const torch::Tensor& pred_boxes,
-                                 const std::vector<int64_t>& first_object,
+  struct Context;  // the views of the batch that every term reads (set_criterion.cpp)
+  void add_text_ce(const Context& c, LossTerms& losses) const;
+  void add_coord_ce(const Context& c, LossTerms& losses) const;
+  torch::Tensor predicted_boxes(const Context& c) const;  // [N, 4] legal CoordExp boxes
+  std::vector<MatchResult> match(const Context& c, const torch::Tensor& pred_boxes,
                                  const TextEmbedder* embedder) const;
+  struct Pairs {                          // matched pairs and unmatched predictions, in (sample, pair) order
+    std::vector<int64_t> pred_rows;       // [P] object rows of matched predictions
+    std::vector<double> gt_values;        // [P * 4] their ground-truth boxes
+    std::vector<double> pair_weights;     // [P]
+    std::vector<int64_t> unmatched_rows;  // hidden rows that opened unmatched predictions
+    std::vector<double> unmatched_weights;
+  };
+  Pairs collect_pairs(const Context& c, CriterionOutput& out) const;  // also counts into out
+  void add_box_terms(const Context& c, const torch::Tensor& pred_boxes, const Pairs& p,
+                     LossTerms& losses) const;
+  void add_unmatched(const Context& c, const Pairs& p, LossTerms& losses) const;
+
   CriterionConfig config_;
   CoordVocab vocab_;
   StructureTokens structure_;

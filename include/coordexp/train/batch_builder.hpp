@@ -13,7 +13,7 @@
 #include <thread>
 
 #include "coordexp/data/detection_dataset.hpp"
-#include "coordexp/data/image.hpp"
+#include "coordexp/data/image_cache.hpp"
 #include "coordexp/loss/set_criterion.hpp"
 #include "coordexp/text/detection_tokenizer.hpp"
 #include "coordexp/train/train_config.hpp"
@@ -34,24 +34,6 @@ struct TrainBatch {
 std::pair<torch::Tensor, torch::Tensor> pad_sequences(const std::vector<std::vector<TokenId>>& ids,
                                                       const std::vector<std::vector<uint8_t>>& roles,
                                                       TokenId pad);
-
-// Images decoded once into memory at size S x S (uint8). Unreadable files are skipped and counted.
-class ImageCache {
- public:
-  ImageCache(const DetectionDataset& dataset, int64_t size, int threads);
-  const ImageRGB8& image(size_t i) const { return images_[i]; }
-  bool usable(size_t i) const { return !images_[i].empty(); }
-  int64_t corrupt() const { return corrupt_; }
-  const std::string& first_error() const { return first_error_; }
-
- private:
-  std::vector<ImageRGB8> images_;
-  int64_t corrupt_ = 0;
-  std::string first_error_;
-};
-
-// [3, S, S] float RGB in [0, 1] (models normalise themselves, see VisionLanguageModel::encode_images).
-torch::Tensor image_to_tensor(const ImageRGB8& image, bool flip);
 
 // Step k's global batch is batch_size * world_size consecutive entries of a per-epoch permutation
 // seeded by (seed, epoch); rank r takes entries [r * batch_size, (r + 1) * batch_size). Augmentation
