@@ -37,7 +37,7 @@ const SyntheticCase& coco_val_sized_case() {
     int64_t ann_id = 1;
     for (int i = 0; i < 5000; ++i) {
       const int64_t image_id = 100000 + int64_t(i) * 7;
-      gt.images.push_back({image_id, std::to_string(image_id) + ".jpg", 640, 480, {}, {}});
+      gt.images.push_back({image_id, std::to_string(image_id) + ".jpg", 640, 480, {}, {}, ""});
       const int n_gt = integer(0, 14);  // mean 7: ~35,000 boxes
       for (int g = 0; g < n_gt; ++g) {
         const int64_t cat = gt.categories[size_t(integer(0, 79))].id;

@@ -9,7 +9,7 @@ using namespace coordexp;
 
 int main(int argc, char** argv) {
   DetectionDataset data = load_detection_dataset(argv[1], "", true);
-  ImageCache cache(data, 128, 2);
+  ImageStore cache(data, ImageStoreConfig::square(128, 2));
   std::vector<std::string> texts;
   for (const auto& c : data.coco.categories) texts.push_back(c.name);
   const WordTokenizer tok = WordTokenizer::build(texts, 128);

@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
   const int steps = argc > 2 ? std::atoi(argv[2]) : 200;
   const double lr = argc > 3 ? std::atof(argv[3]) : 5e-4;
   const bool box_code = !std::getenv("BOXCODE") || std::atoi(std::getenv("BOXCODE")) != 0;
-  ImageCache cache(data, 128, 2);
+  ImageStore cache(data, ImageStoreConfig::square(128, 2));
   std::vector<std::string> texts;
   for (const auto& c : data.coco.categories) texts.push_back(c.name);
   const WordTokenizer tok = WordTokenizer::build(texts, 128);
@@ -152,7 +152,7 @@ int main(int argc, char** argv) {
     auto roles = b.roles.narrow(1, 1, b.tokens.size(1) - 1);
     const double ground = std::getenv("GROUND") ? std::atof(std::getenv("GROUND")) : 0.0;
     model->record_image_attention(ground > 0);
-    auto logits = model->logits(model->forward_text(img, inputs));
+    auto logits = model->logits(model->forward_text(ImageTokens::uniform(img, 8, 8), inputs));
     torch::Tensor ground_loss = torch::zeros({});
     if (ground > 0) ground_loss = grounding_term(model->image_attention(), b.samples).value;
     auto ce = torch::nn::functional::cross_entropy(

@@ -13,3 +13,9 @@ echo "== COCO evaluation at COCO-val size"
 build/bench/bench_coco_eval
 echo "== safetensors loading"
 build/bench/bench_safetensors
+if [[ -d ../shared/data/raccoon/images ]]; then
+  echo "== image decode + resize to 448x448 of the raccoon photos: coordexp vs Pillow"
+  BUILD=build bench/decode_vs_pillow.sh
+  echo "== Pillow-exact bicubic resize vs Pillow"
+  /usr/bin/python3 bench/resample_vs_pil.py build
+fi

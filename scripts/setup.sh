@@ -10,6 +10,7 @@ PACKAGES=(
                                                       # reference BLAS makes LibTorch ~20x slower)
   nlohmann-json3-dev libsimdjson-dev libcli11-dev libfmt-dev   # config JSON, fast COCO JSON, CLI
   libpng-dev libcairo2-dev                            # images in and out, drawing
+  libturbojpeg0-dev libexif-dev                       # JPEG decoding (TurboJPEG API), EXIF orientation
   libicu-dev                                          # Unicode classes for the BPE pre-tokenizer
   libgtest-dev libgmock-dev libbenchmark-dev          # tests and benchmarks
   clang-format-14                                     # the source check (scripts/check_source.sh)

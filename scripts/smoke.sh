@@ -72,6 +72,26 @@ done
 "$bin" predict --run runs/qwen_tiny/run --input runs/quick/data/val.json --max-images 4 --draw 1 > "$tmp/qwen_predict.txt" 2>&1 \
   || { cat "$tmp/qwen_predict.txt"; exit 1; }
 echo "smoke: Qwen2-VL extend + fine-tune + export + predict OK"
+# Real photos (../shared/data/raccoon, read in place, never copied): the dataset checker, a short run on the JPEGs
+# letterboxed at their aspect, predict on a folder of JPEGs with drawings on the original photos, and eval of the
+# run's detections against the test file in original pixels.
+raccoon=../shared/data/raccoon
+if [[ -s "$raccoon/raccoon_train.json" ]]; then
+  "$bin" data check --data "$raccoon/raccoon_test.json" > "$tmp/check.txt" || { cat "$tmp/check.txt"; exit 1; }
+  grep -q "40 usable" "$tmp/check.txt" || { echo "smoke: data check on raccoon_test.json:"; cat "$tmp/check.txt"; exit 1; }
+  rm -rf runs/raccoon_quick
+  "$bin" train --config configs/train/raccoon_quick.json 2> "$tmp/raccoon_train.log" || { cat "$tmp/raccoon_train.log"; exit 1; }
+  mkdir -p "$tmp/jpegs" && cp "$raccoon"/images/raccoon-1{0,1,2}.jpg "$tmp/jpegs/"
+  "$bin" predict --run runs/raccoon_quick --input "$tmp/jpegs" --out "$tmp/raccoon_predict" --draw 3 > "$tmp/raccoon_predict.txt" 2>&1 \
+    || { cat "$tmp/raccoon_predict.txt"; exit 1; }
+  test -s "$tmp/raccoon_predict/detections.json" || { echo "smoke: predict on JPEGs wrote no detections"; exit 1; }
+  ls "$tmp/raccoon_predict"/image_*.png > /dev/null || { echo "smoke: predict on JPEGs drew nothing"; exit 1; }
+  "$bin" eval --gt "$raccoon/raccoon_test.json" --dt runs/raccoon_quick/detections_val.json --json > "$tmp/raccoon_eval.json" \
+    || { echo "smoke: eval of the raccoon run failed"; exit 1; }
+  echo "smoke: raccoon JPEGs: data check + train + predict on a folder + eval OK"
+else
+  echo "smoke: $raccoon not found, the real-photo checks are skipped"
+fi
 # Malformed input must give a clear error (exit 2), never a crash.
 echo '{"images": [' > "$tmp/bad.json"
 if "$bin" eval --gt "$tmp/bad.json" --dt "$tmp/dt.json" 2> "$tmp/err.txt"; then

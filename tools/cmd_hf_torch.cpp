@@ -16,7 +16,10 @@
 
 #include "command.hpp"
 #include "coordexp/data/image.hpp"
+#include "coordexp/data/image_decode.hpp"
+#include "coordexp/data/image_fit.hpp"
 #include "coordexp/data/image_tensor.hpp"
+#include "coordexp/data/resample.hpp"
 #include "coordexp/model/qwen2_vl.hpp"
 #include "coordexp/text/qwen_chat_tokenizer.hpp"
 #include "coordexp/util/error.hpp"
@@ -55,8 +58,8 @@ struct ModelInput {
   torch::Tensor image;                  // [1, 3, H, W] in [0, 1]
 };
 
-// Splits ids.json at its <|image_pad|> run and loads the image (resized with the processor's smart resize
-// when its sides are not already multiples of 28; bilinear, so only exact when no resize is needed).
+// Splits ids.json at its <|image_pad|> run and loads the image (PNG or JPEG, decoded in full and resized with
+// the processor's smart resize and Pillow's bicubic filter, as transformers' Qwen2-VL processor does).
 ModelInput read_input(const QwenVLModel& model, const std::string& ids_path, const std::string& image_path) {
   const auto doc = read_json_file(ids_path, "a readable ids JSON file");
   if (!doc.is_object() || !doc.contains("input_ids") || !doc["input_ids"].is_array())
@@ -75,14 +78,13 @@ ModelInput read_input(const QwenVLModel& model, const std::string& ids_path, con
   const auto last = std::find_if(first, ids.end(), [&](int64_t v) { return v != pad; });
   if (std::find(last, ids.end(), pad) != ids.end())
     throw_input_error(ids_path, "a single image (one run of image_token_id)", "several runs");
-  ImageRGB8 img = load_png(image_path);
+  ImageRGB8 img = load_image(image_path).pixels;
   const int64_t factor = model.config().vision.patch_size * model.config().vision.spatial_merge_size;
-  const ImageSize size =
-      qwen_smart_resize(img.height(), img.width(), factor, 56 * 56, 28 * 28 * 1280, image_path);
+  const FitSize size = smart_resize(img.height(), img.width(), factor, 56 * 56, 28 * 28 * 1280, image_path);
   if (size.height != img.height() || size.width != img.width()) {
     std::cerr << "coordexp: resizing " << image_path << " to " << size.width << " x " << size.height
-              << " (bilinear; the reference resizes bicubically)\n";
-    img = resize_bilinear(img, static_cast<int>(size.width), static_cast<int>(size.height));
+              << " (Pillow's bicubic, as the reference)\n";
+    img = resize_bicubic_pil(img, static_cast<int>(size.width), static_cast<int>(size.height));
   }
   const int64_t tokens = (size.height / factor) * (size.width / factor);
   if (last - first != tokens)
@@ -106,7 +108,7 @@ struct ModelAndInput {
     sub.add_option("--model", model_dir, "Hugging Face model folder")
         ->required()
         ->check(CLI::ExistingDirectory);
-    sub.add_option("--image", image, "PNG image")->required()->check(CLI::ExistingFile);
+    sub.add_option("--image", image, "PNG or JPEG image")->required()->check(CLI::ExistingFile);
     sub.add_option("--ids", ids, "JSON {\"input_ids\": [...]} with one <|image_pad|> run")
         ->required()
         ->check(CLI::ExistingFile);

@@ -2,12 +2,15 @@
 // detects with a trained run (its config.json, tokenizer.json and checkpoint.pt), writes COCO results with
 // descriptions (detections.json), pictures of the first N images with their boxes, and, when the input is a
 // COCO file with annotations, the evaluation (eval.json and the printed summary).
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "command.hpp"
+#include "coordexp/data/image_decode.hpp"
 #include "coordexp/eval/coco_summary.hpp"
 #include "coordexp/infer/detector.hpp"
 #include "coordexp/report/box_drawing.hpp"
@@ -30,20 +33,39 @@ struct PredictArgs {
 };
 
 // A dataset from a folder of PNG files: one image per file, no annotations.
+bool image_extension(const fs::path& p) {
+  std::string e = p.extension().string();
+  std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return std::tolower(c); });
+  return e == ".png" || e == ".jpg" || e == ".jpeg";
+}
+
+// Every .png / .jpg / .jpeg in `dir` (sorted by name), with its size read from the file. A file that does not
+// decode is reported and left out.
 DetectionDataset folder_dataset(const fs::path& dir) {
   DetectionDataset d;
   std::vector<fs::path> files;
   for (const auto& e : fs::directory_iterator(dir))
-    if (e.path().extension() == ".png") files.push_back(e.path());
+    if (e.is_regular_file() && image_extension(e.path())) files.push_back(e.path());
   std::sort(files.begin(), files.end());
-  if (files.empty()) throw_input_error(dir.string(), "a folder with .png images", "none");
+  if (files.empty()) throw_input_error(dir.string(), "a folder with .png / .jpg images", "none");
   int64_t id = 1;
   for (const auto& f : files) {
-    const ImageRGB8 img = load_png(f.string());
-    d.coco.images.push_back({id, f.filename().string(), img.width(), img.height(), {}, {}});
-    d.images.push_back({id, f.string(), img.width(), img.height(), {}});
-    ++id;
+    try {
+      const DecodedImage img = load_image(f.string(), {1, 1});  // the smallest DCT scale: only the size
+      CocoImage entry;
+      entry.id = id, entry.file_name = f.filename().string();
+      entry.width = img.original_width, entry.height = img.original_height;
+      d.coco.images.push_back(entry);
+      DatasetImage record;
+      record.image_id = id, record.path = f.string();
+      record.width = img.original_width, record.height = img.original_height;
+      d.images.push_back(record);
+      ++id;
+    } catch (const InputError& e) {
+      std::cerr << "predict: skipped " << e.what() << "\n";
+    }
   }
+  if (d.images.empty()) throw_input_error(dir.string(), "at least one image that decodes", "none");
   return d;
 }
 
@@ -83,15 +105,15 @@ const CommandRegistrar kPredict(
         const bool folder = fs::is_directory(a->input);
         DetectionDataset data =
             folder ? folder_dataset(a->input) : load_detection_dataset(a->input, "", true);
-        ImageCache cache(data, cfg.model.image_size, cfg.run.threads > 0 ? cfg.run.threads : 2);
-        if (cache.corrupt() > 0)
-          std::cerr << "predict: skipped " << cache.corrupt()
-                    << " unreadable images (first: " << cache.first_error() << ")\n";
+        const ImageStore images(data, image_store_config(bundle, cfg.run.threads > 0 ? cfg.run.threads : 2));
         std::vector<CocoCategory> categories = data.coco.categories;
         if (categories.empty()) categories = load_coco_dataset(cfg.data.train_json).categories;
         const LabelMapper mapper(categories);
         DetectionRun result =
-            detect_dataset(*model, data, cache, tok, mapper, cfg.generation, a->batch, a->max_images);
+            detect_dataset(*model, data, images, tok, mapper, cfg.generation, a->batch, a->max_images);
+        if (images.corrupt() > 0)
+          std::cerr << "predict: skipped " << images.corrupt()
+                    << " unusable images (first: " << images.first_error() << ")\n";
         save_detection_results(result.detections, (out / "detections.json").string());
         std::cerr << "predict: " << result.images.size() << " images, " << result.detections.size()
                   << " detections, " << result.generated_tokens / std::max(1e-9, result.seconds)
@@ -100,7 +122,7 @@ const CommandRegistrar kPredict(
                   << " embedding, " << result.label_counts.dropped << " dropped\n";
         for (int k = 0; k < std::min<int>(a->draw, static_cast<int>(result.images.size())); ++k) {
           const DatasetImage& img = data.images[result.images[k]];
-          const ImageRGB8 pic = load_png(img.path);
+          const ImageRGB8 pic = load_image(img.path).pixels;  // the original photo
           std::vector<LabelledBox> boxes;
           for (const auto& o : img.objects)
             boxes.push_back(

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "../util/json_fields.hpp"
+#include "dataset_json.hpp"
 
 namespace coordexp {
 
@@ -46,6 +47,7 @@ CocoImage read_image(dom::object obj, const Location& loc) {
   img.height = json_fields::optional_int64(obj, "height", loc, 0);
   img.neg_category_ids = read_id_list(obj, "neg_category_ids", loc);
   img.not_exhaustive_category_ids = read_id_list(obj, "not_exhaustive_category_ids", loc);
+  img.caption = json_fields::optional_string(obj, "caption", loc);
   return img;
 }
 
@@ -123,11 +125,7 @@ std::string read_text_file(const std::string& path) {
   return std::move(buffer).str();
 }
 
-namespace {
-
-CocoDataset parse_dataset(std::string_view json_text, const std::string& source, bool padded) {
-  dom::parser parser;
-  dom::element root = json_fields::parse_document(parser, json_text, source, padded);
+CocoDataset coco_dataset_from_json(simdjson::dom::element root, const std::string& source) {
   if (!root.is_object())
     throw_input_error(source, "a JSON object with images, annotations and categories",
                       json_fields::type_name(root.type()));
@@ -138,6 +136,13 @@ CocoDataset parse_dataset(std::string_view json_text, const std::string& source,
   ds.annotations = read_array<CocoAnnotation>(obj, "annotations", source, false, read_annotation);
   ds.categories = read_array<CocoCategory>(obj, "categories", source, true, read_category);
   return ds;
+}
+
+namespace {
+
+CocoDataset parse_dataset(std::string_view json_text, const std::string& source, bool padded) {
+  dom::parser parser;
+  return coco_dataset_from_json(json_fields::parse_document(parser, json_text, source, padded), source);
 }
 
 }  // namespace
@@ -159,6 +164,7 @@ std::string coco_dataset_to_json(const CocoDataset& dataset) {
     if (!img.neg_category_ids.empty()) j["neg_category_ids"] = img.neg_category_ids;
     if (!img.not_exhaustive_category_ids.empty())
       j["not_exhaustive_category_ids"] = img.not_exhaustive_category_ids;
+    if (!img.caption.empty()) j["caption"] = img.caption;
     images.push_back(std::move(j));
   }
   for (const auto& ann : dataset.annotations) {

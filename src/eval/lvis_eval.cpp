@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "category_eval.hpp"
+#include "coordexp/data/detection_dataset.hpp"
 #include "coordexp/util/error.hpp"
 
 namespace coordexp {
@@ -48,12 +49,7 @@ void validate_lvis_ground_truth(const CocoDataset& gt) {
 }
 
 bool looks_like_lvis(const CocoDataset& gt) {
-  const bool has_frequency = std::any_of(gt.categories.begin(), gt.categories.end(),
-                                         [](const CocoCategory& c) { return !c.frequency.empty(); });
-  const bool has_federated_lists = std::any_of(gt.images.begin(), gt.images.end(), [](const CocoImage& img) {
-    return !img.neg_category_ids.empty() || !img.not_exhaustive_category_ids.empty();
-  });
-  return has_frequency && has_federated_lists;
+  return coco_looks_like_lvis(gt);
 }
 
 struct LvisEvaluator::State : EvaluatorState<LvisEvalOptions, LvisEvalCounts> {

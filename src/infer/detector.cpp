@@ -23,7 +23,7 @@ GrammarTokens grammar_for(const DetectionTokenizer& tokenizer, int64_t model_voc
 }
 
 DetectionRun detect_dataset(VisionLanguageModel& model, const DetectionDataset& dataset,
-                            const ImageCache& cache, const DetectionTokenizer& tokenizer,
+                            const ImageStore& store, const DetectionTokenizer& tokenizer,
                             const LabelMapper& mapper, const GenerationConfig& config, int64_t batch_size,
                             int64_t max_images, int shard, int num_shards) {
   COORDEXP_CHECK_ARG(num_shards >= 1 && shard >= 0 && shard < num_shards, "shard",
@@ -32,7 +32,7 @@ DetectionRun detect_dataset(VisionLanguageModel& model, const DetectionDataset& 
   DetectionRun run;
   int64_t selected = 0;
   for (size_t i = 0; i < dataset.images.size(); ++i) {
-    if (!cache.usable(i)) continue;
+    if (!store.usable(i)) continue;
     if (max_images > 0 && selected >= max_images) break;
     if (selected++ % num_shards == shard) run.images.push_back(i);
   }
@@ -40,15 +40,25 @@ DetectionRun detect_dataset(VisionLanguageModel& model, const DetectionDataset& 
   const auto prompt_ids = tokenizer.prompt_ids({});
   const bool was_training = model.is_training();
   model.eval();
-  for (size_t start = 0; start < run.images.size(); start += batch_size) {
-    const size_t end = std::min(run.images.size(), start + static_cast<size_t>(batch_size));
+  std::vector<size_t> selected_images = std::move(run.images);
+  run.images.clear();
+  for (size_t start = 0; start < selected_images.size(); start += batch_size) {
+    const size_t end = std::min(selected_images.size(), start + static_cast<size_t>(batch_size));
+    const std::vector<size_t> wanted(selected_images.begin() + start, selected_images.begin() + end);
+    const auto fitted = store.get_many(wanted);
     std::vector<torch::Tensor> imgs;
-    for (size_t k = start; k < end; ++k) imgs.push_back(image_to_tensor(cache.image(run.images[k]), false));
+    std::vector<size_t> kept;  // images that decoded (the others are counted by the store)
+    for (size_t k = 0; k < wanted.size(); ++k)
+      if (fitted[k]) imgs.push_back(image_to_tensor(fitted[k]->pixels, false)), kept.push_back(k);
+    if (imgs.empty()) continue;
     const int64_t B = static_cast<int64_t>(imgs.size());
     auto prompt = torch::tensor(prompt_ids, torch::kLong).unsqueeze(0).repeat({B, 1});
-    auto gens = generate(model, torch::stack(imgs), prompt, grammar, config);
+    auto gens = generate(model, imgs, prompt, grammar, config);
     for (int64_t b = 0; b < B; ++b) {
-      const DatasetImage& img = dataset.images[run.images[start + b]];
+      const size_t i = wanted[kept[b]];
+      run.images.push_back(i);
+      const DatasetImage& img = dataset.images[i];
+      for (auto& o : gens[b].objects) o.box = fitted[kept[b]]->fit.to_image(o.box);  // model frame -> image
       run.generated_tokens += static_cast<int64_t>(gens[b].tokens.size());
       run.unterminated += gens[b].terminated ? 0 : 1;
       for (const auto& o : gens[b].objects) {

@@ -283,15 +283,15 @@ std::vector<Generation> decode(VisionLanguageModel& model, int64_t B, const Gram
 
 }  // namespace
 
-std::vector<Generation> generate(VisionLanguageModel& model, const torch::Tensor& images,
+std::vector<Generation> generate(VisionLanguageModel& model, const std::vector<torch::Tensor>& images,
                                  const torch::Tensor& prompt, const GrammarTokens& grammar,
                                  const GenerationConfig& config) {
   torch::NoGradGuard no_grad;
   KvCache cache;
-  auto img = model.encode_images(images);
+  const ImageTokens img = model.encode_image_list(images);
   auto hidden = model.prefill(img, prompt, cache);
   return decode(
-      model, images.size(0), grammar, config,
+      model, static_cast<int64_t>(images.size()), grammar, config,
       [&](const torch::Tensor& tokens) { return model.decode_step(tokens, cache); }, hidden);
 }
 
@@ -299,7 +299,7 @@ std::vector<Generation> generate_uncached(VisionLanguageModel& model, const torc
                                           const torch::Tensor& prompt, const GrammarTokens& grammar,
                                           const GenerationConfig& config) {
   torch::NoGradGuard no_grad;
-  auto img = model.encode_images(images);
+  const ImageTokens img = model.encode_images(images);
   torch::Tensor seq = prompt;
   auto hidden = model.forward_text(img, seq).select(1, seq.size(1) - 1);
   return decode(

@@ -288,30 +288,6 @@ struct QwenVLModel::Impl {
   torch::Tensor mrope_source;   // [d / 2] long: which of (t, h, w) each rotary frequency reads
 };
 
-ImageSize qwen_smart_resize(int64_t height, int64_t width, int64_t factor, int64_t min_pixels,
-                            int64_t max_pixels, const std::string& source) {
-  if (height <= 0 || width <= 0)
-    throw_input_error(source, "positive height and width",
-                      std::to_string(height) + " x " + std::to_string(width));
-  if (std::max(height, width) > 200 * std::min(height, width))
-    throw_input_error(source, "an aspect ratio of at most 200",
-                      std::to_string(height) + " x " + std::to_string(width));
-  const double f = static_cast<double>(factor);
-  // Python's round() rounds half to even, as std::nearbyint does in the default rounding mode.
-  int64_t h = std::max<int64_t>(factor, static_cast<int64_t>(std::nearbyint(height / f)) * factor);
-  int64_t w = std::max<int64_t>(factor, static_cast<int64_t>(std::nearbyint(width / f)) * factor);
-  if (h * w > max_pixels) {
-    const double beta = std::sqrt(static_cast<double>(height) * width / max_pixels);
-    h = std::max<int64_t>(factor, static_cast<int64_t>(std::floor(height / beta / f)) * factor);
-    w = std::max<int64_t>(factor, static_cast<int64_t>(std::floor(width / beta / f)) * factor);
-  } else if (h * w < min_pixels) {
-    const double beta = std::sqrt(static_cast<double>(min_pixels) / (static_cast<double>(height) * width));
-    h = static_cast<int64_t>(std::ceil(height * beta / f)) * factor;
-    w = static_cast<int64_t>(std::ceil(width * beta / f)) * factor;
-  }
-  return {h, w};
-}
-
 QwenVLModel::QwenVLModel(const QwenVLConfig& config) : config_(config), impl_(std::make_shared<Impl>()) {
   const QwenTextConfig& t = config.text;
   const QwenVisionConfig& v = config.vision;
@@ -361,7 +337,7 @@ void QwenVLModel::set_image_prefix(std::vector<int64_t> ids) {
   image_prefix_ = std::move(ids);
 }
 
-torch::Tensor QwenVLModel::encode_images(const torch::Tensor& images) {
+ImageTokens QwenVLModel::encode_images(const torch::Tensor& images) {
   const QwenVisionConfig& v = config_.vision;
   const int64_t P = v.patch_size, m = v.spatial_merge_size, T = v.temporal_patch_size, C = v.in_channels;
   COORDEXP_CHECK_ARG(images.dim() == 4 && images.size(1) == C, "images", "[B, 3, H, W]",
@@ -370,9 +346,7 @@ torch::Tensor QwenVLModel::encode_images(const torch::Tensor& images) {
   COORDEXP_CHECK_ARG(H % (P * m) == 0 && W % (P * m) == 0, "images",
                      "sides that are multiples of " + std::to_string(P * m),
                      std::to_string(H) + " x " + std::to_string(W));
-  const int64_t gh = H / P, gw = W / P, N = gh * gw;
-  grid_rows_ = gh / m;
-  grid_cols_ = gw / m;
+  const int64_t gh = H / P, gw = W / P, N = gh * gw, grid_rows = gh / m, grid_cols = gw / m;
   auto mean = torch::tensor(std::vector<float>(kQwenImageMean, kQwenImageMean + 3)).view({1, 3, 1, 1});
   auto stdev = torch::tensor(std::vector<float>(kQwenImageStd, kQwenImageStd + 3)).view({1, 3, 1, 1});
   auto x = ((images - mean) / stdev).unsqueeze(1).expand({B, T, C, H, W});  // a still image: T equal frames
@@ -406,7 +380,7 @@ torch::Tensor QwenVLModel::encode_images(const torch::Tensor& images) {
   torch::Tensor window_mask, window_index;
   const bool windowed = vis->v25 && v.window_size > 0;
   if (windowed) {
-    const auto [order, lengths] = window_order(grid_rows_, grid_cols_, v.window_size / (P * m));
+    const auto [order, lengths] = window_order(grid_rows, grid_cols, v.window_size / (P * m));
     window_index = torch::tensor(order, torch::kLong);
     h = h.view({B, M, unit, E}).index_select(1, window_index).view({B, N, E});
     freqs = freqs.view({M, unit, dim}).index_select(0, window_index).view({N, dim});
@@ -429,7 +403,7 @@ torch::Tensor QwenVLModel::encode_images(const torch::Tensor& images) {
   auto merged = vis->merger(h);  // [B, M, D]
   if (windowed) merged = merged.index_select(1, torch::argsort(window_index));
   if (hook_) hook_("vision.merger", merged);
-  return merged;
+  return ImageTokens::uniform(merged, grid_rows, grid_cols);
 }
 
 namespace {
@@ -443,10 +417,12 @@ std::pair<torch::Tensor, torch::Tensor> mrope(const torch::Tensor& positions, co
   return {emb.cos(), emb.sin()};
 }
 
-// Positions [3, P + I + T] of [prefix, image (rows x cols merged grid), text] and the rope delta: the
-// next position after the sequence minus its length.
-std::pair<torch::Tensor, int64_t> sequence_positions(int64_t P, int64_t rows, int64_t cols, int64_t T) {
-  const int64_t I = rows * cols, L = P + I + T;
+// Positions [3, P + I + T] of [prefix, image, text] for an image of rows x cols merged tokens followed by
+// I - rows * cols padding slots (masked out of attention; they take the last image position), and the rope
+// delta: the next position after the sequence minus its length.
+std::pair<torch::Tensor, int64_t> sequence_positions(int64_t P, int64_t rows, int64_t cols, int64_t I,
+                                                     int64_t T) {
+  const int64_t L = P + I + T, real = rows * cols;
   auto pos = torch::empty({3, L}, torch::kLong);
   auto a = pos.accessor<int64_t, 2>();
   for (int64_t l = 0; l < P; ++l) a[0][l] = a[1][l] = a[2][l] = l;
@@ -457,7 +433,9 @@ std::pair<torch::Tensor, int64_t> sequence_positions(int64_t P, int64_t rows, in
       a[1][l] = P + i;
       a[2][l] = P + j;
     }
-  const int64_t text_start = I > 0 ? P + std::max(rows, cols) : P;
+  for (int64_t l = P + real; l < P + I; ++l)
+    for (int64_t c = 0; c < 3; ++c) a[c][l] = real > 0 ? a[c][P + real - 1] : P;
+  const int64_t text_start = real > 0 ? P + std::max(rows, cols) : P;
   for (int64_t k = 0; k < T; ++k) a[0][P + I + k] = a[1][P + I + k] = a[2][P + I + k] = text_start + k;
   return {pos, text_start + T - L};
 }
@@ -468,25 +446,47 @@ torch::Tensor causal_mask(int64_t L) {
 
 }  // namespace
 
-torch::Tensor QwenVLModel::run_sequence(const torch::Tensor& image_embeds, const torch::Tensor& tokens,
+torch::Tensor QwenVLModel::run_sequence(const ImageTokens& image, const torch::Tensor& tokens,
                                         KvCache* cache) {
   const int64_t B = tokens.size(0), P = static_cast<int64_t>(image_prefix_.size());
-  const int64_t I = image_embeds.size(1), T = tokens.size(1), L = P + I + T;
-  if (I != grid_rows_ * grid_cols_)
-    throw std::logic_error("QwenVLModel: image embeddings do not come from the last encode_images call");
+  const int64_t I = image.embeds.size(1), T = tokens.size(1), L = P + I + T;
+  COORDEXP_CHECK_ARG(image.batch() == B, "image tokens", std::to_string(B) + " rows",
+                     std::to_string(image.batch()));
   auto& text = impl_->text;
   auto prefix = torch::tensor(image_prefix_, torch::kLong).unsqueeze(0).expand({B, P});
-  auto x = torch::cat({text->lookup(prefix), image_embeds, text->lookup(tokens)}, 1);
+  auto x = torch::cat({text->lookup(prefix), image.embeds, text->lookup(tokens)}, 1);
   if (hook_) hook_("lm.embed", x);
-  const auto [pos, delta] = sequence_positions(P, grid_rows_, grid_cols_, T);
-  const auto [cos, sin] = mrope(pos, impl_->text_inv_freq, impl_->mrope_source);
-  const auto mask = causal_mask(L);
+  // One image size: one set of positions and the causal mask. Mixed sizes: positions per row [B, 1, L, d]
+  // and the image padding masked out as keys.
+  torch::Tensor cos, sin, mask = causal_mask(L);
+  std::vector<int64_t> deltas(B);
+  const torch::Tensor image_mask = image.key_mask();
+  if (!image_mask.defined()) {
+    const auto [pos, delta] = sequence_positions(P, image.rows[0], image.cols[0], I, T);
+    std::tie(cos, sin) = mrope(pos, impl_->text_inv_freq, impl_->mrope_source);
+    deltas.assign(B, delta);
+  } else {
+    std::vector<torch::Tensor> cs, ss;
+    for (int64_t b = 0; b < B; ++b) {
+      const auto [pos, delta] = sequence_positions(P, image.rows[b], image.cols[b], I, T);
+      const auto [c, s] = mrope(pos, impl_->text_inv_freq, impl_->mrope_source);
+      cs.push_back(c.unsqueeze(0));
+      ss.push_back(s.unsqueeze(0));
+      deltas[b] = delta;
+    }
+    cos = torch::stack(cs), sin = torch::stack(ss);  // [B, 1, L, d]
+    auto keys = torch::zeros({B, 1, 1, L}, image_mask.options());
+    keys.narrow(3, P, I).copy_(image_mask);
+    mask = mask + keys;  // [B, 1, L, L]
+    if (cache) cache->key_mask = keys;
+  }
   const size_t layers = text->layers->size();
   if (cache) {
     cache->keys.assign(layers, torch::Tensor());
     cache->values.assign(layers, torch::Tensor());
     cache->length = L;
-    cache->position_offset = delta;
+    cache->position_offsets = deltas;
+    if (!image_mask.defined()) cache->key_mask = torch::Tensor();
   }
   for (size_t l = 0; l < layers; ++l) {
     x = text->layers[l]->as<DecoderLayerImpl>()->forward(x, cos, sin, mask, cache ? &cache->keys[l] : nullptr,
@@ -496,30 +496,41 @@ torch::Tensor QwenVLModel::run_sequence(const torch::Tensor& image_embeds, const
   return x;
 }
 
-torch::Tensor QwenVLModel::forward_all(const torch::Tensor& image_embeds, const torch::Tensor& tokens) {
-  auto x = impl_->text->norm(run_sequence(image_embeds, tokens, nullptr));
+torch::Tensor QwenVLModel::forward_all(const ImageTokens& image, const torch::Tensor& tokens) {
+  auto x = impl_->text->norm(run_sequence(image, tokens, nullptr));
   if (hook_) hook_("lm.norm", x);
   return x;
 }
 
-torch::Tensor QwenVLModel::forward_text(const torch::Tensor& image_embeds, const torch::Tensor& tokens) {
-  const int64_t skip = static_cast<int64_t>(image_prefix_.size()) + image_embeds.size(1);
-  return forward_all(image_embeds, tokens).narrow(1, skip, tokens.size(1));
+torch::Tensor QwenVLModel::forward_text(const ImageTokens& image, const torch::Tensor& tokens) {
+  const int64_t skip = static_cast<int64_t>(image_prefix_.size()) + image.embeds.size(1);
+  return forward_all(image, tokens).narrow(1, skip, tokens.size(1));
 }
 
-torch::Tensor QwenVLModel::prefill(const torch::Tensor& image_embeds, const torch::Tensor& prompt,
-                                   KvCache& cache) {
-  return impl_->text->norm(run_sequence(image_embeds, prompt, &cache).select(1, -1));
+torch::Tensor QwenVLModel::prefill(const ImageTokens& image, const torch::Tensor& prompt, KvCache& cache) {
+  return impl_->text->norm(run_sequence(image, prompt, &cache).select(1, -1));
 }
 
 torch::Tensor QwenVLModel::decode_step(const torch::Tensor& tokens, KvCache& cache) {
   auto& text = impl_->text;
+  const int64_t B = tokens.size(0);
   auto x = text->lookup(tokens.unsqueeze(1));  // [B, 1, D]
-  auto pos = torch::full({3, 1}, cache.length + cache.position_offset, torch::kLong);
-  const auto [cos, sin] = mrope(pos, impl_->text_inv_freq, impl_->mrope_source);
+  torch::Tensor cos, sin, mask;
+  const auto& off = cache.position_offsets;
+  if (std::all_of(off.begin(), off.end(), [&](int64_t o) { return o == off.front(); })) {
+    auto pos = torch::full({3, 1}, cache.length + (off.empty() ? 0 : off.front()), torch::kLong);
+    std::tie(cos, sin) = mrope(pos, impl_->text_inv_freq, impl_->mrope_source);
+  } else {  // rows at different positions: [B, 1, 1, d]
+    auto pos = (torch::tensor(off, torch::kLong) + cache.length).view({1, B}).expand({3, B});
+    std::tie(cos, sin) = mrope(pos.contiguous(), impl_->text_inv_freq, impl_->mrope_source);
+    cos = cos.view({B, 1, 1, -1}), sin = sin.view({B, 1, 1, -1});
+  }
+  if (cache.key_mask.defined()) {
+    cache.key_mask = torch::cat({cache.key_mask, torch::zeros({B, 1, 1, 1}, cache.key_mask.options())}, 3);
+    mask = cache.key_mask;  // [B, 1, 1, length + 1]
+  }
   for (size_t l = 0; l < text->layers->size(); ++l)
-    x = text->layers[l]->as<DecoderLayerImpl>()->forward(x, cos, sin, torch::Tensor(), &cache.keys[l],
-                                                         &cache.values[l]);
+    x = text->layers[l]->as<DecoderLayerImpl>()->forward(x, cos, sin, mask, &cache.keys[l], &cache.values[l]);
   cache.length += 1;
   return text->norm(x.select(1, 0));
 }

@@ -188,15 +188,21 @@ class TinyVlmImpl : public VisionLanguageModel {
     init_weights();
   }
 
-  torch::Tensor encode_images(const torch::Tensor& images) override {
+  ImageTokens encode_images(const torch::Tensor& images) override {
+    const int64_t G = config_.image_size / config_.patch_size;
+    COORDEXP_CHECK_ARG(
+        images.dim() == 4 && images.size(2) == config_.image_size && images.size(3) == config_.image_size,
+        "images", "[B, 3, S, S] with S = model.image_size = " + std::to_string(config_.image_size),
+        c10::str(images.sizes()));
     // (x - 0.5) / 0.25 per channel: the tiny model's fixed normalisation
     auto x = stem_->forward((images - 0.5) / 0.25).flatten(2).transpose(1, 2) + vision_pos_fixed_ +
              vision_pos_;  // [B, I, Cv]
     for (auto& b : vision_blocks_) x = b(x);
-    return proj2_(torch::gelu(proj1_(vision_norm_(x))));  // [B, I, D]
+    return ImageTokens::uniform(proj2_(torch::gelu(proj1_(vision_norm_(x)))), G, G);  // [B, I, D]
   }
 
-  torch::Tensor forward_text(const torch::Tensor& image_embeds, const torch::Tensor& tokens) override {
+  torch::Tensor forward_text(const ImageTokens& image, const torch::Tensor& tokens) override {
+    const torch::Tensor& image_embeds = unpadded(image);
     const int64_t I = image_embeds.size(1), T = tokens.size(1);
     auto x = torch::cat({image_embeds, embed_(tokens)}, 1);  // [B, I+T, D]
     auto positions = sequence_positions(I, T, x);
@@ -212,12 +218,13 @@ class TinyVlmImpl : public VisionLanguageModel {
     return final_norm_(x.narrow(1, I, T));  // [B, T, D]
   }
 
-  torch::Tensor prefill(const torch::Tensor& image_embeds, const torch::Tensor& prompt,
-                        KvCache& cache) override {
+  torch::Tensor prefill(const ImageTokens& image, const torch::Tensor& prompt, KvCache& cache) override {
+    const torch::Tensor& image_embeds = unpadded(image);
     const int64_t I = image_embeds.size(1), T = prompt.size(1);
     auto x = torch::cat({image_embeds, embed_(prompt)}, 1);
     auto positions = sequence_positions(I, T, x);
-    cache.position_offset = config_.shared_image_position ? 1 - I : 0;
+    // every row's text starts at the same position (1 with a shared image position, else I)
+    cache.position_offsets.assign(prompt.size(0), config_.shared_image_position ? 1 - I : 0);
     cache.keys.assign(blocks_.size(), torch::Tensor());
     cache.values.assign(blocks_.size(), torch::Tensor());
     auto mask = prefix_mask(I, I + T, 0, x);
@@ -231,7 +238,8 @@ class TinyVlmImpl : public VisionLanguageModel {
 
   torch::Tensor decode_step(const torch::Tensor& tokens, KvCache& cache) override {
     auto x = embed_(tokens.unsqueeze(1));  // [B, 1, D]
-    auto positions = torch::full({1}, cache.length + cache.position_offset,
+    const int64_t offset = cache.position_offsets.empty() ? 0 : cache.position_offsets.front();
+    auto positions = torch::full({1}, cache.length + offset,
                                  torch::TensorOptions().dtype(torch::kLong).device(x.device()));
     const ScanBias scan = scan_bias(torch::Tensor(), tokens.unsqueeze(1), cache.model_state);
     // sees every cached position; with the scan pointer, biased towards image tokens
@@ -262,6 +270,13 @@ class TinyVlmImpl : public VisionLanguageModel {
   }
 
  private:
+  // The tiny model sees every image at model.image_size: its batches are never padded.
+  static const torch::Tensor& unpadded(const ImageTokens& image) {
+    COORDEXP_CHECK_ARG(!image.padded(), "image tokens",
+                       "images of one size (the tiny model resizes every image)", "a padded batch");
+    return image.embeds;
+  }
+
   struct ScanBias {
     torch::Tensor pointer;    // [B, T]: pointer cell + 1 of each text query (0 before the first box)
     torch::Tensor offsets;    // [I + 1, I]: row of pointer_bias_ for each pointer value and image key

@@ -10,11 +10,11 @@
 
 namespace coordexp {
 
-BatchBuilder::BatchBuilder(const DetectionDataset& dataset, const ImageCache& cache,
+BatchBuilder::BatchBuilder(const DetectionDataset& dataset, const ImageStore& store,
                            const DetectionTokenizer& tokenizer, const DataConfig& config, int64_t batch_size,
                            uint64_t seed, int rank, int world_size)
     : dataset_(dataset),
-      cache_(cache),
+      store_(store),
       tokenizer_(tokenizer),
       config_(config),
       batch_size_(batch_size),
@@ -24,10 +24,11 @@ BatchBuilder::BatchBuilder(const DetectionDataset& dataset, const ImageCache& ca
   COORDEXP_CHECK_ARG(world_size >= 1 && rank >= 0 && rank < world_size, "rank",
                      "in [0, world_size = " + std::to_string(world_size) + ")", std::to_string(rank));
   for (size_t i = 0; i < dataset.images.size(); ++i)
-    if (cache.usable(i)) usable_.push_back(i);
+    if (store.usable(i)) usable_.push_back(i);
   if (usable_.empty())
-    throw_input_error("training images", "at least one readable image", "none (" + cache.first_error() + ")");
+    throw_input_error("training images", "at least one readable image", "none (" + store.first_error() + ")");
   prompt_ = tokenizer.prompt_ids({});
+  for (const auto& c : dataset.coco.categories) category_names_[c.id] = c.name;
   parse_object_order(config.order);
 }
 
@@ -52,6 +53,49 @@ std::vector<std::pair<size_t, int64_t>> BatchBuilder::indices_for_step(int64_t s
   return out;
 }
 
+// What record `img` is asked for. A grounding record: its phrase. A record whose labels are exhaustive:
+// "detect all" (every object), or with probability category_prompt_prob a list of categories. A record whose
+// labels are not (LVIS): always a list, drawn from its verified categories only. A list holds the categories
+// present (up to max_prompt_categories, in random order) and verified absent ones to fill it, and the target
+// is the objects of the listed categories. The random draws happen only when a list is possible, so configs
+// without lists see the random stream they always saw.
+BatchBuilder::PromptChoice BatchBuilder::choose_prompt(const DatasetImage& img, std::mt19937_64& rng) const {
+  PromptChoice c;
+  if (!img.phrase.empty()) {
+    c.phrases = {img.phrase};
+    for (size_t j = 0; j < img.objects.size(); ++j) c.objects.push_back(j);
+    return c;
+  }
+  const bool list =
+      !img.exhaustive || (config_.category_prompt_prob > 0 &&
+                          std::uniform_real_distribution<double>(0, 1)(rng) < config_.category_prompt_prob);
+  if (!list) {
+    for (size_t j = 0; j < img.objects.size(); ++j) c.objects.push_back(j);
+    return c;
+  }
+  std::vector<int64_t> candidates = img.verified_categories;
+  if (candidates.empty() && img.exhaustive)
+    for (const auto& [id, name] : category_names_) candidates.push_back(id);
+  std::vector<int64_t> present, absent;
+  for (int64_t id : candidates) {
+    const bool here = std::any_of(img.objects.begin(), img.objects.end(),
+                                  [&](const DatasetObject& o) { return o.category_id == id; });
+    (here ? present : absent).push_back(id);
+  }
+  std::shuffle(present.begin(), present.end(), rng);
+  std::shuffle(absent.begin(), absent.end(), rng);
+  const auto room = static_cast<size_t>(std::max(1, config_.max_prompt_categories));
+  std::vector<int64_t> asked(present.begin(), present.begin() + std::min(room, present.size()));
+  for (size_t a = 0; asked.size() < room && a < absent.size(); ++a) asked.push_back(absent[a]);
+  std::shuffle(asked.begin(), asked.end(), rng);
+  for (int64_t id : asked) c.phrases.push_back(category_names_.at(id));
+  for (size_t j = 0; j < img.objects.size(); ++j)
+    if (std::find(asked.begin(), asked.end(), img.objects[j].category_id) != asked.end())
+      c.objects.push_back(j);
+  if (c.phrases.empty()) c.objects.clear();  // nothing verified to ask for: an empty answer to "detect all"
+  return c;
+}
+
 TrainBatch BatchBuilder::build(int64_t step) const {
   TrainBatch batch;
   batch.step = step;
@@ -64,18 +108,27 @@ TrainBatch BatchBuilder::build(int64_t step) const {
   std::vector<torch::Tensor> images;
   std::vector<std::vector<TokenId>> seqs;
   std::vector<std::vector<uint8_t>> roles;
-  const int64_t P = static_cast<int64_t>(prompt_.size());
-  for (const auto& [i, position] : idx) {
+  std::vector<size_t> wanted;
+  for (const auto& [i, position] : idx) wanted.push_back(i);
+  const auto fitted = store_.get_many(wanted);  // decoded now unless the store caches every image
+  for (size_t k = 0; k < idx.size(); ++k) {
+    const auto& [i, position] = idx[k];
+    if (!fitted[k]) continue;  // could not be decoded: counted by the store, left out of the batch
     std::seed_seq seq{seed_, static_cast<uint64_t>(step), static_cast<uint64_t>(position)};
     std::mt19937_64 rng(seq);
     const DatasetImage& img = dataset_.images[i];
     const bool flip = std::uniform_real_distribution<double>(0, 1)(rng) < config_.flip_prob;
-    images.push_back(image_to_tensor(cache_.image(i), flip));
+    images.push_back(image_to_tensor(fitted[k]->pixels, flip));
+    const PromptChoice prompt = choose_prompt(img, rng);
+    const std::vector<TokenId> prompt_ids =
+        prompt.phrases.empty() ? prompt_ : tokenizer_.prompt_ids(prompt.phrases);
+    const int64_t P = static_cast<int64_t>(prompt_ids.size());
     std::vector<DescribedBox> objects;
-    for (const auto& o : img.objects) {
-      BoxXYXY b = o.box;
-      if (flip) b = {1 - o.box.x2, o.box.y1, 1 - o.box.x1, o.box.y2};
-      objects.push_back({tokenizer_.encode(o.description), b});
+    for (size_t j : prompt.objects) {
+      const DatasetObject& o = img.objects[j];
+      BoxXYXY b = fitted[k]->fit.to_frame(o.box);  // targets live in the model frame
+      if (flip) b = {1 - b.x2, b.y1, 1 - b.x1, b.y2};
+      objects.push_back({tokenizer_.encode(img.phrase.empty() ? o.description : img.phrase), b});
     }
     if (static_cast<int64_t>(objects.size()) > config_.max_objects) {  // keep the largest
       std::stable_sort(objects.begin(), objects.end(),
@@ -85,7 +138,7 @@ TrainBatch BatchBuilder::build(int64_t step) const {
     for (int64_t r = 0; r < R; ++r) {
       const auto perm = order_objects(objects, order, vocab, rng(), config_.raster_grid);
       const EncodedAnswer a = encode_answer(objects, perm, vocab, st);
-      std::vector<TokenId> ids = prompt_;
+      std::vector<TokenId> ids = prompt_ids;
       std::vector<uint8_t> role(P, kRoleNone);
       ids.insert(ids.end(), a.ids.begin(), a.ids.end());
       for (auto x : a.roles) role.push_back(static_cast<uint8_t>(x));
@@ -104,8 +157,11 @@ TrainBatch BatchBuilder::build(int64_t step) const {
       roles.push_back(std::move(role));
     }
   }
+  if (images.empty())
+    throw_input_error("training images of step " + std::to_string(step), "at least one that decodes",
+                      "none (" + store_.first_error() + ")");
   std::tie(batch.tokens, batch.roles) = pad_sequences(seqs, roles, tokenizer_.pad_id());
-  batch.images = torch::stack(images);
+  batch.images = std::move(images);
   return batch;
 }
 

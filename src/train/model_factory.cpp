@@ -18,8 +18,10 @@ std::shared_ptr<WordTokenizer> word_tokenizer_from(const TrainConfig& cfg,
   std::vector<std::string> texts;
   for (const auto* d : splits) {
     for (const auto& c : d->coco.categories) texts.push_back(c.name);
-    for (const auto& img : d->images)
+    for (const auto& img : d->images) {
       for (const auto& o : img.objects) texts.push_back(o.description);
+      if (!img.phrase.empty()) texts.push_back(img.phrase);
+    }
   }
   return std::make_shared<WordTokenizer>(WordTokenizer::build(texts, cfg.data.num_bins));
 }
@@ -165,6 +167,26 @@ bool is_partially_frozen(const ModelBundle& bundle, const torch::Tensor& paramet
   if (bundle.first_new_row < 0 || bundle.resolved.hf.train_lm) return false;
   return parameter.is_same(bundle.model->input_embedding()) ||
          parameter.is_same(bundle.model->lm_head_weight());
+}
+
+ImageStoreConfig image_store_config(const ModelBundle& bundle, int threads) {
+  const TrainConfig& cfg = bundle.resolved;
+  const auto* qwen = dynamic_cast<const QwenVLModel*>(bundle.model.get());
+  ImageStoreConfig s;
+  s.fit.mode = cfg.data.fit == "auto" ? (qwen ? ImageFitMode::kFitNative : ImageFitMode::kFitSquare)
+                                      : parse_image_fit_mode(cfg.data.fit);
+  s.fit.size = cfg.model.image_size;
+  if (qwen) s.fit.factor = qwen->config().vision.patch_size * qwen->config().vision.spatial_merge_size;
+  s.fit.min_pixels = cfg.data.min_pixels;
+  s.fit.max_pixels = cfg.data.max_pixels;
+  if (!qwen && s.fit.mode == ImageFitMode::kFitNative)
+    throw_input_error("data.fit", "square or letterbox for the tiny model (it sees model.image_size squares)",
+                      "native");
+  s.jpeg_dct_scaling = cfg.data.jpeg_dct_scaling;
+  s.apply_exif_orientation = cfg.data.exif_orientation;
+  s.cache_mib = cfg.data.cache_mib;
+  s.threads = cfg.data.decode_threads > 0 ? cfg.data.decode_threads : std::max(1, threads);
+  return s;
 }
 
 }  // namespace coordexp

@@ -59,7 +59,7 @@ std::vector<Generation> generate_rollouts(VisionLanguageModel& model, const Trai
   torch::NoGradGuard no_grad;
   const bool was_training = model.is_training();
   model.eval();
-  const int64_t B = batch.images.size(0);
+  const auto B = static_cast<int64_t>(batch.images.size());
   auto p = torch::tensor(prompt, torch::kLong).unsqueeze(0).repeat({B, 1});
   auto gens = generate(model, batch.images, p, grammar_for(tokenizer, model.vocab_size()), g);
   if (was_training) model.train();
@@ -173,7 +173,8 @@ TrainBatch build_rollout_batch(VisionLanguageModel& model, const TrainBatch& bat
                                const CriterionConfig& criterion, const RolloutConfig& rollout,
                                const GenerationConfig& generation, const TextEmbedder& embedder,
                                RolloutStats* stats, ObjectOrder missed_order, int raster_grid) {
-  const int64_t B = batch.images.size(0), R = batch.sequences_per_image;
+  const auto B = static_cast<int64_t>(batch.images.size());
+  const int64_t R = batch.sequences_per_image;
   const std::vector<Generation> gens =
       generate_rollouts(model, batch, tokenizer, prompt, rollout, generation);
   MatcherConfig matcher = criterion.matcher();

@@ -1,12 +1,16 @@
 // Writing a run's report: JSON stats, pictures and a Markdown page (see run_report.hpp).
 #include "coordexp/train/run_report.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "coordexp/data/image_decode.hpp"
+#include "coordexp/data/resample.hpp"
 #include "coordexp/report/box_drawing.hpp"
 #include "coordexp/report/line_plot.hpp"
 #include "coordexp/report/montage.hpp"
@@ -46,6 +50,16 @@ ImageRGB8 loss_curve(const fs::path& metrics_path) {
   return render_line_plot(v, pc);
 }
 
+// The original image for drawing, shrunk (aspect kept) to at most max_side pixels a side.
+ImageRGB8 picture_for_drawing(const std::string& path, int max_side = 512) {
+  const DecodedImage probe = load_image(path, {max_side, max_side});  // DCT-scaled for large JPEGs
+  const ImageRGB8& pic = probe.pixels;
+  const double scale = static_cast<double>(max_side) / std::max(pic.width(), pic.height());
+  if (scale >= 1.0) return pic;
+  return resize_bicubic_pil(pic, std::max(1, static_cast<int>(std::lround(pic.width() * scale))),
+                            std::max(1, static_cast<int>(std::lround(pic.height() * scale))));
+}
+
 ImageRGB8 predictions_picture(const SplitResult& r, size_t count) {
   std::vector<ImageRGB8> tiles;
   std::vector<std::string> captions;
@@ -55,7 +69,7 @@ ImageRGB8 predictions_picture(const SplitResult& r, size_t count) {
   for (size_t k = 0; k < std::min(count, r.run.images.size()); ++k) {
     const size_t i = r.run.images[k];
     const DatasetImage& img = r.data->images[i];
-    const ImageRGB8& pic = r.cache->image(i);
+    const ImageRGB8 pic = picture_for_drawing(img.path);  // the original photo, at most 512 pixels a side
     const double sx = pic.width(), sy = pic.height();
     std::vector<LabelledBox> boxes;
     for (const auto& o : img.objects)

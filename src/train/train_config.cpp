@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "coordexp/data/image_fit.hpp"
 #include "coordexp/util/error.hpp"
 #include "coordexp/util/json_config.hpp"
 
@@ -80,7 +81,11 @@ void visit(V& v, TrainConfig& c) {
     s("train_json", d.train_json), s("val_json", d.val_json), s("extra_eval_json", d.extra_eval_json);
     s("image_root", d.image_root), s("num_bins", d.num_bins), s("order", d.order);
     s("mc_orderings", d.mc_orderings), s("flip_prob", d.flip_prob), s("max_objects", d.max_objects);
-    s("use_description", d.use_description);
+    s("use_description", d.use_description), s("category_prompt_prob", d.category_prompt_prob);
+    s("max_prompt_categories", d.max_prompt_categories), s("fit", d.fit), s("min_pixels", d.min_pixels);
+    s("max_pixels", d.max_pixels), s("jpeg_dct_scaling", d.jpeg_dct_scaling);
+    s("exif_orientation", d.exif_orientation), s("cache_mib", d.cache_mib),
+        s("decode_threads", d.decode_threads);
   }
   {
     auto s = v.section("model");
@@ -168,6 +173,25 @@ TrainConfig load_train_config(const std::string& path) {
   visit(reader, c);
   reader.r.finish();
   parse_object_order(c.data.order);  // validates
+  if (c.data.fit != "auto") {
+    try {
+      parse_image_fit_mode(c.data.fit);
+    } catch (const InputError& e) {
+      throw InputError(path + ": field \"data.fit\": " + e.what());
+    }
+  }
+  if (c.data.min_pixels <= 0 || c.data.max_pixels < c.data.min_pixels)
+    throw_input_error(path + ": field \"data.max_pixels\"", "0 < data.min_pixels <= data.max_pixels",
+                      std::to_string(c.data.min_pixels) + " .. " + std::to_string(c.data.max_pixels));
+  if (!(c.data.category_prompt_prob >= 0 && c.data.category_prompt_prob <= 1) ||
+      c.data.max_prompt_categories < 1)
+    throw_input_error(
+        path + ": field \"data.category_prompt_prob\" / \"data.max_prompt_categories\"",
+        "a probability in [0, 1] / at least 1",
+        std::to_string(c.data.category_prompt_prob) + " / " + std::to_string(c.data.max_prompt_categories));
+  if (c.data.cache_mib < 0 || c.data.decode_threads < 0)
+    throw_input_error(path + ": field \"data.cache_mib\" / \"data.decode_threads\"", "values >= 0",
+                      std::to_string(c.data.cache_mib) + " / " + std::to_string(c.data.decode_threads));
   // 0 steps: evaluate the weights run.init_from names (the ablation's inference-only variants)
   if (!(c.optim.steps > 0 || (c.optim.steps == 0 && !c.run.init_from.empty())))
     throw_input_error(path + ": field \"optim.steps\"", "a positive integer (or 0 with run.init_from)",
@@ -181,7 +205,8 @@ TrainConfig load_train_config(const std::string& path) {
   check_positive(path, "optim.batch_size", c.optim.batch_size);
   check_positive(path, "optim.lr", c.optim.lr);
   check_positive(path, "data.mc_orderings", c.data.mc_orderings);
-  if (!c.hf.path.empty() && c.model.image_size % 28 != 0)
+  if (!c.hf.path.empty() && (c.data.fit == "square" || c.data.fit == "letterbox") &&
+      c.model.image_size % 28 != 0)
     throw_input_error(path + ": field \"model.image_size\"",
                       "a multiple of 28 with hf.path (patch 14, merge 2)",
                       std::to_string(c.model.image_size));

@@ -85,8 +85,8 @@ struct TrainingRun {
   std::vector<std::pair<std::string, DetectionDataset>> eval_sets;  // val first, then the extra split
   ModelBundle bundle;
   VisionLanguageModel* model = nullptr;
-  std::unique_ptr<ImageCache> train_cache;
-  std::vector<std::unique_ptr<ImageCache>> eval_caches;
+  std::unique_ptr<ImageStore> train_images;
+  std::vector<std::unique_ptr<ImageStore>> eval_images;
   std::unique_ptr<torch::optim::AdamW> optimizer;
   std::unique_ptr<SetCriterion> criterion;
   LossSchedule schedule;
@@ -147,12 +147,16 @@ void load_data_and_model(TrainingRun& run) {
     if (!run.bundle.tokenizer_reused) run.tokenizer().save((run.out / "tokenizer.json").string());
     write_text(run.out / "config.json", train_config_to_json(run.bundle.resolved) + "\n");
   }
-  run.train_cache = std::make_unique<ImageCache>(run.train_set, cfg.model.image_size, run.threads);
-  if (run.train_cache->corrupt() > 0)
-    *run.log << "coordexp train: skipped " << run.train_cache->corrupt()
-             << " unreadable training images (first: " << run.train_cache->first_error() << ")\n";
-  for (auto& [n, d] : run.eval_sets)
-    run.eval_caches.push_back(std::make_unique<ImageCache>(d, cfg.model.image_size, run.threads));
+  const ImageStoreConfig images = image_store_config(run.bundle, run.threads);
+  run.train_images = std::make_unique<ImageStore>(run.train_set, images);
+  *run.log << "coordexp train: images fitted " << image_fit_mode_name(images.fit.mode)
+           << (run.train_images->cached() ? ", decoded once into memory"
+                                          : ", decoded as each step needs them")
+           << "\n";
+  if (run.train_images->corrupt() > 0)
+    *run.log << "coordexp train: skipped " << run.train_images->corrupt()
+             << " unusable training images (first: " << run.train_images->first_error() << ")\n";
+  for (auto& [n, d] : run.eval_sets) run.eval_images.push_back(std::make_unique<ImageStore>(d, images));
 }
 
 // The step to start from: the checkpoint's when resuming, and the same on every data-parallel worker (whose
@@ -223,7 +227,7 @@ void setup_run(TrainingRun& run) {
   if (cfg.hf.path.empty())
     run.data_cfg.raster_grid = static_cast<int>(cfg.model.image_size / cfg.model.patch_size);
   run.builder =
-      std::make_unique<BatchBuilder>(run.train_set, *run.train_cache, run.tokenizer(), run.data_cfg,
+      std::make_unique<BatchBuilder>(run.train_set, *run.train_images, run.tokenizer(), run.data_cfg,
                                      cfg.optim.batch_size, cfg.run.seed, run.env.rank, run.env.world_size);
   vision_warmup_if_configured(run);
   for (const auto& p : run.model->parameters())
@@ -235,7 +239,7 @@ void setup_run(TrainingRun& run) {
 DetectionRun detect_split(TrainingRun& run, size_t k, const LabelMapper& mapper, int64_t max_images) {
   auto& [name, data] = run.eval_sets[k];
   DetectionRun local =
-      detect_dataset(*run.model, data, *run.eval_caches[k], run.tokenizer(), mapper, run.cfg.generation,
+      detect_dataset(*run.model, data, *run.eval_images[k], run.tokenizer(), mapper, run.cfg.generation,
                      run.cfg.run.eval_batch_size, max_images, run.env.rank, run.env.world_size);
   if (run.env.world_size == 1) return local;
   std::vector<DetectionRun> shards;
@@ -249,8 +253,7 @@ DetectionRun detect_split(TrainingRun& run, size_t k, const LabelMapper& mapper,
 CriterionOutput step_losses(TrainingRun& run, TrainBatch& batch, bool rollout_step,
                             const TextEmbedder& embedder) {
   VisionLanguageModel& model = *run.model;
-  auto img = model.encode_images(batch.images);
-  if (batch.sequences_per_image > 1) img = img.repeat_interleave(batch.sequences_per_image, 0);
+  const ImageTokens img = model.encode_image_list(batch.images).repeat_interleave(batch.sequences_per_image);
   const bool grounded = run.cfg.optim.grounding_weight > 0 && !rollout_step;
   model.record_image_attention(grounded);
   CriterionBatch cb;
@@ -464,7 +467,7 @@ void final_evaluation(TrainingRun& run, const TrainSummary& summary, double loop
               << ev.agnostic_stats[0] << " AP50 " << ev.agnostic_stats[1] << "; "
               << format_label_accuracy(ev.label_accuracy) << " (" << det.images.size() << " images, "
               << det.generated_tokens / std::max(1e-9, det.seconds) << " generated tokens/s)\n";
-    results.push_back({name, &data, run.eval_caches[k].get(), std::move(det), std::move(ev)});
+    results.push_back({name, &data, std::move(det), std::move(ev)});
   }
   if (!run.main_rank) return;
   const RunFacts facts{summary.tokens_per_second, peak_rss_mib(), loop_s, run.step};

@@ -65,7 +65,7 @@ VisionWarmupResult vision_warmup(VisionLanguageModel& model, const BatchBuilder&
   double sum_ce = 0, sum_l1 = 0, sum_word = 0, sum_bg = 0, n_obj = 0, n_bg = 0, n_tail = 0;
   for (int64_t s = 0; s < config.steps; ++s) {
     TrainBatch batch = loader.next();
-    auto tokens = model.encode_images(batch.images);  // [B, I, D]
+    auto tokens = model.encode_image_list(batch.images).embeds;  // [B, I, D]
     const int64_t B = tokens.size(0), I = tokens.size(1);
     const auto grid = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(I))));
     COORDEXP_CHECK_ARG(grid * grid == I, "optim.vision_warmup_steps",

@@ -1,6 +1,6 @@
-// RGB8 image tests: PNG round trips (memory and file), decoding of hand-built grey / RGBA PNGs, clear
-// InputErrors for missing, empty, random, truncated and corrupted files, bilinear resize against values
-// worked out by hand (half-pixel centres), and horizontal flip.
+// RGB8 image tests: PNG round trips (memory and file), decoding of hand-built PNGs of every colour type and
+// bit depth, clear InputErrors for missing, empty, random, truncated, corrupted and oversized files, bilinear
+// resize against values worked out by hand (half-pixel centres), and horizontal flip.
 #include <gtest/gtest.h>
 
 #include <array>
@@ -11,51 +11,12 @@
 
 #include "coordexp/data/image.hpp"
 #include "coordexp/util/error.hpp"
+#include "test_image_util.hpp"
 
 namespace coordexp {
 namespace {
 
-namespace fs = std::filesystem;
-
-fs::path temp_dir() {
-  static const fs::path dir = [] {
-    std::random_device rd;
-    fs::path d = fs::temp_directory_path() / ("coordexp_image_test_" + std::to_string(rd()));
-    fs::create_directories(d);
-    return d;
-  }();
-  return dir;
-}
-
-void write_bytes(const fs::path& path, const std::vector<std::uint8_t>& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-}
-
-ImageRGB8 gradient_image(int w, int h) {
-  ImageRGB8 im(w, h);
-  for (int y = 0; y < h; ++y)
-    for (int x = 0; x < w; ++x)
-      im.set(x, y,
-             {static_cast<std::uint8_t>(x * 7), static_cast<std::uint8_t>(y * 11),
-              static_cast<std::uint8_t>((x * y) & 255)});
-  return im;
-}
-
-// The message of the InputError `f` throws ("" and a test failure if it throws nothing or something else).
-template <class F>
-std::string input_error_message(F&& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected InputError, got: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "expected InputError, nothing was thrown";
-  return "";
-}
+using namespace image_test;
 
 // --- Hand-built PNGs (stored deflate blocks), to decode colour types our encoder never writes. ---
 std::uint32_t crc32(const std::uint8_t* p, std::size_t n, std::uint32_t crc = 0) {
@@ -79,15 +40,20 @@ void put_chunk(std::vector<std::uint8_t>& png, const char type[4], const std::ve
   put_u32(png, crc32(body.data(), body.size()));
 }
 
-// A PNG of one 8-bit colour type from raw scanlines (each already prefixed with filter byte 0).
+// A PNG of one colour type and bit depth from raw scanlines (each already prefixed with filter byte 0);
+// `palette` (RGB triples) and `trns` become PLTE and tRNS chunks when not empty.
 std::vector<std::uint8_t> handmade_png(std::uint32_t w, std::uint32_t h, std::uint8_t colour_type,
-                                       const std::vector<std::uint8_t>& scanlines) {
+                                       const std::vector<std::uint8_t>& scanlines, std::uint8_t bit_depth = 8,
+                                       const std::vector<std::uint8_t>& palette = {},
+                                       const std::vector<std::uint8_t>& trns = {}) {
   std::vector<std::uint8_t> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
   std::vector<std::uint8_t> ihdr;
   put_u32(ihdr, w);
   put_u32(ihdr, h);
-  ihdr.insert(ihdr.end(), {8, colour_type, 0, 0, 0});
+  ihdr.insert(ihdr.end(), {bit_depth, colour_type, 0, 0, 0});
   put_chunk(png, "IHDR", ihdr);
+  if (!palette.empty()) put_chunk(png, "PLTE", palette);
+  if (!trns.empty()) put_chunk(png, "tRNS", trns);
   std::vector<std::uint8_t> z = {0x78, 0x01, 0x01};  // zlib header, one final stored block
   const auto len = static_cast<std::uint16_t>(scanlines.size());
   z.insert(z.end(), {static_cast<std::uint8_t>(len & 255), static_cast<std::uint8_t>(len >> 8),
@@ -138,6 +104,45 @@ TEST(Png, DecodesGreyAndDropsAlpha) {
   ImageRGB8 rgba = decode_png(handmade_png(1, 2, 6, {0, 10, 20, 30, 0, 0, 40, 50, 60, 255}));
   EXPECT_EQ(rgba.at(0, 0), (RgbColor{10, 20, 30}));
   EXPECT_EQ(rgba.at(0, 1), (RgbColor{40, 50, 60}));
+}
+
+TEST(Png, SixteenBitSamplesKeepTheirHighByte) {
+  // 2x1 RGB, 16 bits: (0x1234, 0xABCD, 0xFF00), (0x00FF, 0x8080, 0x0001).
+  ImageRGB8 rgb = decode_png(
+      handmade_png(2, 1, 2, {0, 0x12, 0x34, 0xAB, 0xCD, 0xFF, 0x00, 0x00, 0xFF, 0x80, 0x80, 0x00, 0x01}, 16));
+  EXPECT_EQ(rgb.at(0, 0), (RgbColor{0x12, 0xAB, 0xFF}));
+  EXPECT_EQ(rgb.at(1, 0), (RgbColor{0x00, 0x80, 0x00}));
+  // 2x1 grey, 16 bits (Pillow's "I;16" -> "RGB" clips at 255 instead; the high byte is the faithful value).
+  ImageRGB8 grey = decode_png(handmade_png(2, 1, 0, {0, 0x12, 0x34, 0xFE, 0xFF}, 16));
+  EXPECT_EQ(grey.at(0, 0), (RgbColor{0x12, 0x12, 0x12}));
+  EXPECT_EQ(grey.at(1, 0), (RgbColor{0xFE, 0xFE, 0xFE}));
+  // 1x1 RGBA, 16 bits: alpha dropped.
+  ImageRGB8 rgba = decode_png(handmade_png(1, 1, 6, {0, 0xA0, 1, 0xB0, 2, 0xC0, 3, 0x00, 0x00}, 16));
+  EXPECT_EQ(rgba.at(0, 0), (RgbColor{0xA0, 0xB0, 0xC0}));
+  // 1x1 grey + alpha, 16 bits.
+  ImageRGB8 ga = decode_png(handmade_png(1, 1, 4, {0, 0x7F, 0xFF, 0x00, 0x10}, 16));
+  EXPECT_EQ(ga.at(0, 0), (RgbColor{0x7F, 0x7F, 0x7F}));
+}
+
+TEST(Png, PaletteLowBitDepthAndGreyAlpha) {
+  const std::vector<std::uint8_t> palette = {10, 20, 30, 40, 50, 60, 70, 80, 90, 200, 210, 220};
+  // 4x1 palette, 2 bits per index: indices 3, 2, 1, 0 packed in one byte (0b11100100).
+  ImageRGB8 pal = decode_png(handmade_png(4, 1, 3, {0, 0xE4}, 2, palette));
+  EXPECT_EQ(pal.at(0, 0), (RgbColor{200, 210, 220}));
+  EXPECT_EQ(pal.at(1, 0), (RgbColor{70, 80, 90}));
+  EXPECT_EQ(pal.at(3, 0), (RgbColor{10, 20, 30}));
+  // The same with tRNS (transparency per palette entry): colours kept, alpha dropped.
+  EXPECT_EQ(decode_png(handmade_png(4, 1, 3, {0, 0xE4}, 2, palette, {0, 128, 255, 7})), pal);
+  // 8x1 grey, 1 bit: 0b10110000 -> 255, 0, 255, 255, 0, 0, 0, 0.
+  ImageRGB8 bits = decode_png(handmade_png(8, 1, 0, {0, 0xB0}, 1));
+  EXPECT_EQ(bits.at(0, 0), (RgbColor{255, 255, 255}));
+  EXPECT_EQ(bits.at(1, 0), (RgbColor{0, 0, 0}));
+  EXPECT_EQ(bits.at(3, 0), (RgbColor{255, 255, 255}));
+  EXPECT_EQ(bits.at(7, 0), (RgbColor{0, 0, 0}));
+  // 2x1 grey + alpha, 8 bits.
+  ImageRGB8 ga = decode_png(handmade_png(2, 1, 4, {0, 33, 0, 99, 255}));
+  EXPECT_EQ(ga.at(0, 0), (RgbColor{33, 33, 33}));
+  EXPECT_EQ(ga.at(1, 0), (RgbColor{99, 99, 99}));
 }
 
 TEST(PngErrors, MissingFileNamesThePath) {
@@ -216,17 +221,41 @@ TEST(PngErrors, AbsurdDimensionsAreRejectedBeforeAllocation) {
   EXPECT_NE(msg.find("huge.png"), std::string::npos) << msg;
 }
 
-// Found by fuzz/fuzz_png.cpp: a 70-byte file whose header claims 30000 x 30000 pixels (under
-// kMaxImageSide) made decode_png allocate 2.7 GB before reading any pixel data.
-TEST(PngErrors, HeaderClaimingMorePixelsThanTheFileCanHoldIsRejectedBeforeAllocation) {
-  std::vector<std::uint8_t> png = handmade_png(1, 1, 2, {0, 1, 2, 3});
-  // Patch IHDR's width and height to 30000 (0x7530) and fix its CRC.
-  png[18] = 0x75, png[19] = 0x30, png[22] = 0x75, png[23] = 0x30;
+// Patches IHDR's width and height and fixes its CRC.
+void set_png_size(std::vector<std::uint8_t>& png, std::uint32_t width, std::uint32_t height) {
+  for (int i = 0; i < 4; ++i) {
+    png[16 + i] = static_cast<std::uint8_t>(width >> (24 - 8 * i));
+    png[20 + i] = static_cast<std::uint8_t>(height >> (24 - 8 * i));
+  }
   const std::uint32_t crc = crc32(png.data() + 12, 17);
   for (int i = 0; i < 4; ++i) png[29 + i] = static_cast<std::uint8_t>(crc >> (24 - 8 * i));
+}
+
+// Found by fuzz/fuzz_png.cpp: a 70-byte file whose header claimed 30000 x 30000 pixels (under
+// kMaxImageSide) made decode_png allocate 2.7 GB before reading any pixel data. 30000 x 30000 is now over
+// the pixel budget; 12000 x 12000 is under it, and still more than 70 bytes can hold.
+TEST(PngErrors, HeaderClaimingMorePixelsThanTheFileCanHoldIsRejectedBeforeAllocation) {
+  std::vector<std::uint8_t> png = handmade_png(1, 1, 2, {0, 1, 2, 3});
+  set_png_size(png, 12000, 12000);
   const std::string msg = input_error_message([&] { decode_png(png, "bomb.png"); });
   EXPECT_NE(msg.find("bomb.png: expected a readable PNG image, found a truncated file: its header claims "
-                     "30000 x 30000 pixels"),
+                     "12000 x 12000 pixels"),
+            std::string::npos)
+      << msg;
+}
+
+TEST(PngErrors, DecompressionBombsAreRejectedOnTheHeader) {
+  std::vector<std::uint8_t> png = handmade_png(1, 1, 2, {0, 1, 2, 3});
+  set_png_size(png, 60000, 60000);
+  std::string msg = input_error_message([&] { decode_png(png, "side.png"); });
+  EXPECT_NE(msg.find("side.png: expected a readable PNG image, found a header claiming 60000 x 60000 pixels, "
+                     "over the limit of 32768 a side"),
+            std::string::npos)
+      << msg;
+  set_png_size(png, 30000, 30000);  // sides allowed, area over Pillow's 2 * 89,478,485
+  msg = input_error_message([&] { decode_png(png, "area.png"); });
+  EXPECT_NE(msg.find("area.png: expected a readable PNG image, found a header claiming 30000 x 30000 pixels "
+                     "(900000000), over the budget of 178956970 pixels"),
             std::string::npos)
       << msg;
 }

@@ -62,28 +62,6 @@ torch::Tensor all_logits(QwenVLModel& m, const torch::Tensor& image, const std::
 
 class QwenFamilies : public ::testing::TestWithParam<QwenVLFamily> {};
 
-TEST(QwenSmartResize, MatchesTheProcessorsRules) {
-  const ImageSize same = qwen_smart_resize(56, 84);
-  EXPECT_EQ(same.height, 56);
-  EXPECT_EQ(same.width, 84);
-  // 42 / 28 = 1.5 and 70 / 28 = 2.5: Python's round() goes to the even neighbour (2, 2)
-  const ImageSize even = qwen_smart_resize(42, 70, 28, 28 * 28, 1 << 30);
-  EXPECT_EQ(even.height, 56);
-  EXPECT_EQ(even.width, 56);
-  // too small: scaled up to min_pixels with ceil
-  const ImageSize up = qwen_smart_resize(10, 10);
-  EXPECT_EQ(up.height, 56);
-  EXPECT_EQ(up.width, 56);
-  // too large: scaled down with floor below max_pixels, aspect kept
-  const ImageSize down = qwen_smart_resize(4000, 3000, 28, 3136, 28 * 28 * 1280);
-  EXPECT_EQ(down.height % 28, 0);
-  EXPECT_EQ(down.width % 28, 0);
-  EXPECT_LE(down.height * down.width, 28 * 28 * 1280);
-  EXPECT_NEAR(static_cast<double>(down.height) / down.width, 4.0 / 3.0, 0.05);
-  EXPECT_THROW(qwen_smart_resize(10, 3000), InputError);  // aspect ratio over 200
-  EXPECT_THROW(qwen_smart_resize(0, 30), InputError);
-}
-
 TEST_P(QwenFamilies, CachedDecodingEqualsRecomputation) {
   auto m = load_qwen_vl(checkpoint(GetParam()));
   m->eval();
@@ -97,11 +75,47 @@ TEST_P(QwenFamilies, CachedDecodingEqualsRecomputation) {
   torch::NoGradGuard g;
   KvCache cache;
   auto h = m->prefill(m->encode_images(image), torch::tensor(prompt).view({1, -1}), cache);
-  EXPECT_EQ(cache.position_offset, 3 - 6);  // the image takes max(2, 3) positions for 6 tokens
+  ASSERT_EQ(cache.position_offsets.size(), 1u);
+  EXPECT_EQ(cache.position_offsets[0], 3 - 6);  // the image takes max(2, 3) positions for 6 tokens
+  EXPECT_FALSE(cache.key_mask.defined());       // one image size: nothing masked
   for (size_t k = 0; k <= answer.size(); ++k) {
     const int64_t pos = first_text + static_cast<int64_t>(prompt.size() + k) - 1;
     EXPECT_TRUE(torch::allclose(m->logits(h)[0], full[0][pos], 1e-5, 1e-5)) << "step " << k;
     if (k < answer.size()) h = m->decode_step(torch::tensor({answer[k]}), cache);
+  }
+}
+
+// Images of three sizes (2 x 3, 3 x 2 and 4 x 4 merged tokens) in one batch: each row's text logits equal
+// those of its image alone, teacher-forced and decoded with the cache, and the mixed batch's image tokens are
+// padded to the longest row.
+TEST_P(QwenFamilies, AnImageInAMixedBatchGivesItsLogitsAlone) {
+  auto m = load_qwen_vl(checkpoint(GetParam()));
+  m->eval();
+  m->set_image_prefix({5, 6, 7});
+  torch::NoGradGuard g;
+  const std::vector<torch::Tensor> images = {test_image(56, 84)[0], test_image(84, 56)[0],
+                                             test_image(112, 112)[0]};
+  const auto tokens = torch::tensor({20, 21, 22, 23}).view({1, -1});
+  const ImageTokens mixed = m->encode_image_list(images);
+  ASSERT_TRUE(mixed.padded());
+  EXPECT_EQ(mixed.embeds.size(1), 16);
+  EXPECT_EQ(mixed.count(0), 6);
+  EXPECT_EQ(mixed.count(1), 6);
+  EXPECT_EQ(mixed.rows[1], 3);
+  EXPECT_EQ(mixed.count(2), 16);
+  const auto batch_logits = m->logits(m->forward_text(mixed, tokens.expand({3, -1})));  // [3, T, V]
+  for (int64_t b = 0; b < 3; ++b) {
+    const auto alone = m->logits(m->forward_text(m->encode_images(images[b].unsqueeze(0)), tokens))[0];
+    EXPECT_LT((batch_logits[b] - alone).abs().max().item<double>(), 1e-5) << "row " << b;
+  }
+  // cached decoding of the mixed batch: prompt 20, 21 then 22, 23 one at a time
+  KvCache cache;
+  auto h = m->prefill(mixed, tokens.narrow(1, 0, 2).expand({3, -1}), cache);
+  ASSERT_TRUE(cache.key_mask.defined());
+  EXPECT_EQ(cache.position_offsets, (std::vector<int64_t>{3 - 16, 3 - 16, 4 - 16}));
+  for (int64_t k = 1; k < 4; ++k) {
+    EXPECT_LT((m->logits(h) - batch_logits.select(1, k)).abs().max().item<double>(), 1e-5) << "step " << k;
+    if (k < 3) h = m->decode_step(tokens[0][k + 1].expand({3}), cache);
   }
 }
 
@@ -188,7 +202,10 @@ TEST(QwenWindowAttention, OneWindowOverTheImageEqualsFullAttentionAndSmallWindow
   auto m = load_qwen_vl(with_windows(56, {2}));
   m->eval();
   torch::NoGradGuard g;
-  EXPECT_EQ(m->encode_images(test_image(56, 84)).size(1), 6);
+  const ImageTokens tokens = m->encode_images(test_image(56, 84));
+  EXPECT_EQ(tokens.embeds.size(1), 6);
+  EXPECT_EQ(tokens.rows[0], 2);
+  EXPECT_EQ(tokens.cols[0], 3);
 }
 
 TEST(QwenCheckpointErrors, MissingTensorAndWrongShapeAreNamed) {

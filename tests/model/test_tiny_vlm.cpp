@@ -8,6 +8,14 @@
 namespace coordexp {
 namespace {
 
+// Image tokens from embeddings [B, 4, D] (the tests' 2 x 2 grid) or from encode_images.
+ImageTokens tokens_of(const torch::Tensor& embeds) {
+  return ImageTokens::uniform(embeds, 2, 2);
+}
+const ImageTokens& tokens_of(const ImageTokens& t) {
+  return t;
+}
+
 TinyVlmConfig small_config() {
   TinyVlmConfig c;
   c.image_size = 32;
@@ -29,12 +37,12 @@ TEST(TinyVlm, ShapesAndCausality) {
   auto images = torch::randn({2, 3, 32, 32});
   auto tokens = torch::randint(0, 50, {2, 7}, torch::kLong);
   auto img = model->encode_images(images);
-  EXPECT_EQ(img.sizes(), torch::IntArrayRef({2, 4, 32}));
-  auto h = model->forward_text(img, tokens);
+  EXPECT_EQ(img.embeds.sizes(), torch::IntArrayRef({2, 4, 32}));
+  auto h = model->forward_text(tokens_of(img), tokens);
   EXPECT_EQ(h.sizes(), torch::IntArrayRef({2, 7, 32}));
   auto changed = tokens.clone();
   changed[0][5] = (changed[0][5].item<int64_t>() + 1) % 50;
-  auto h2 = model->forward_text(img, changed);
+  auto h2 = model->forward_text(tokens_of(img), changed);
   EXPECT_LT((h.narrow(1, 0, 5) - h2.narrow(1, 0, 5)).abs().max().item<double>(),
             1e-6);  // earlier positions unchanged
   EXPECT_GT((h[0][5] - h2[0][5]).abs().max().item<double>(), 1e-4);
@@ -63,9 +71,9 @@ TEST_P(TinyVlmVariants, KvCacheDecodingEqualsTeacherForcing) {
   model->eval();
   torch::NoGradGuard ng;
   auto img = model->encode_images(torch::rand({2, 3, 32, 32}));
-  EXPECT_EQ(img.sizes(), torch::IntArrayRef({2, 4, 32}));
+  EXPECT_EQ(img.embeds.sizes(), torch::IntArrayRef({2, 4, 32}));
   auto tokens = torch::randint(0, 50, {2, 9}, torch::kLong);
-  auto full = model->forward_text(img, tokens);  // [B, 9, D]
+  auto full = model->forward_text(tokens_of(img), tokens);  // [B, 9, D]
   KvCache cache;
   auto h = model->prefill(img, tokens.narrow(1, 0, 3), cache);
   EXPECT_LT((h - full.select(1, 2)).abs().max().item<double>(), 1e-5);
@@ -99,11 +107,11 @@ TEST(TinyVlm, ScanPointerFollowsTheCentreOfTheLastBox) {
   auto img = torch::randn({1, 4, 32});
   auto tokens =
       torch::tensor({{3L, 4L, 21L, 29L, 25L, 35L, 5L, 6L}});  // text, x1 y1 x2 y2 (bins 1 9 5 15), text
-  auto base = model->forward_text(img, tokens);
+  auto base = model->forward_text(tokens_of(img), tokens);
   auto changed_at = [&](int64_t cell) {  // per position: does the state change when `cell` changes?
     auto other = img.clone();
     other[0][cell] += torch::randn({32}) * 3;
-    auto diff = (model->forward_text(other, tokens) - base).abs().amax(-1)[0];
+    auto diff = (model->forward_text(tokens_of(other), tokens) - base).abs().amax(-1)[0];
     std::vector<bool> out;
     for (int64_t t = 0; t < 8; ++t) out.push_back(diff[t].item<double>() > 1e-4);
     return out;
@@ -137,7 +145,7 @@ TEST(TinyVlm, ScanPointerBiasGradientMatchesFiniteDifferences) {
   auto tokens = torch::tensor({{3L, 21L, 29L, 25L, 35L, 5L, 22L, 23L, 30L, 31L, 6L},
                                {4L, 20L, 20L, 35L, 35L, 7L, 8L, 27L, 26L, 33L, 34L}});
   auto w = torch::randn({2, 11, 32}, torch::kDouble);
-  auto loss = [&] { return (model->forward_text(img, tokens) * w).sum(); };
+  auto loss = [&] { return (model->forward_text(tokens_of(img), tokens) * w).sum(); };
   model->zero_grad();
   loss().backward();
   const auto grad = table.grad().flatten().clone();
@@ -180,8 +188,8 @@ TEST(TinyVlm, SharedImagePositionMakesTextInvariantToImageTokenOrder) {
     torch::NoGradGuard ng;
     auto img = torch::randn({1, 4, 32});
     auto tokens = torch::randint(0, 50, {1, 5}, torch::kLong);
-    auto a = model->forward_text(img, tokens);
-    auto b = model->forward_text(img.index_select(1, torch::tensor({3L, 1L, 0L, 2L})), tokens);
+    auto a = model->forward_text(tokens_of(img), tokens);
+    auto b = model->forward_text(tokens_of(img.index_select(1, torch::tensor({3L, 1L, 0L, 2L}))), tokens);
     const double diff = (a - b).abs().max().item<double>();
     if (shared)
       EXPECT_LT(diff, 1e-5);
@@ -234,7 +242,7 @@ TEST(TinyVlm, ImageEncoderParametersAreTheOnesEncodeImagesUses) {
   auto c = small_config();
   c.scan_pointer = true, c.coord_first_id = 10, c.num_coord_bins = 16;
   auto model = build_tiny_vlm(c);
-  model->encode_images(torch::randn({2, 3, 32, 32})).pow(2).sum().backward();
+  model->encode_images(torch::randn({2, 3, 32, 32})).embeds.pow(2).sum().backward();
   int encoder = 0;
   for (const auto& p : model->named_parameters()) {
     const bool reached = p.value().grad().defined() && p.value().grad().abs().sum().item<double>() > 0;

@@ -90,7 +90,7 @@ TEST(Grounding, TinyModelRecordsHeadZeroLogProbabilitiesAndLearnsToLook) {
     image[n][cell] += marker;
   }
   model->record_image_attention(true);
-  model->forward_text(image, tokens);
+  model->forward_text(ImageTokens::uniform(image, 4, 4), tokens);
   auto att = model->image_attention();
   ASSERT_TRUE(att.defined());
   ASSERT_EQ(att.sizes(), (std::vector<int64_t>{B, T, I}));
@@ -100,7 +100,7 @@ TEST(Grounding, TinyModelRecordsHeadZeroLogProbabilitiesAndLearnsToLook) {
   torch::optim::Adam opt(model->parameters(), torch::optim::AdamOptions(3e-3));
   double first = 0, last = 0;
   for (int step = 0; step < 60; ++step) {
-    model->forward_text(image, tokens);
+    model->forward_text(ImageTokens::uniform(image, 4, 4), tokens);
     const GroundingTerm g = grounding_term(model->image_attention(), samples);
     if (step == 0) first = g.value.item<double>();
     last = g.value.item<double>();
@@ -111,7 +111,7 @@ TEST(Grounding, TinyModelRecordsHeadZeroLogProbabilitiesAndLearnsToLook) {
   EXPECT_NEAR(first, std::log(static_cast<double>(I + 4)), 1.0);  // about uniform over image + text keys
   EXPECT_LT(last, 0.5);                                           // over 60% of the mass on the object
   model->record_image_attention(false);
-  model->forward_text(image, tokens);
+  model->forward_text(ImageTokens::uniform(image, 4, 4), tokens);
   EXPECT_FALSE(model->image_attention().defined());
 }
 

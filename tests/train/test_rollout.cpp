@@ -27,13 +27,13 @@ class ScriptedModel : public VisionLanguageModel {
       : V_(vocab), scripts_(std::move(scripts)) {
     head_ = register_parameter("head", torch::eye(vocab));
   }
-  torch::Tensor encode_images(const torch::Tensor& images) override {
-    return torch::zeros({images.size(0), 1, V_});
+  ImageTokens encode_images(const torch::Tensor& images) override {
+    return ImageTokens::uniform(torch::zeros({images.size(0), 1, V_}), 1, 1);
   }
-  torch::Tensor forward_text(const torch::Tensor& image_embeds, const torch::Tensor& tokens) override {
+  torch::Tensor forward_text(const ImageTokens&, const torch::Tensor& tokens) override {
     return torch::zeros({tokens.size(0), tokens.size(1), V_});
   }
-  torch::Tensor prefill(const torch::Tensor&, const torch::Tensor&, KvCache&) override {
+  torch::Tensor prefill(const ImageTokens&, const torch::Tensor&, KvCache&) override {
     step_ = 0;
     return next();
   }
@@ -78,7 +78,7 @@ TEST(Rollout, BatchHoldsTheRolloutMatchedDescriptionsMissedObjectsAndTheEnd) {
   ScriptedModel model(tok.vocab_size(), {s0, s1});
 
   TrainBatch tf;
-  tf.images = torch::zeros({2, 3, 8, 8});
+  tf.images = torch::zeros({2, 3, 8, 8}).unbind(0);
   tf.sequences_per_image = 1;
   CriterionSample a, b;
   a.ground_truth = {{red_star, dequantize_box({1, 1, 9, 9}, v)},
@@ -187,7 +187,7 @@ TEST(Rollout, MissedObjectsAreAppendedInTheDataOrder) {
   const StructureTokens st = tok.structure();
   const std::array<int, 4> top_right{9, 0, 14, 4}, bottom_left{0, 10, 4, 14};
   TrainBatch tf;
-  tf.images = torch::zeros({1, 3, 8, 8});
+  tf.images = torch::zeros({1, 3, 8, 8}).unbind(0);
   tf.sequences_per_image = 1;
   CriterionSample a;
   a.ground_truth = {{tok.encode("red star"), dequantize_box(top_right, v)},

@@ -213,7 +213,7 @@ TEST(Trainer, AScanPointerRunLoadsBackForPrediction) {
   const TrainConfig& cfg = run.resolved;
   const DetectionDataset val =
       load_detection_dataset(cfg.data.val_json, cfg.data.image_root, cfg.data.use_description);
-  const ImageCache cache(val, cfg.model.image_size, 1);
+  const ImageStore cache(val, image_store_config(run, 1));
   const LabelMapper mapper(val.coco.categories);
   const DetectionRun again = detect_dataset(*run.model, val, cache, *run.tokenizer, mapper, cfg.generation,
                                             cfg.run.eval_batch_size, 0);
@@ -300,7 +300,7 @@ TEST(Checkpoint, FullDiskKeepsThePreviousCheckpoint) {
 
 TEST(BatchBuilder, PositionsFlipsAndMonteCarloWeights) {
   DetectionDataset data = load_detection_dataset((data_dir() / "train.json").string(), "", true);
-  ImageCache cache(data, 32, 1);
+  ImageStore cache(data, ImageStoreConfig::square(32, 1));
   std::vector<std::string> texts;
   for (const auto& c : data.coco.categories) texts.push_back(c.name);
   const WordTokenizer tok = WordTokenizer::build(texts, 32);
@@ -311,7 +311,7 @@ TEST(BatchBuilder, PositionsFlipsAndMonteCarloWeights) {
   BatchBuilder builder(data, cache, tok, dc, 3, 5);
   const TrainBatch b = builder.build(0);
   ASSERT_EQ(b.samples.size(), 6u);
-  EXPECT_EQ(b.images.sizes(), torch::IntArrayRef({3, 3, 32, 32}));
+  EXPECT_EQ(torch::stack(b.images).sizes(), torch::IntArrayRef({3, 3, 32, 32}));
   const CoordVocab vocab = tok.coord_vocab();
   for (size_t n = 0; n < b.samples.size(); ++n) {
     EXPECT_DOUBLE_EQ(b.samples[n].weight, 0.5);
@@ -330,7 +330,7 @@ TEST(BatchBuilder, PositionsFlipsAndMonteCarloWeights) {
   dc.flip_prob = 0.0;
   BatchBuilder plain(data, cache, tok, dc, 3, 5);
   const TrainBatch f = flipper.build(1), p = plain.build(1);
-  EXPECT_TRUE(torch::allclose(f.images, p.images.flip({3})));
+  EXPECT_TRUE(torch::allclose(torch::stack(f.images), torch::stack(p.images).flip({3})));
   for (size_t n = 0; n < f.samples.size(); ++n)
     for (size_t k = 0; k < f.samples[n].ground_truth.size(); ++k) {
       const BoxXYXY fb = f.samples[n].ground_truth[k].box, pb = p.samples[n].ground_truth[k].box;

@@ -70,13 +70,13 @@ struct WarmupSetup {
         cfg(warmup_config(out)),
         data(load_detection_dataset(cfg.data.train_json, "", true)),
         bundle(build_model_for_training(cfg, {&data}, out, false)),
-        cache(data, cfg.model.image_size, 1),
+        cache(data, ImageStoreConfig::square(cfg.model.image_size, 1)),
         builder(data, cache, *bundle.tokenizer, cfg.data, cfg.optim.batch_size, 0) {}
   fs::path out;
   TrainConfig cfg;
   DetectionDataset data;
   ModelBundle bundle;
-  ImageCache cache;
+  ImageStore cache;
   BatchBuilder builder;
 };
 

@@ -1,6 +1,7 @@
 // COCO-format detection datasets (images, annotations, categories), with the optional free-text
-// "description" per annotation and the optional LVIS fields. Loading is strict: a missing or mistyped
-// field throws InputError naming the file, the array index and the field. Ids are 64-bit integers.
+// "description" per annotation, the optional LVIS fields and the optional referring-expression "caption".
+// Loading is strict: a missing or mistyped field throws InputError naming the file, the array index and the
+// field. Ids are 64-bit integers.
 #pragma once
 
 #include <cstdint>
@@ -25,6 +26,9 @@ struct CocoImage {
   // LVIS only: categories verified absent from the image, and categories not exhaustively annotated.
   std::vector<int64_t> neg_category_ids;
   std::vector<int64_t> not_exhaustive_category_ids;
+  // Referring expressions (RefCOCO as MDETR / GLIP ship it): the expression this image entry stands for; its
+  // annotations are the boxes it refers to. "" when absent.
+  std::string caption;
 };
 
 struct CocoAnnotation {
@@ -59,7 +63,7 @@ CocoDataset load_coco_dataset(const std::string& path);
 // Same, from JSON text in memory; `source` names it in error messages.
 CocoDataset parse_coco_dataset(std::string_view json_text, const std::string& source);
 
-// Writes a dataset as COCO JSON (LVIS fields only when set, description only when non-empty).
+// Writes a dataset as COCO JSON (LVIS fields only when set, description and caption only when non-empty).
 std::string coco_dataset_to_json(const CocoDataset& dataset);
 void save_coco_dataset(const CocoDataset& dataset, const std::string& path);
 

@@ -1,5 +1,6 @@
 // 8-bit RGB images: the one pixel type the data, report and training code exchange. PNG load/save through
-// libpng (any PNG colour type is converted to RGB8 on load; alpha is dropped), bilinear resize and flip.
+// libpng (any PNG colour type is converted to RGB8 on load; alpha is dropped), bilinear resize and flip;
+// PNG or JPEG by content, DCT scaling and EXIF orientation are in image_decode.hpp (load_image).
 // Contract: a missing, empty, truncated or corrupt file gives an InputError naming the file and the problem,
 // never a crash; pixels are row-major, 3 bytes per pixel (R, G, B), no row padding.
 #pragma once
@@ -45,11 +46,13 @@ class ImageRGB8 {
   std::vector<std::uint8_t> pixels_;
 };
 
-// Largest side accepted on load (guards against absurd headers allocating gigabytes).
+// Largest side accepted on load (guards against absurd headers allocating gigabytes; image_decode.hpp's
+// kMaxImagePixels bounds the area as well).
 inline constexpr int kMaxImageSide = 32768;
 
-// Reads a PNG file of any colour type / bit depth into RGB8. Throws InputError "<path>: ..." when the file
-// is missing, empty, not a PNG, truncated or corrupt, or larger than kMaxImageSide.
+// Reads a PNG file of any colour type / bit depth into RGB8 (16-bit samples keep their high byte). Throws
+// InputError "<path>: ..." when the file is missing, empty, not a PNG, truncated or corrupt, or over
+// kMaxImageSide / kMaxImagePixels. load_image (image_decode.hpp) reads JPEG too.
 ImageRGB8 load_png(const std::string& path);
 // Decodes PNG bytes held in memory; `name` is used in error messages in place of a path.
 ImageRGB8 decode_png(const std::vector<std::uint8_t>& bytes, const std::string& name = "<memory>");

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "coordexp/data/detection_dataset.hpp"
-#include "coordexp/data/image_cache.hpp"
+#include "coordexp/data/image_store.hpp"
 #include "coordexp/eval/coco_eval.hpp"
 #include "coordexp/eval/coco_summary.hpp"
 #include "coordexp/eval/detection_results.hpp"
@@ -24,7 +24,8 @@ namespace coordexp {
 struct DetectionRun {
   std::vector<Detection> detections;                    // COCO detections with categories
   std::vector<size_t> images;                           // dataset indices that were run
-  std::vector<std::vector<GeneratedObject>> generated;  // per run image, as generated
+  std::vector<std::vector<GeneratedObject>> generated;  // per run image, as generated (boxes normalised to
+                                                        // the image, not the model frame)
   LabelMappingCounts label_counts;                      // how descriptions met categories
   int64_t generated_tokens = 0;
   int64_t unterminated = 0;  // sequences that hit the length limit
@@ -36,9 +37,10 @@ struct DetectionRun {
 GrammarTokens grammar_for(const DetectionTokenizer& tokenizer, int64_t model_vocab_size);
 
 // Runs the first max_images usable images (0 = all); with num_shards > 1 only every num_shards-th of them,
-// starting at shard (data-parallel evaluation; merge_detection_runs puts the shards back together).
+// starting at shard (data-parallel evaluation; merge_detection_runs puts the shards back together). Images
+// the store cannot decode are left out of `images` (and so out of the evaluation), counted by the store.
 DetectionRun detect_dataset(VisionLanguageModel& model, const DetectionDataset& dataset,
-                            const ImageCache& cache, const DetectionTokenizer& tokenizer,
+                            const ImageStore& store, const DetectionTokenizer& tokenizer,
                             const LabelMapper& mapper, const GenerationConfig& config, int64_t batch_size,
                             int64_t max_images, int shard = 0, int num_shards = 1);
 

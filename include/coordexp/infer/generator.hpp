@@ -85,10 +85,17 @@ struct Generation {
   bool terminated = false;  // answer_end was written (else the length limit hit)
 };
 
-// images [B, 3, S, S], prompt [B, T_p] (the same length for all rows).
-std::vector<Generation> generate(VisionLanguageModel& model, const torch::Tensor& images,
+// images [B] each [3, H_b, W_b] (sizes the model accepts; mixed sizes are padded, see ImageTokens), prompt
+// [B, T_p] (the same length for all rows).
+std::vector<Generation> generate(VisionLanguageModel& model, const std::vector<torch::Tensor>& images,
                                  const torch::Tensor& prompt, const GrammarTokens& grammar,
                                  const GenerationConfig& config);
+// images [B, 3, H, W] of one size.
+inline std::vector<Generation> generate(VisionLanguageModel& model, const torch::Tensor& images,
+                                        const torch::Tensor& prompt, const GrammarTokens& grammar,
+                                        const GenerationConfig& config) {
+  return generate(model, images.unbind(0), prompt, grammar, config);
+}
 
 // Reference decoder without a KV cache (recomputes the whole prefix each step), greedy only; used by the
 // generation benchmark and by tests to check the cached decoder.

@@ -11,7 +11,9 @@
 // with the tiny model, and the positions are those transformers computes for input ids with the image
 // placeholder run (get_rope_index): text before the image at 0..p-1, image token (i, j) of the merged grid
 // at (p, p + i, p + j), text after it from p + max(rows, cols) on. Attention is causal over the whole
-// sequence, as in the reference.
+// sequence, as in the reference. In a batch of images of different sizes each row's image tokens are followed
+// by padding up to the longest row (ImageTokens): the padding is masked out as keys and each row's text takes
+// the positions its own image gives it, so a row's logits are those of its image alone.
 //
 // Parameters are registered under Hugging Face's names ("model.layers.0.self_attn.q_proj.weight",
 // "visual.blocks.0.attn.qkv.weight", "lm_head.weight"), so named_parameters() is the checkpoint's key set.
@@ -38,15 +40,6 @@ using ActivationHook = std::function<void(const std::string& name, const torch::
 inline constexpr float kQwenImageMean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
 inline constexpr float kQwenImageStd[3] = {0.26862954f, 0.26130258f, 0.27577711f};
 
-// The image processor's smart resize: the (height, width) closest to the input's whose sides are multiples
-// of `factor` (patch * merge = 28) and whose area lies in [min_pixels, max_pixels], aspect kept. An
-// aspect ratio over 200 or a non-positive side is an InputError naming `source`.
-struct ImageSize {
-  int64_t height = 0, width = 0;
-};
-ImageSize qwen_smart_resize(int64_t height, int64_t width, int64_t factor = 28, int64_t min_pixels = 56 * 56,
-                            int64_t max_pixels = 28 * 28 * 1280, const std::string& source = "image");
-
 class QwenVLModel : public VisionLanguageModel {
  public:
   explicit QwenVLModel(const QwenVLConfig& config);
@@ -57,12 +50,11 @@ class QwenVLModel : public VisionLanguageModel {
   const std::vector<int64_t>& image_prefix() const { return image_prefix_; }
 
   // images [B, 3, H, W], RGB in [0, 1]; H and W multiples of patch_size * spatial_merge_size. Normalises,
-  // patchifies as the image processor does and runs the vision tower: [B, (H/28) * (W/28), D]. The merged
-  // grid is remembered for the next forward_text / prefill (which check the token count against it).
-  torch::Tensor encode_images(const torch::Tensor& images) override;
-  torch::Tensor forward_text(const torch::Tensor& image_embeds, const torch::Tensor& tokens) override;
-  torch::Tensor prefill(const torch::Tensor& image_embeds, const torch::Tensor& prompt,
-                        KvCache& cache) override;
+  // patchifies as the image processor does and runs the vision tower: [B, (H/28) * (W/28), D] on a grid of
+  // H/28 x W/28 merged tokens. Batches of mixed sizes: encode_image_list (rows padded, the padding masked).
+  ImageTokens encode_images(const torch::Tensor& images) override;
+  torch::Tensor forward_text(const ImageTokens& image, const torch::Tensor& tokens) override;
+  torch::Tensor prefill(const ImageTokens& image, const torch::Tensor& prompt, KvCache& cache) override;
   torch::Tensor decode_step(const torch::Tensor& tokens, KvCache& cache) override;
   torch::Tensor lm_head_weight() override;
   torch::Tensor input_embedding() override;
@@ -73,7 +65,7 @@ class QwenVLModel : public VisionLanguageModel {
 
   // Hidden states of every position of [prefix, image, tokens] (final-normed), [B, P + I + T, D]: what the
   // reference's forward computes for the same input ids, for parity checks.
-  torch::Tensor forward_all(const torch::Tensor& image_embeds, const torch::Tensor& tokens);
+  torch::Tensor forward_all(const ImageTokens& image, const torch::Tensor& tokens);
 
   // Grows embed_tokens and lm_head to `new_vocab_size` rows (no-op when not larger); new rows are zero and
   // the caller initialises them (see extend_qwen_vocabulary).
@@ -90,12 +82,11 @@ class QwenVLModel : public VisionLanguageModel {
  private:
   // [prefix, image, tokens] through the decoder layers (not the final norm): [B, P + I + T, D]. With a
   // cache, fills it (keys, values, length, M-RoPE offset).
-  torch::Tensor run_sequence(const torch::Tensor& image_embeds, const torch::Tensor& tokens, KvCache* cache);
+  torch::Tensor run_sequence(const ImageTokens& image, const torch::Tensor& tokens, KvCache* cache);
 
   QwenVLConfig config_;
   std::vector<int64_t> image_prefix_;
   ActivationHook hook_;
-  int64_t grid_rows_ = 0, grid_cols_ = 0;  // merged grid of the last encode_images
   std::shared_ptr<Impl> impl_;
 };
 

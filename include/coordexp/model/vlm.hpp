@@ -10,13 +10,33 @@
 
 namespace coordexp {
 
+// The image tokens of a batch in the decoder's width, with each row's own token grid. Images of different
+// sizes (Qwen2-VL at native resolution) give rows of different lengths: each row's tokens come first and the
+// rest of the row is zeros up to the longest, and the models mask that padding out of attention.
+struct ImageTokens {
+  torch::Tensor embeds;             // [B, I, D]
+  std::vector<int64_t> rows, cols;  // [B] each image's token grid: rows[b] * cols[b] <= I real tokens
+  int64_t count(size_t b) const { return rows[b] * cols[b]; }
+  int64_t batch() const { return static_cast<int64_t>(rows.size()); }
+  bool padded() const;  // some row holds fewer than I tokens
+  // Every row of a batch of one image size: grid rows x cols, I = rows * cols.
+  static ImageTokens uniform(torch::Tensor embeds, int64_t rows, int64_t cols);
+  ImageTokens repeat_interleave(int64_t repeats) const;  // each row `repeats` times (Monte Carlo orderings)
+  // The additive key mask of the image positions [B, 1, 1, I]: 0 on real tokens, -inf on padding
+  // (undefined when no row is padded).
+  torch::Tensor key_mask() const;
+};
+
 // Keys and values of every layer for the positions decoded so far: [B, H, T_cache, head_dim] each.
 struct KvCache {
   std::vector<torch::Tensor> keys, values;
-  int64_t length = 0;  // positions cached (image + text)
-  // Rotary position of the next token minus `length` (M-RoPE models give an image fewer positions than
-  // tokens); 0 for 1-D positions.
-  int64_t position_offset = 0;
+  int64_t length = 0;  // positions cached (image + text, padding included)
+  // Per row, the rotary position of the next token minus `length` (M-RoPE models give an image fewer
+  // positions than tokens, and padded rows skip their padding); empty for 1-D positions from 0.
+  std::vector<int64_t> position_offsets;
+  // Additive mask over the cached positions [B, 1, 1, length] (-inf on image padding), grown by each
+  // decoding step; undefined when no row is padded.
+  torch::Tensor key_mask;
   // Per-row decoding state a model keeps beside its keys and values (the tiny model's scan pointer and
   // image-token scores); empty when the model keeps none.
   std::vector<torch::Tensor> model_state;
@@ -24,16 +44,18 @@ struct KvCache {
 
 class VisionLanguageModel : public torch::nn::Module {
  public:
-  // images [B, 3, H, W], RGB in [0, 1] (each model normalises as it was trained) -> image token embeddings
-  // in the decoder's width [B, I, D].
-  virtual torch::Tensor encode_images(const torch::Tensor& images) = 0;
+  // images [B, 3, H, W] of one size, RGB in [0, 1] (each model normalises as it was trained) -> their
+  // image tokens in the decoder's width.
+  virtual ImageTokens encode_images(const torch::Tensor& images) = 0;
+  // Images of any sizes the model accepts, [3, H_b, W_b] each: encoded in groups of one size, in order, and
+  // padded to the longest row.
+  ImageTokens encode_image_list(const std::vector<torch::Tensor>& images);
   // Teacher forcing over [image tokens, text tokens]: returns final-normed hidden states of the text
   // positions [B, T, D]; hidden[b, t] predicts tokens[b, t + 1].
-  virtual torch::Tensor forward_text(const torch::Tensor& image_embeds, const torch::Tensor& tokens) = 0;
+  virtual torch::Tensor forward_text(const ImageTokens& image, const torch::Tensor& tokens) = 0;
   // Incremental decoding: prefill with the image and a prompt [B, T_p], then one token per step [B].
   // Each returns the final-normed hidden state of the last position [B, D].
-  virtual torch::Tensor prefill(const torch::Tensor& image_embeds, const torch::Tensor& prompt,
-                                KvCache& cache) = 0;
+  virtual torch::Tensor prefill(const ImageTokens& image, const torch::Tensor& prompt, KvCache& cache) = 0;
   virtual torch::Tensor decode_step(const torch::Tensor& tokens, KvCache& cache) = 0;
   virtual torch::Tensor lm_head_weight() = 0;          // [V, D]
   virtual torch::Tensor lm_head_bias() { return {}; }  // [V] or undefined

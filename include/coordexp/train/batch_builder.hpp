@@ -9,11 +9,13 @@
 
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <mutex>
+#include <random>
 #include <thread>
 
 #include "coordexp/data/detection_dataset.hpp"
-#include "coordexp/data/image_cache.hpp"
+#include "coordexp/data/image_store.hpp"
 #include "coordexp/loss/set_criterion.hpp"
 #include "coordexp/text/detection_tokenizer.hpp"
 #include "coordexp/train/train_config.hpp"
@@ -22,7 +24,7 @@ namespace coordexp {
 
 struct TrainBatch {
   int64_t step = 0;
-  torch::Tensor images;                  // [B, 3, S, S] RGB in [0, 1]
+  std::vector<torch::Tensor> images;     // [B] each [3, H, W] RGB in [0, 1] (one size for the tiny model)
   torch::Tensor tokens;                  // [B*R, T] prompt + answer, right-padded
   torch::Tensor roles;                   // [B*R, T] uint8 TokenRole or kRoleNone
   std::vector<CriterionSample> samples;  // [B*R]
@@ -42,7 +44,7 @@ std::pair<torch::Tensor, torch::Tensor> pad_sequences(const std::vector<std::vec
 // but the wall time.
 class BatchBuilder {
  public:
-  BatchBuilder(const DetectionDataset& dataset, const ImageCache& cache, const DetectionTokenizer& tokenizer,
+  BatchBuilder(const DetectionDataset& dataset, const ImageStore& store, const DetectionTokenizer& tokenizer,
                const DataConfig& config, int64_t batch_size, uint64_t seed, int rank = 0, int world_size = 1);
   TrainBatch build(int64_t step) const;
   std::vector<TokenId> prompt() const { return prompt_; }
@@ -50,15 +52,21 @@ class BatchBuilder {
  private:
   // (dataset index, position in the global batch) for this rank's share of step `step`
   std::vector<std::pair<size_t, int64_t>> indices_for_step(int64_t step) const;
+  struct PromptChoice {
+    std::vector<std::string> phrases;  // the prompt's list (empty: "detect all")
+    std::vector<size_t> objects;       // the record's objects the answer holds
+  };
+  PromptChoice choose_prompt(const DatasetImage& image, std::mt19937_64& rng) const;
   const DetectionDataset& dataset_;
-  const ImageCache& cache_;
+  const ImageStore& store_;
   const DetectionTokenizer& tokenizer_;
   DataConfig config_;
   int64_t batch_size_;
   uint64_t seed_;
   int rank_, world_size_;
-  std::vector<size_t> usable_;  // dataset indices with a decoded image
-  std::vector<TokenId> prompt_;
+  std::vector<size_t> usable_;                     // dataset indices with a decoded image
+  std::vector<TokenId> prompt_;                    // "detect all"
+  std::map<int64_t, std::string> category_names_;  // the prompt's words for each category
 };
 
 // Builds batches [first_step, last_step) in a background thread, at most `depth` ahead.

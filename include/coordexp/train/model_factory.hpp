@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "coordexp/data/detection_dataset.hpp"
+#include "coordexp/data/image_store.hpp"
 #include "coordexp/model/vlm.hpp"
 #include "coordexp/text/detection_tokenizer.hpp"
 #include "coordexp/train/train_config.hpp"
@@ -38,5 +39,10 @@ ModelBundle load_run_model(const std::filesystem::path& run_dir);
 // Names of the parameters that should not get weight decay beyond the usual vectors: the partially
 // frozen embedding / LM head when hf.train_lm is off (decay would shrink their frozen rows).
 bool is_partially_frozen(const ModelBundle& bundle, const torch::Tensor& parameter);
+
+// How the bundle's model takes images (data.fit and friends of its resolved config; "auto" is square for
+// the tiny model and native for a Qwen2-VL checkpoint, whose patch and merge sizes give the native factor),
+// decoded on `threads` threads unless data.decode_threads says otherwise.
+ImageStoreConfig image_store_config(const ModelBundle& bundle, int threads);
 
 }  // namespace coordexp

@@ -14,7 +14,6 @@ namespace coordexp {
 struct SplitResult {
   std::string name;  // "val", "novel", ...
   const DetectionDataset* data = nullptr;
-  const ImageCache* cache = nullptr;
   DetectionRun run;
   RunEvaluation eval;
 };

@@ -25,6 +25,22 @@ struct DataConfig {
   double flip_prob = 0.5;       // horizontal flip augmentation (boxes flipped too)
   int max_objects = 40;         // objects per image kept for training (largest first past this)
   bool use_description = true;  // target text is the annotation's "description" (else category name)
+  // Prompts: an exhaustively labelled image is asked to "detect all", or with this probability to detect a
+  // list of categories (those present and verified absent ones, up to max_prompt_categories); images whose
+  // labels are not exhaustive (LVIS) are always asked for a list of their verified categories, grounding
+  // records for their phrase (detection_dataset.hpp).
+  double category_prompt_prob = 0.0;
+  int max_prompt_categories = 8;
+  // How images meet the model frame (data/image_fit.hpp): "square" (resized to model.image_size, aspect
+  // lost), "letterbox" (aspect kept, padded), "native" (Qwen2-VL's smart resize at each image's own aspect,
+  // within min_pixels..max_pixels); "auto": square for the tiny model, native for hf.path.
+  std::string fit = "auto";
+  int64_t min_pixels = 56 * 56;         // native fit: least image area (Qwen2-VL's processor default)
+  int64_t max_pixels = 28 * 28 * 1280;  // native fit: most image area (Qwen2-VL's processor default)
+  bool jpeg_dct_scaling = true;         // decode JPEGs at 1/2..1/8 scale when the frame is that much smaller
+  bool exif_orientation = false;        // rotate images by their EXIF tag (annotations on rotated pixels)
+  int64_t cache_mib = 2048;             // decoded images kept in memory up to this; beyond, decoded per step
+  int decode_threads = 0;               // image decoding threads (0: the run's threads)
 };
 
 struct OptimConfig {
