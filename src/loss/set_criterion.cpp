@@ -76,10 +76,9 @@ struct SetCriterion::Context {
 
   explicit Context(const CriterionBatch& b);
   torch::Device device() const { return hidden_flat.device(); }
-  torch::Tensor lm_logits(const torch::Tensor& h) const {  // [P, D] -> [P, V]
-    auto z = torch::matmul(h, batch.lm_head_weight.t());
-    return batch.lm_head_bias.defined() ? z + batch.lm_head_bias : z;
-  }
+  torch::Tensor lm_logits(const torch::Tensor& h) const {
+    return batch.lm_head.logits(h);
+  }  // [P, D] -> [P, V]
 };
 
 SetCriterion::Context::Context(const CriterionBatch& b) : batch(b) {
@@ -168,10 +167,8 @@ torch::Tensor SetCriterion::predicted_boxes(const Context& c) const {
       config_.unmatched == UnmatchedPolicy::kIgnore)
     return torch::zeros({c.N, 4}, c.fopts);
   const int64_t K = vocab_.num_bins();
-  const auto& W = c.batch.lm_head_weight;
-  auto coord_w = W.narrow(0, vocab_.first_id(), K);  // [K, D]
-  auto coord_b =
-      c.batch.lm_head_bias.defined() ? c.batch.lm_head_bias.narrow(0, vocab_.first_id(), K) : torch::Tensor();
+  auto coord_w = c.batch.lm_head.rows(vocab_.first_id(), K);  // [K, D]: never a slice of a [V, D] gradient
+  auto coord_b = c.batch.lm_head.bias_rows(vocab_.first_id(), K);  // when the added rows are held apart
   torch::Tensor expected =
       geometry ? coord_expectation(c.h_coord, coord_w, coord_b, config_.tau)
                : coord_expectation(c.h_coord.detach(), coord_w.detach(),

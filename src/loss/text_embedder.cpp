@@ -7,22 +7,28 @@
 
 namespace coordexp {
 
-MeanInputEmbedder::MeanInputEmbedder(torch::Tensor input_embedding) : table_(input_embedding.detach()) {
-  COORDEXP_CHECK_ARG(table_.dim() == 2, "input_embedding", "a [V, E] table", c10::str(table_.sizes()));
+MeanInputEmbedder::MeanInputEmbedder(torch::Tensor input_embedding)
+    : MeanInputEmbedder(TokenTable{std::move(input_embedding), {}, {}}) {}
+
+MeanInputEmbedder::MeanInputEmbedder(TokenTable input_table) : table_(std::move(input_table)) {
+  COORDEXP_CHECK_ARG(table_.base.dim() == 2, "input_embedding", "a [V, E] table",
+                     c10::str(table_.base.sizes()));
+  table_.base = table_.base.detach();
+  if (table_.added.defined()) table_.added = table_.added.detach();
 }
 
 torch::Tensor MeanInputEmbedder::embed(const std::vector<std::vector<TokenId>>& descriptions) const {
   torch::NoGradGuard no_grad;
-  const int64_t V = table_.size(0);
-  auto out = torch::zeros({static_cast<int64_t>(descriptions.size()), table_.size(1)}, table_.options());
+  const int64_t V = table_.size();
+  auto out = torch::zeros({static_cast<int64_t>(descriptions.size()), table_.width()}, table_.base.options());
   for (size_t i = 0; i < descriptions.size(); ++i) {
     const auto& d = descriptions[i];
     if (d.empty()) continue;
     for (TokenId id : d)
       COORDEXP_CHECK_ARG(id >= 0 && id < V, "description token", "an id in [0, " + std::to_string(V) + ")",
                          std::to_string(id));
-    auto ids = torch::tensor(d, torch::kLong).to(table_.device());
-    out[i] = table_.index_select(0, ids).mean(0);
+    auto ids = torch::tensor(d, torch::kLong).to(table_.base.device());
+    out[i] = table_.lookup(ids).mean(0);
   }
   return out;
 }

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 
+#include "coordexp/model/grad_checkpoint.hpp"
 #include "coordexp/util/error.hpp"
 #include "layers.hpp"
 
@@ -26,8 +27,12 @@ struct DenseImpl : nn::Module {
     weight = register_parameter("weight", torch::zeros({out, in}));
     if (has_bias) bias = register_parameter("bias", torch::zeros({out}));
   }
-  torch::Tensor forward(const torch::Tensor& x) { return torch::nn::functional::linear(x, weight, bias); }
+  // through the owning model's adapter for this layer when it has one (adapter.hpp)
+  torch::Tensor forward(const torch::Tensor& x) {
+    return owner ? owner->linear(*this, x, weight, bias) : torch::nn::functional::linear(x, weight, bias);
+  }
   torch::Tensor weight, bias;
+  const VisionLanguageModel* owner = nullptr;
 };
 TORCH_MODULE(Dense);
 
@@ -255,9 +260,9 @@ struct TextModelImpl : nn::Module {
     for (int64_t i = 0; i < t.num_hidden_layers; ++i) layers->push_back(DecoderLayer(t));
     norm = register_module("norm", RmsNorm(t.hidden_size, t.rms_norm_eps));
   }
-  torch::Tensor lookup(const torch::Tensor& ids) { return torch::embedding(embed, ids); }
+  torch::Tensor lookup(const torch::Tensor& ids) { return TokenTable{embed, embed_added, {}}.lookup(ids); }
   std::shared_ptr<nn::Module> embed_tokens;
-  torch::Tensor embed;
+  torch::Tensor embed, embed_added;  // embed_added: the added tokens' rows when held apart
   nn::ModuleList layers{nullptr};
   RmsNorm norm{nullptr};
 };
@@ -284,6 +289,7 @@ struct QwenVLModel::Impl {
   TextModel text{nullptr};
   VisionTower visual{nullptr};
   Dense lm_head{nullptr};
+  torch::Tensor lm_head_added;  // the added tokens' rows of an untied head when held apart
   torch::Tensor text_inv_freq;  // [d / 2]
   torch::Tensor mrope_source;   // [d / 2] long: which of (t, h, w) each rotary frequency reads
 };
@@ -323,6 +329,9 @@ QwenVLModel::QwenVLModel(const QwenVLConfig& config) : config_(config), impl_(st
   impl_->text = register_module("model", TextModel(t));
   if (!t.tie_word_embeddings)
     impl_->lm_head = register_module("lm_head", Dense(t.hidden_size, t.vocab_size, false));
+
+  for (const auto& m : named_modules("", false))
+    if (auto* dense = dynamic_cast<DenseImpl*>(m.value().get())) dense->owner = this;
 
   auto inv = torch::arange(0, d, 2, torch::kLong).to(torch::kFloat) / static_cast<double>(d);
   impl_->text_inv_freq = 1.0 / torch::pow(torch::tensor(t.rope.rope_theta, torch::kFloat), inv);
@@ -397,7 +406,13 @@ ImageTokens QwenVLModel::encode_images(const torch::Tensor& images) {
   for (size_t i = 0; i < vis->blocks->size(); ++i) {
     const bool global =
         !windowed || std::find(full.begin(), full.end(), static_cast<int64_t>(i)) != full.end();
-    h = vis->blocks[i]->as<VisionBlockImpl>()->forward(h, cos, sin, global ? torch::Tensor() : window_mask);
+    const auto block = vis->blocks->ptr<VisionBlockImpl>(i);
+    const torch::Tensor block_mask = global ? torch::Tensor() : window_mask;
+    h = checkpointing_now()
+            ? checkpointed([block, cos, sin, block_mask](
+                               const torch::Tensor& x) { return block->forward(x, cos, sin, block_mask); },
+                           h)
+            : block->forward(h, cos, sin, block_mask);
     if (hook_) hook_("vision.block." + std::to_string(i), h);
   }
   auto merged = vis->merger(h);  // [B, M, D]
@@ -489,8 +504,16 @@ torch::Tensor QwenVLModel::run_sequence(const ImageTokens& image, const torch::T
     if (!image_mask.defined()) cache->key_mask = torch::Tensor();
   }
   for (size_t l = 0; l < layers; ++l) {
-    x = text->layers[l]->as<DecoderLayerImpl>()->forward(x, cos, sin, mask, cache ? &cache->keys[l] : nullptr,
-                                                         cache ? &cache->values[l] : nullptr);
+    const auto layer = text->layers->ptr<DecoderLayerImpl>(l);
+    if (!cache && checkpointing_now())
+      x = checkpointed(
+          [layer, cos, sin, mask](const torch::Tensor& h) {
+            return layer->forward(h, cos, sin, mask, nullptr, nullptr);
+          },
+          x);
+    else
+      x = layer->forward(x, cos, sin, mask, cache ? &cache->keys[l] : nullptr,
+                         cache ? &cache->values[l] : nullptr);
     if (hook_) hook_("lm.layer." + std::to_string(l), x);
   }
   return x;
@@ -535,12 +558,55 @@ torch::Tensor QwenVLModel::decode_step(const torch::Tensor& tokens, KvCache& cac
   return text->norm(x.select(1, 0));
 }
 
-torch::Tensor QwenVLModel::lm_head_weight() {
-  return impl_->lm_head ? impl_->lm_head->weight : impl_->text->embed;
+TokenTable QwenVLModel::lm_head() {
+  if (impl_->lm_head) return {impl_->lm_head->weight, impl_->lm_head_added, {}};
+  return {impl_->text->embed, impl_->text->embed_added, {}};  // tied to the embedding
 }
 
-torch::Tensor QwenVLModel::input_embedding() {
-  return impl_->text->embed;
+TokenTable QwenVLModel::input_table() {
+  return {impl_->text->embed, impl_->text->embed_added, {}};
+}
+
+void QwenVLModel::hold_added_rows_apart(int64_t first_new) {
+  const int64_t V = config_.text.vocab_size;
+  COORDEXP_CHECK_ARG(first_new > 0 && first_new < V && !impl_->text->embed_added.defined(), "first_new",
+                     "a row inside the vocabulary of a model whose rows are not held apart yet",
+                     std::to_string(first_new));
+  torch::NoGradGuard no_grad;
+  auto split = [&](torch::nn::Module& owner, torch::Tensor& weight) {
+    auto added = owner.register_parameter("added_rows", weight.narrow(0, first_new, V - first_new).clone());
+    weight.set_data(weight.narrow(0, 0, first_new).clone());
+    weight.set_requires_grad(false);
+    return added;
+  };
+  impl_->text->embed_added = split(*impl_->text->embed_tokens, impl_->text->embed);
+  if (impl_->lm_head) impl_->lm_head_added = split(*impl_->lm_head, impl_->lm_head->weight);
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> QwenVLModel::hf_tensors(bool merge_adapters) {
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  const auto modules = named_modules("", false);
+  for (const auto& p : named_parameters()) {
+    const std::string& name = p.key();
+    const auto ends = [&](const std::string& s) {
+      return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
+    };
+    if (ends(".added_rows") || ends(".lora_A.weight") || ends(".lora_B.weight") ||
+        ends(".lora_magnitude_vector"))
+      continue;  // joined to their tables / folded below, or left to the adapter file
+    torch::Tensor t = p.value().detach();
+    if (name == "model.embed_tokens.weight" && impl_->text->embed_added.defined())
+      t = torch::cat({t, impl_->text->embed_added.detach()});
+    if (name == "lm_head.weight" && impl_->lm_head_added.defined())
+      t = torch::cat({t, impl_->lm_head_added.detach()});
+    if (merge_adapters && ends(".weight")) {
+      const std::string module = name.substr(0, name.size() - 7);
+      if (const auto* host = modules.find(module))
+        if (const LinearAdapter* a = adapters_.find(host->get())) t = a->merged_weight(t);
+    }
+    out.emplace_back(name, t);
+  }
+  return out;
 }
 
 void QwenVLModel::resize_vocabulary(int64_t new_vocab_size) {
@@ -555,6 +621,14 @@ void QwenVLModel::resize_vocabulary(int64_t new_vocab_size) {
   grow(impl_->text->embed);
   if (impl_->lm_head) grow(impl_->lm_head->weight);
   config_.text.vocab_size = new_vocab_size;
+}
+
+std::vector<AdaptableLinear> QwenVLModel::adaptable_linears() {
+  std::vector<AdaptableLinear> out;
+  for (const auto& m : named_modules("", false))
+    if (auto* dense = dynamic_cast<DenseImpl*>(m.value().get()); dense && m.key() != "lm_head")
+      out.push_back({m.key(), dense, dense->weight, dense->bias});
+  return out;
 }
 
 void QwenVLModel::set_trainable(bool lm, bool projector, bool vision) {

@@ -78,8 +78,8 @@ void save_qwen_vl(QwenVLModel& model, const std::filesystem::path& dir, Safetens
   std::vector<std::vector<uint16_t>> bf16;
   std::vector<SafetensorsTensorToWrite> tensors;
   uint64_t total = 0;
-  for (const auto& p : model.named_parameters()) {
-    auto t = p.value().detach().to(torch::kFloat).contiguous();
+  for (const auto& [name, value] : model.hf_tensors(/*merge_adapters=*/true)) {
+    auto t = value.to(torch::kFloat).contiguous();
     keep.push_back(t);
     std::span<const std::byte> bytes;
     if (dtype == SafetensorsDType::kF32) {
@@ -91,7 +91,7 @@ void save_qwen_vl(QwenVLModel& model, const std::filesystem::path& dir, Safetens
       for (int64_t i = 0; i < t.numel(); ++i) out[i] = float_to_bfloat16(src[i]);
       bytes = std::as_bytes(std::span<const uint16_t>(out));
     }
-    tensors.push_back({p.key(), dtype, t.sizes().vec(), bytes});
+    tensors.push_back({name, dtype, t.sizes().vec(), bytes});
     total += bytes.size();
   }
   const std::map<std::string, std::string> metadata{{"format", "pt"}};  // transformers requires it

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "coordexp/model/grad_checkpoint.hpp"
 #include "coordexp/text/object_codec.hpp"
 #include "coordexp/util/error.hpp"
 #include "layers.hpp"
@@ -41,7 +42,7 @@ struct DecoderBlockImpl : nn::Module {
                         torch::Tensor* cache_k, torch::Tensor* cache_v) {
     const int64_t B = x.size(0), L = x.size(1), D = x.size(2), hd = D / heads;
     auto h = attn_norm(x);
-    auto parts = qkv(h).view({B, L, 3, heads, hd}).permute({2, 0, 3, 1, 4});  // [3, B, H, L, hd]
+    auto parts = lin(qkv, h).view({B, L, 3, heads, hd}).permute({2, 0, 3, 1, 4});  // [3, B, H, L, hd]
     auto q = apply_rope(parts[0], positions, theta), k = apply_rope(parts[1], positions, theta), v = parts[2];
     if (cache_k) {
       if (cache_k->defined()) {
@@ -58,11 +59,16 @@ struct DecoderBlockImpl : nn::Module {
       recorded = torch::log_softmax(m0.defined() ? s + m0 : s, -1);                  // [B, L, L_keys]
     }
     auto a = layers::attend(q, k, v, mask).transpose(1, 2).reshape({B, L, D});
-    auto y = x + out(a);
-    auto gu = gate_up(mlp_norm(y)).chunk(2, -1);
-    return y + down(torch::silu(gu[0]) * gu[1]);
+    auto y = x + lin(out, a);
+    auto gu = lin(gate_up, mlp_norm(y)).chunk(2, -1);
+    return y + lin(down, torch::silu(gu[0]) * gu[1]);
+  }
+  // Through the owning model's adapter for this layer when it has one (adapter.hpp).
+  torch::Tensor lin(nn::Linear& l, const torch::Tensor& x) const {
+    return owner ? owner->linear(*l, x, l->weight, l->bias) : l(x);
   }
 
+  const VisionLanguageModel* owner = nullptr;
   int64_t heads;
   double theta;
   bool record_head0 = false;
@@ -96,11 +102,15 @@ struct VisionBlockImpl : nn::Module {
   }
   torch::Tensor forward(const torch::Tensor& x) {
     const int64_t B = x.size(0), N = x.size(1), C = x.size(2), hd = C / heads;
-    auto parts = qkv(norm1(x)).view({B, N, 3, heads, hd}).permute({2, 0, 3, 1, 4});
+    auto parts = lin(qkv, norm1(x)).view({B, N, 3, heads, hd}).permute({2, 0, 3, 1, 4});
     auto a = layers::attend(parts[0], parts[1], parts[2], torch::Tensor()).transpose(1, 2).reshape({B, N, C});
-    auto y = x + out(a);
-    return y + fc2(torch::gelu(fc1(norm2(y))));
+    auto y = x + lin(out, a);
+    return y + lin(fc2, torch::gelu(lin(fc1, norm2(y))));
   }
+  torch::Tensor lin(nn::Linear& l, const torch::Tensor& x) const {
+    return owner ? owner->linear(*l, x, l->weight, l->bias) : l(x);
+  }
+  const VisionLanguageModel* owner = nullptr;
   int64_t heads;
   nn::LayerNorm norm1{nullptr}, norm2{nullptr};
   nn::Linear qkv{nullptr}, out{nullptr}, fc1{nullptr}, fc2{nullptr};
@@ -186,6 +196,19 @@ class TinyVlmImpl : public VisionLanguageModel {
     final_norm_ = register_module("final_norm", RmsNorm(c.width, c.norm_eps));
     lm_head_ = register_module("lm_head", nn::Linear(nn::LinearOptions(c.width, c.vocab_size).bias(false)));
     init_weights();
+    for (auto& b : vision_blocks_) b->owner = this;
+    for (auto& b : blocks_) b->owner = this;
+  }
+
+  // The blocks' linear layers and the projector: "block0.qkv", "vision_block0.fc1", "proj1", ...
+  std::vector<AdaptableLinear> adaptable_linears() override {
+    std::vector<AdaptableLinear> out;
+    for (const auto& m : named_modules("", false)) {
+      auto* l = dynamic_cast<nn::LinearImpl*>(m.value().get());
+      if (!l || m.key() == "lm_head" || m.key() == "key_score") continue;
+      out.push_back({m.key(), l, l->weight, l->bias});
+    }
+    return out;
   }
 
   ImageTokens encode_images(const torch::Tensor& images) override {
@@ -197,8 +220,13 @@ class TinyVlmImpl : public VisionLanguageModel {
     // (x - 0.5) / 0.25 per channel: the tiny model's fixed normalisation
     auto x = stem_->forward((images - 0.5) / 0.25).flatten(2).transpose(1, 2) + vision_pos_fixed_ +
              vision_pos_;  // [B, I, Cv]
-    for (auto& b : vision_blocks_) x = b(x);
-    return ImageTokens::uniform(proj2_(torch::gelu(proj1_(vision_norm_(x)))), G, G);  // [B, I, D]
+    for (auto& b : vision_blocks_)
+      x = checkpointing_now()
+              ? checkpointed([b = b.ptr()](const torch::Tensor& h) { return b->forward(h); }, x)
+              : b(x);
+    auto h = linear(*proj1_, vision_norm_(x), proj1_->weight, proj1_->bias);
+    h = linear(*proj2_, torch::gelu(h), proj2_->weight, proj2_->bias);
+    return ImageTokens::uniform(h, G, G);  // [B, I, D]
   }
 
   torch::Tensor forward_text(const ImageTokens& image, const torch::Tensor& tokens) override {
@@ -209,8 +237,19 @@ class TinyVlmImpl : public VisionLanguageModel {
     auto mask = prefix_mask(I, I + T, 0, x);
     std::vector<torch::Tensor> state;
     const ScanBias scan = scan_bias(image_embeds, tokens, state);
-    for (size_t l = 0; l < blocks_.size(); ++l)
-      x = blocks_[l](x, positions, with_scan_bias(mask, scan, l, I), nullptr, nullptr);
+    for (size_t l = 0; l < blocks_.size(); ++l) {
+      const auto block = blocks_[l].ptr();
+      const auto block_mask = with_scan_bias(mask, scan, l, I);
+      // the grounding block records its attention for the loss: it keeps its activations
+      if (checkpointing_now() && !block->record_head0)
+        x = checkpointed(
+            [block, positions, block_mask](const torch::Tensor& h) {
+              return block->forward(h, positions, block_mask, nullptr, nullptr);
+            },
+            x);
+      else
+        x = block->forward(x, positions, block_mask, nullptr, nullptr);
+    }
     if (grounding_block_) {
       image_attention_ = grounding_block_->recorded.narrow(1, I, T).narrow(2, 0, I);  // [B, T, I]
       grounding_block_->recorded = torch::Tensor();
@@ -251,8 +290,8 @@ class TinyVlmImpl : public VisionLanguageModel {
     return final_norm_(x.select(1, 0));
   }
 
-  torch::Tensor lm_head_weight() override { return lm_head_->weight; }
-  torch::Tensor input_embedding() override { return embed_->weight; }
+  TokenTable lm_head() override { return {lm_head_->weight, {}, {}}; }
+  TokenTable input_table() override { return {embed_->weight, {}, {}}; }
   void record_image_attention(bool on) override {
     for (auto& b : blocks_) b->record_head0 = false;
     grounding_block_ = nullptr;

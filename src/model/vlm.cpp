@@ -42,6 +42,12 @@ torch::Tensor ImageTokens::key_mask() const {
   return mask;
 }
 
+const AdapterSet& VisionLanguageModel::attach_adapters(const AdapterConfig& config) {
+  COORDEXP_CHECK_ARG(adapters_.empty(), "adapters", "a model without adapters", "one that has them");
+  adapters_.attach(adaptable_linears(), config);
+  return adapters_;
+}
+
 ImageTokens VisionLanguageModel::encode_image_list(const std::vector<torch::Tensor>& images) {
   COORDEXP_CHECK_ARG(!images.empty(), "images", "at least one image", "none");
   std::map<std::pair<int64_t, int64_t>, std::vector<size_t>> groups;  // (H, W) -> rows, in order

@@ -1,6 +1,7 @@
 // Building a run's model and tokenizer for either family (see model_factory.hpp).
 #include "coordexp/train/model_factory.hpp"
 
+#include "coordexp/model/adapter_io.hpp"
 #include "coordexp/model/qwen2_vl.hpp"
 #include "coordexp/model/tiny_vlm.hpp"
 #include "coordexp/text/qwen_chat_tokenizer.hpp"
@@ -26,11 +27,12 @@ std::shared_ptr<WordTokenizer> word_tokenizer_from(const TrainConfig& cfg,
   return std::make_shared<WordTokenizer>(WordTokenizer::build(texts, cfg.data.num_bins));
 }
 
-// Checks model.image_size against the checkpoint's patching, grows the vocabulary to the tokenizer's ids
-// and sets the chat template's image prefix.
+// Checks model.image_size against the checkpoint's patching (square and letterbox fits), grows the
+// vocabulary to the tokenizer's ids and sets the chat template's image prefix.
 void fit_qwen_model(const TrainConfig& cfg, QwenVLModel& model, const QwenChatTokenizer& tok) {
   const int64_t factor = model.config().vision.patch_size * model.config().vision.spatial_merge_size;
-  if (cfg.model.image_size % factor != 0)
+  const bool fixed_size = cfg.data.fit == "square" || cfg.data.fit == "letterbox";
+  if (fixed_size && cfg.model.image_size % factor != 0)
     throw_input_error(
         "model.image_size",
         "a multiple of patch_size * spatial_merge_size = " + std::to_string(factor) + " of " + cfg.hf.path,
@@ -66,6 +68,40 @@ void copy_image_encoder(VisionLanguageModel& from, VisionLanguageModel& to, cons
     ++copied;
   }
   if (copied == 0) throw_input_error("run.init_parts", "a model with image encoder parameters", "none");
+}
+
+// Which parameters train. Qwen: hf.train_lm / train_projector / train_vision, with the added tokens' rows
+// always training (held apart from the pretrained rows when the LM is frozen, so no gradient of the whole
+// embedding or head is ever formed). Adapters (adapter.type): attached to the layers adapter.targets names;
+// then only the adapters, the added rows, the parts hf.train_projector / train_vision name and the parameters
+// adapter.modules_to_save names train; the LM's base weights are frozen whatever hf.train_lm says.
+void prepare_trainable(ModelBundle& b) {
+  const TrainConfig& cfg = b.resolved;
+  auto* qwen = dynamic_cast<QwenVLModel*>(b.model.get());
+  const bool adapters =
+      parse_adapter_type(cfg.adapter.type) != AdapterType::kAdapterNone || !cfg.adapter.from.empty();
+  if (qwen) {
+    qwen->set_trainable(cfg.hf.train_lm && !adapters, cfg.hf.train_projector, cfg.hf.train_vision);
+    if ((!cfg.hf.train_lm || adapters) && b.first_new_row < qwen->vocab_size())
+      qwen->hold_added_rows_apart(b.first_new_row);
+  }
+  if (!adapters) return;
+  AdapterConfig ac = cfg.adapter;
+  if (!ac.from.empty()) {  // the adapter PEFT (or an earlier run) wrote: its shape, then its tensors
+    AdapterConfig file = read_peft_adapter_config(ac.from);
+    file.modules_to_save = ac.modules_to_save;
+    file.from = ac.from;
+    ac = file;
+  }
+  ac.seed = cfg.run.seed;
+  if (!qwen)
+    for (auto& p : b.model->parameters())
+      p.set_requires_grad(false);  // the tiny model: adapters and prefixes
+  b.model->attach_adapters(ac);
+  if (!ac.from.empty()) load_peft_adapter(*b.model, ac.from);
+  for (auto& p : b.model->named_parameters())
+    for (const auto& prefix : ac.modules_to_save)
+      if (p.key().rfind(prefix, 0) == 0) p.value().set_requires_grad(true);
 }
 
 }  // namespace
@@ -107,6 +143,7 @@ ModelBundle build_model_for_training(const TrainConfig& cfg,
     b.model = build_tiny_vlm(b.resolved.model);
     load_init_weights(*b.model);
     b.tokenizer = tok;
+    prepare_trainable(b);
     return b;
   }
   auto model = load_qwen_vl(cfg.hf.path);
@@ -120,21 +157,10 @@ ModelBundle build_model_for_training(const TrainConfig& cfg,
   fit_qwen_model(cfg, *model, *tok);
   b.first_new_row = tok->first_new_id();
   load_init_weights(*model);
-  model->set_trainable(cfg.hf.train_lm, cfg.hf.train_projector, cfg.hf.train_vision);
-  if (!cfg.hf.train_lm) {
-    const int64_t first = b.first_new_row;
-    for (auto w : {model->input_embedding(), model->lm_head_weight()}) {
-      w.set_requires_grad(true);
-      w.register_hook([first](torch::Tensor g) {
-        g = g.clone();
-        g.narrow(0, 0, first).zero_();
-        return g;
-      });
-    }
-  }
   b.resolved.model.vocab_size = model->vocab_size();
   b.model = model;
   b.tokenizer = tok;
+  prepare_trainable(b);
   return b;
 }
 
@@ -159,14 +185,15 @@ ModelBundle load_run_model(const fs::path& run_dir) {
     b.first_new_row = tok->first_new_id();
     b.tokenizer = tok;
   }
+  prepare_trainable(b);  // the checkpoint holds the parameters as training laid them out
   load_checkpoint((run_dir / "checkpoint.pt").string(), *b.model, nullptr, b.model->vocab_size());
   return b;
 }
 
 bool is_partially_frozen(const ModelBundle& bundle, const torch::Tensor& parameter) {
-  if (bundle.first_new_row < 0 || bundle.resolved.hf.train_lm) return false;
-  return parameter.is_same(bundle.model->input_embedding()) ||
-         parameter.is_same(bundle.model->lm_head_weight());
+  const TokenTable input = bundle.model->input_table(), head = bundle.model->lm_head();
+  return (input.added.defined() && parameter.is_same(input.added)) ||
+         (head.added.defined() && parameter.is_same(head.added));
 }
 
 ImageStoreConfig image_store_config(const ModelBundle& bundle, int threads) {

@@ -123,7 +123,7 @@ void visit(V& v, TrainConfig& c) {
     s("steps", o.steps), s("batch_size", o.batch_size), s("lr", o.lr), s("min_lr_ratio", o.min_lr_ratio);
     s("warmup_steps", o.warmup_steps), s("weight_decay", o.weight_decay), s("beta1", o.beta1);
     s("beta2", o.beta2), s("grad_clip", o.grad_clip), s("coord_loss_warmup_steps", o.coord_loss_warmup_steps);
-    s("grounding_weight", o.grounding_weight);
+    s("grounding_weight", o.grounding_weight), s("gradient_checkpointing", o.gradient_checkpointing);
   }
   {
     auto s = v.section("generation");
@@ -149,6 +149,13 @@ void visit(V& v, TrainConfig& c) {
     s("every", r.every), s("start_step", r.start_step), s("temperature", r.temperature), s("top_p", r.top_p);
     s("max_new_tokens", r.max_new_tokens), s("min_iou", r.min_iou), s("append_missed", r.append_missed);
     s("desc_consistency", r.desc_consistency);
+  }
+  {
+    auto s = v.section("adapter");
+    auto& a = c.adapter;
+    s("type", a.type), s("rank", a.rank), s("alpha", a.alpha), s("dropout", a.dropout),
+        s("targets", a.targets);
+    s("target_regex", a.target_regex), s("modules_to_save", a.modules_to_save), s("from", a.from);
   }
   {
     auto s = v.section("run");
@@ -189,12 +196,23 @@ TrainConfig load_train_config(const std::string& path) {
         path + ": field \"data.category_prompt_prob\" / \"data.max_prompt_categories\"",
         "a probability in [0, 1] / at least 1",
         std::to_string(c.data.category_prompt_prob) + " / " + std::to_string(c.data.max_prompt_categories));
+  try {
+    if (parse_adapter_type(c.adapter.type) != AdapterType::kAdapterNone &&
+        (c.adapter.rank <= 0 || !(c.adapter.alpha > 0) || !(c.adapter.dropout >= 0 && c.adapter.dropout < 1)))
+      throw_input_error("adapter.rank / alpha / dropout", "rank > 0, alpha > 0, dropout in [0, 1)",
+                        std::to_string(c.adapter.rank) + " / " + std::to_string(c.adapter.alpha) + " / " +
+                            std::to_string(c.adapter.dropout));
+  } catch (const InputError& e) {
+    throw InputError(path + ": field \"adapter\": " + e.what());
+  }
   if (c.data.cache_mib < 0 || c.data.decode_threads < 0)
     throw_input_error(path + ": field \"data.cache_mib\" / \"data.decode_threads\"", "values >= 0",
                       std::to_string(c.data.cache_mib) + " / " + std::to_string(c.data.decode_threads));
-  // 0 steps: evaluate the weights run.init_from names (the ablation's inference-only variants)
-  if (!(c.optim.steps > 0 || (c.optim.steps == 0 && !c.run.init_from.empty())))
-    throw_input_error(path + ": field \"optim.steps\"", "a positive integer (or 0 with run.init_from)",
+  // 0 steps: evaluate the weights run.init_from or adapter.from name (the ablation's inference-only
+  // variants; predicting with an adapter PEFT wrote)
+  if (!(c.optim.steps > 0 || (c.optim.steps == 0 && (!c.run.init_from.empty() || !c.adapter.from.empty()))))
+    throw_input_error(path + ": field \"optim.steps\"",
+                      "a positive integer (or 0 with run.init_from / adapter.from)",
                       std::to_string(c.optim.steps));
   if (c.run.init_parts != "all" && c.run.init_parts != "vision")
     throw_input_error(path + ": field \"run.init_parts\"", "\"all\" or \"vision\"", c.run.init_parts);

@@ -20,6 +20,7 @@
 
 #include "coordexp/infer/detector.hpp"
 #include "coordexp/loss/text_embedder.hpp"
+#include "coordexp/model/adapter_io.hpp"
 #include "coordexp/model/qwen2_vl.hpp"
 #include "coordexp/train/batch_builder.hpp"
 #include "coordexp/train/checkpoint.hpp"
@@ -143,6 +144,7 @@ void load_data_and_model(TrainingRun& run) {
   // would be writing it.
   run.bundle = build_model_for_training(cfg, all, run.out, run.options.resume);
   run.model = run.bundle.model.get();
+  run.model->set_gradient_checkpointing(cfg.optim.gradient_checkpointing);
   if (run.main_rank) {
     if (!run.bundle.tokenizer_reused) run.tokenizer().save((run.out / "tokenizer.json").string());
     write_text(run.out / "config.json", train_config_to_json(run.bundle.resolved) + "\n");
@@ -262,7 +264,7 @@ CriterionOutput step_losses(TrainingRun& run, TrainBatch& batch, bool rollout_st
   model.record_image_attention(false);
   cb.tokens = batch.tokens;
   cb.roles = batch.roles;
-  cb.lm_head_weight = model.lm_head_weight();
+  cb.lm_head = model.lm_head();
   cb.samples = std::move(batch.samples);
   CriterionOutput out = (*run.criterion)(cb, &embedder);
   if (image_attention.defined()) {
@@ -323,7 +325,7 @@ StepResult train_step(TrainingRun& run, TrainBatch batch) {
   const RolloutConfig& rc = run.cfg.rollout;
   StepResult r;
   r.rollout = rc.every > 0 && run.step >= rc.start_step && (run.step - rc.start_step) % rc.every == 0;
-  const MeanInputEmbedder embedder(run.model->input_embedding());
+  const MeanInputEmbedder embedder(run.model->input_table());
   if (r.rollout)
     batch = build_rollout_batch(*run.model, batch, run.tokenizer(), run.builder->prompt(), run.cfg.criterion,
                                 rc, run.cfg.generation, embedder, &r.rollout_stats,
@@ -490,6 +492,11 @@ TrainSummary finish_run(TrainingRun& run, double loop_s, int64_t tokens_seen) {
     save_qwen_vl(*qwen, run.out / "hf");
     run.tokenizer().save((run.out / "hf" / "tokenizer.json").string());
     *run.log << "coordexp train: Hugging Face model written to " << (run.out / "hf").string() << "\n";
+  }
+  if (!run.model->adapters().empty() && run.main_rank && complete) {  // the adapter alone, in PEFT's format
+    const std::string base = cfg.hf.path.empty() ? cfg.run.init_from : cfg.hf.path;
+    save_peft_adapter(*run.model, run.out / "adapter", base);
+    *run.log << "coordexp train: adapter written to " << (run.out / "adapter").string() << " (PEFT format)\n";
   }
   if (run.options.final_eval && complete) final_evaluation(run, summary, loop_s);
   summary.seconds = seconds_since(run.t_start);

@@ -70,7 +70,7 @@ Batch make_batch(const std::vector<Seq>& seqs, const torch::Tensor& hidden_pool,
   out.batch.hidden = out.hidden;
   out.batch.tokens = tokens;
   out.batch.roles = roles;
-  out.batch.lm_head_weight = out.W;
+  out.batch.lm_head = TokenTable{out.W, {}, {}};
   return out;
 }
 
@@ -257,7 +257,7 @@ TEST(SetCriterion, TotalGradientMatchesFiniteDifferences) {
   auto h = b.hidden.detach().clone();
   CriterionBatch nb = b.batch;
   nb.hidden = h;
-  nb.lm_head_weight = b.W.detach();
+  nb.lm_head = TokenTable{b.W.detach(), {}, {}};
   torch::NoGradGuard ng;
   const double eps = 1e-6;
   // every coordinate position of object 1 and one description position

@@ -38,8 +38,8 @@ class ScriptedModel : public VisionLanguageModel {
     return next();
   }
   torch::Tensor decode_step(const torch::Tensor&, KvCache&) override { return next(); }
-  torch::Tensor lm_head_weight() override { return head_; }
-  torch::Tensor input_embedding() override { return head_; }
+  TokenTable lm_head() override { return {head_, {}, {}}; }
+  TokenTable input_table() override { return {head_, {}, {}}; }
   int64_t vocab_size() const override { return V_; }
   bool is_image_encoder_parameter(const std::string&) const override { return false; }
 
@@ -152,7 +152,7 @@ TEST(Rollout, BatchHoldsTheRolloutMatchedDescriptionsMissedObjectsAndTheEnd) {
   cb.hidden = torch::randn({2, r.tokens.size(1), tok.vocab_size()}, torch::kDouble).to(torch::kFloat);
   cb.tokens = r.tokens;
   cb.roles = r.roles;
-  cb.lm_head_weight = torch::eye(tok.vocab_size());
+  cb.lm_head = TokenTable{torch::eye(tok.vocab_size()), {}, {}};
   cb.samples = r.samples;
   const CriterionOutput out = criterion(cb, &embedder);
   EXPECT_TRUE(out.finite()) << out.describe();

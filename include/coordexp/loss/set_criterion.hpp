@@ -24,6 +24,7 @@
 #include "coordexp/loss/text_embedder.hpp"
 #include "coordexp/loss/text_loss.hpp"
 #include "coordexp/text/object_codec.hpp"
+#include "coordexp/text/token_table.hpp"
 
 namespace coordexp {
 
@@ -64,11 +65,10 @@ struct CriterionSample {
 };
 
 struct CriterionBatch {
-  torch::Tensor hidden;          // [B, T, D] final hidden states (after the final norm)
-  torch::Tensor tokens;          // [B, T] int64 sequence token ids
-  torch::Tensor roles;           // [B, T] uint8: TokenRole of token t, or kRoleNone where unsupervised
-  torch::Tensor lm_head_weight;  // [V, D]
-  torch::Tensor lm_head_bias;    // [V] or undefined
+  torch::Tensor hidden;  // [B, T, D] final hidden states (after the final norm)
+  torch::Tensor tokens;  // [B, T] int64 sequence token ids
+  torch::Tensor roles;   // [B, T] uint8: TokenRole of token t, or kRoleNone where unsupervised
+  TokenTable lm_head;    // [V, D] (+ bias): the model's head, possibly held in two parts
   std::vector<CriterionSample> samples;  // [B]
 };
 constexpr uint8_t kRoleNone = 255;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "coordexp/text/coord_vocab.hpp"
+#include "coordexp/text/token_table.hpp"
 
 namespace coordexp {
 
@@ -22,10 +23,11 @@ class TextEmbedder {
 class MeanInputEmbedder : public TextEmbedder {
  public:
   explicit MeanInputEmbedder(torch::Tensor input_embedding);  // [V, E], read without gradients
+  explicit MeanInputEmbedder(TokenTable input_table);         // the same, in one or two parts
   torch::Tensor embed(const std::vector<std::vector<TokenId>>& descriptions) const override;
 
  private:
-  torch::Tensor table_;
+  TokenTable table_;
 };
 
 // 1 - cosine similarity: a [N, E], b [M, E] -> [N, M]; a zero row has similarity 0 to everything.

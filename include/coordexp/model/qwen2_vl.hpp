@@ -56,12 +56,24 @@ class QwenVLModel : public VisionLanguageModel {
   torch::Tensor forward_text(const ImageTokens& image, const torch::Tensor& tokens) override;
   torch::Tensor prefill(const ImageTokens& image, const torch::Tensor& prompt, KvCache& cache) override;
   torch::Tensor decode_step(const torch::Tensor& tokens, KvCache& cache) override;
-  torch::Tensor lm_head_weight() override;
-  torch::Tensor input_embedding() override;
+  TokenTable lm_head() override;
+  TokenTable input_table() override;
+  // Holds the rows of the tokens from `first_new` on apart from the pretrained rows, in the embedding and
+  // (untied) LM head: new parameters "model.embed_tokens.added_rows" / "lm_head.added_rows" [V - first_new,
+  // D] that train, while the pretrained rows stay in the "weight" parameters, frozen. The model computes the
+  // same values; exports write the whole tables again (hf_tensors).
+  void hold_added_rows_apart(int64_t first_new);
+  // The tensors of a Hugging Face checkpoint of this model under their names: the added rows joined back to
+  // their tables, and with merge_adapters the LoRA / DoRA updates folded into the weights (and the adapter
+  // tensors left out).
+  std::vector<std::pair<std::string, torch::Tensor>> hf_tensors(bool merge_adapters);
   int64_t vocab_size() const override { return config_.text.vocab_size; }
   bool is_image_encoder_parameter(const std::string& name) const override {
     return name.rfind("visual.", 0) == 0;
   }
+  // Every linear layer under its Hugging Face module name ("model.layers.0.self_attn.q_proj",
+  // "visual.blocks.0.attn.qkv", "visual.merger.mlp.0"); not the LM head, whose rows the criterion reads.
+  std::vector<AdaptableLinear> adaptable_linears() override;
 
   // Hidden states of every position of [prefix, image, tokens] (final-normed), [B, P + I + T, D]: what the
   // reference's forward computes for the same input ids, for parity checks.
@@ -105,8 +117,8 @@ struct QwenLoadReport {
 std::shared_ptr<QwenVLModel> load_qwen_vl(const std::filesystem::path& dir, QwenLoadReport* report = nullptr);
 
 // Writes config.json and the weights (model.safetensors, or shards + index when over max_shard_bytes) in
-// the classic key layout every transformers version reads; tied LM heads are not written. dtype F32 or
-// BF16.
+// the classic key layout every transformers version reads, with adapters folded into the weights and added
+// rows joined to their tables (hf_tensors); tied LM heads are not written. dtype F32 or BF16.
 void save_qwen_vl(QwenVLModel& model, const std::filesystem::path& dir,
                   SafetensorsDType dtype = SafetensorsDType::kF32, uint64_t max_shard_bytes = 4ull << 30);
 

@@ -8,6 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "coordexp/model/adapter.hpp"
+#include "coordexp/text/token_table.hpp"
+
 namespace coordexp {
 
 // The image tokens of a batch in the decoder's width, with each row's own token grid. Images of different
@@ -57,9 +60,12 @@ class VisionLanguageModel : public torch::nn::Module {
   // Each returns the final-normed hidden state of the last position [B, D].
   virtual torch::Tensor prefill(const ImageTokens& image, const torch::Tensor& prompt, KvCache& cache) = 0;
   virtual torch::Tensor decode_step(const torch::Tensor& tokens, KvCache& cache) = 0;
-  virtual torch::Tensor lm_head_weight() = 0;          // [V, D]
-  virtual torch::Tensor lm_head_bias() { return {}; }  // [V] or undefined
-  virtual torch::Tensor input_embedding() = 0;         // [V, D]
+  // The LM head [V, D] (+ bias) and the input embedding [V, D] as token tables (text/token_table.hpp): one
+  // tensor each, or the pretrained rows and the added tokens' rows held apart (hold_added_rows_apart).
+  virtual TokenTable lm_head() = 0;
+  virtual TokenTable input_table() = 0;
+  torch::Tensor lm_head_weight() { return lm_head().full(); }       // [V, D] (a copy when held apart)
+  torch::Tensor input_embedding() { return input_table().full(); }  // [V, D] (a copy when held apart)
   virtual int64_t vocab_size() const = 0;
   // Grounding supervision (models that support it): while on, forward_text records the attention
   // log-probabilities of one decoder head (the tiny model: head 0 of its second block) from each text
@@ -69,12 +75,32 @@ class VisionLanguageModel : public torch::nn::Module {
   // Whether a parameter (a named_parameters() key) belongs to the image encoder, the part encode_images
   // runs: what a run initialised with run.init_parts = "vision" takes from another run.
   virtual bool is_image_encoder_parameter(const std::string& name) const = 0;
+  // The linear layers adapters may attach to, under their module names (adapter.hpp).
+  virtual std::vector<AdaptableLinear> adaptable_linears() { return {}; }
+  // Attaches LoRA / DoRA adapters to the layers the config names; the base weights are left as they are
+  // (which parameters train is the caller's choice). A model takes adapters once.
+  const AdapterSet& attach_adapters(const AdapterConfig& config);
+  const AdapterSet& adapters() const { return adapters_; }
+  // Gradient checkpointing (grad_checkpoint.hpp): while training, every decoder layer and vision block
+  // recomputes its activations in backward instead of keeping them.
+  void set_gradient_checkpointing(bool on) { checkpointing_ = on; }
+  bool checkpointing_now() const { return checkpointing_ && is_training() && torch::GradMode::is_enabled(); }
 
-  torch::Tensor logits(const torch::Tensor& hidden) {  // [..., D] -> [..., V]
-    auto z = torch::matmul(hidden, lm_head_weight().t());
-    auto b = lm_head_bias();
-    return b.defined() ? z + b : z;
+  // Every linear layer that has an adapter computes through it (adapter.hpp).
+  torch::Tensor linear(const torch::nn::Module& host, const torch::Tensor& x, const torch::Tensor& weight,
+                       const torch::Tensor& bias) const {
+    const LinearAdapter* a = adapters_.find(&host);
+    return a ? a->forward(x, weight, bias, host.is_training())
+             : torch::nn::functional::linear(x, weight, bias);
   }
+
+  torch::Tensor logits(const torch::Tensor& hidden) {
+    return lm_head().logits(hidden);
+  }  // [..., D] -> [..., V]
+
+ protected:
+  AdapterSet adapters_;
+  bool checkpointing_ = false;
 };
 
 }  // namespace coordexp

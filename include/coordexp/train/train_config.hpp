@@ -7,6 +7,7 @@
 
 #include "coordexp/infer/generator.hpp"
 #include "coordexp/loss/set_criterion.hpp"
+#include "coordexp/model/adapter.hpp"
 #include "coordexp/model/tiny_vlm.hpp"
 #include "coordexp/train/rollout_config.hpp"
 #include "coordexp/train/vision_warmup_config.hpp"
@@ -58,6 +59,9 @@ struct OptimConfig {
   // Weight of the grounding term (train/grounding.hpp): one decoder head is told which image tokens hold
   // the object each answer token belongs to. Teacher-forced steps of the tiny model only; 0 = off.
   double grounding_weight = 0.0;
+  // Every decoder layer and vision block recomputes its activations in backward instead of keeping them
+  // (model/grad_checkpoint.hpp): less memory, about one more forward pass of time.
+  bool gradient_checkpointing = false;
 };
 
 // A pretrained Qwen2-VL / Qwen2.5-VL checkpoint to fine-tune instead of the tiny model (hf.path set). The
@@ -101,6 +105,7 @@ struct TrainConfig {
   VisionWarmupConfig vision_warmup;
   GenerationConfig generation;
   RolloutConfig rollout;
+  AdapterConfig adapter;  // LoRA / DoRA (model/adapter.hpp); type "none" trains the configured parts in full
   RunConfig run;
 };
 
