@@ -68,9 +68,16 @@ std::string module_name_from_peft(const std::string& m) {
   return m;
 }
 
+torch::Tensor mixed_linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
+  if (weight.scalar_type() == x.scalar_type()) return torch::nn::functional::linear(x, weight, bias);
+  const auto dtype = weight.scalar_type();
+  return torch::nn::functional::linear(x.to(dtype), weight, bias.defined() ? bias.to(dtype) : bias)
+      .to(x.scalar_type());
+}
+
 torch::Tensor LinearAdapter::forward(const torch::Tensor& x, const torch::Tensor& weight,
                                      const torch::Tensor& bias, bool training) const {
-  auto base = torch::nn::functional::linear(x, weight, bias);
+  auto base = mixed_linear(x, weight, bias);
   const auto xd = dropout > 0 && training ? torch::dropout(x, dropout, true) : x;
   auto update = torch::matmul(torch::matmul(xd, lora_A.t()), lora_B.t()) * scaling;  // [..., out]
   if (!magnitude.defined()) return base + update;
@@ -78,10 +85,10 @@ torch::Tensor LinearAdapter::forward(const torch::Tensor& x, const torch::Tensor
   torch::Tensor norm;
   {
     torch::NoGradGuard no_grad;
-    norm = row_norm(weight + scaling * torch::matmul(lora_B, lora_A));
+    norm = row_norm(weight.to(lora_B.scalar_type()) + scaling * torch::matmul(lora_B, lora_A));
   }
   const auto scale = magnitude / norm;  // [out]
-  const auto base_xd = dropout > 0 && training ? torch::nn::functional::linear(xd, weight)
+  const auto base_xd = dropout > 0 && training ? mixed_linear(xd, weight, torch::Tensor())
                        : bias.defined()        ? base - bias
                                                : base;
   return base + (scale - 1) * base_xd + scale * update;
@@ -89,7 +96,7 @@ torch::Tensor LinearAdapter::forward(const torch::Tensor& x, const torch::Tensor
 
 torch::Tensor LinearAdapter::merged_weight(const torch::Tensor& weight) const {
   torch::NoGradGuard no_grad;
-  auto w = weight + scaling * torch::matmul(lora_B, lora_A);
+  auto w = weight.to(lora_B.scalar_type()) + scaling * torch::matmul(lora_B, lora_A);
   if (!magnitude.defined()) return w;
   return (magnitude / row_norm(w)).unsqueeze(1) * w;
 }

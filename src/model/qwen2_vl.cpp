@@ -42,7 +42,11 @@ struct LayerNormImpl : nn::Module {
     bias = register_parameter("bias", torch::zeros({dim}));
   }
   torch::Tensor forward(const torch::Tensor& x) {
-    return torch::layer_norm(x, {weight.size(0)}, weight, bias, 1e-6);  // eps 1e-6 everywhere in the tower
+    const auto dtype = x.scalar_type();  // bfloat16 frozen weights normalise float32 activations
+    const bool same = weight.scalar_type() == dtype;
+    return torch::layer_norm(x, {weight.size(0)}, same ? weight : weight.to(dtype),
+                             same ? bias : bias.to(dtype),
+                             1e-6);  // eps 1e-6 everywhere in the tower
   }
   torch::Tensor weight, bias;
 };
@@ -134,7 +138,7 @@ struct PatchEmbedImpl : nn::Module {
   // patches [B, N, C*T*P*P] in the weight's (C, T, P, P) order -> [B, N, E]: the convolution over one
   // kernel-sized input is a matrix product.
   torch::Tensor forward(const torch::Tensor& patches) {
-    return torch::matmul(patches, weight.reshape({weight.size(0), -1}).t());
+    return mixed_linear(patches, weight.reshape({weight.size(0), -1}), torch::Tensor());
   }
   std::shared_ptr<nn::Module> proj;
   torch::Tensor weight;

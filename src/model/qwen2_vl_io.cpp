@@ -34,9 +34,24 @@ std::string shape_text(const std::vector<int64_t>& shape) {
 
 }  // namespace
 
-std::shared_ptr<QwenVLModel> load_qwen_vl(const std::filesystem::path& dir, QwenLoadReport* report) {
+std::shared_ptr<QwenVLModel> make_qwen_vl(const QwenVLConfig& config, torch::ScalarType dtype) {
+  const auto previous = torch::get_default_dtype();
+  torch::set_default_dtype(c10::scalarTypeToTypeMeta(dtype));  // parameters are made in `dtype`
+  std::shared_ptr<QwenVLModel> model;
+  try {
+    model = std::make_shared<QwenVLModel>(config);
+  } catch (...) {
+    torch::set_default_dtype(previous);
+    throw;
+  }
+  torch::set_default_dtype(previous);
+  return model;
+}
+
+std::shared_ptr<QwenVLModel> load_qwen_vl(const std::filesystem::path& dir, QwenLoadReport* report,
+                                          torch::ScalarType dtype) {
   const auto t0 = std::chrono::steady_clock::now();
-  auto model = std::make_shared<QwenVLModel>(load_qwen_vl_config(dir));
+  auto model = make_qwen_vl(load_qwen_vl_config(dir), dtype);
   const SafetensorsCheckpoint ckpt(dir);
   const std::string where = "checkpoint " + ckpt.source().string();
   QwenLoadReport r;
@@ -56,7 +71,13 @@ std::shared_ptr<QwenVLModel> load_qwen_vl(const std::filesystem::path& dir, Qwen
     if (view.shape != dst.sizes().vec())
       throw_input_error(where + " tensor " + found,
                         "shape " + shape_text(dst.sizes().vec()) + " (config.json)", shape_text(view.shape));
-    copy_to_float32(view, std::span<float>(dst.data_ptr<float>(), static_cast<size_t>(dst.numel())));
+    if (dst.scalar_type() == torch::kFloat) {
+      copy_to_float32(view, std::span<float>(dst.data_ptr<float>(), static_cast<size_t>(dst.numel())));
+    } else {  // through one float32 tensor at a time
+      auto tmp = torch::empty(dst.sizes(), torch::kFloat);
+      copy_to_float32(view, std::span<float>(tmp.data_ptr<float>(), static_cast<size_t>(tmp.numel())));
+      dst.copy_(tmp);
+    }
     ckpt.release(found);  // resident memory: the model, not the model plus the mapped file
     used[found] = true;
     ++r.tensors;

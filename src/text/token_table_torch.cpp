@@ -10,17 +10,24 @@ int64_t TokenTable::size() const {
   return base.size(0) + (added.defined() ? added.size(0) : 0);
 }
 
+// Rows held in bfloat16 (frozen pretrained rows) come out in float32, the precision activations keep.
 torch::Tensor TokenTable::lookup(const torch::Tensor& ids) const {
-  if (!added.defined()) return torch::embedding(base, ids);
+  const auto as_float = [](torch::Tensor t) {
+    return t.scalar_type() == torch::kBFloat16 ? t.to(torch::kFloat) : t;
+  };
+  if (!added.defined()) return as_float(torch::embedding(base, ids));
   const int64_t V0 = base.size(0);
   const auto is_added = ids >= V0;
-  auto from_base = torch::embedding(base, ids.clamp_max(V0 - 1));
+  auto from_base = as_float(torch::embedding(base, ids.clamp_max(V0 - 1)));
   auto from_added = torch::embedding(added, (ids - V0).clamp_min(0));
   return torch::where(is_added.unsqueeze(-1), from_added, from_base);
 }
 
 torch::Tensor TokenTable::logits(const torch::Tensor& hidden) const {
-  auto z = torch::matmul(hidden, base.t());
+  // a bfloat16 table is multiplied in bfloat16; the logits come out in the hidden states' precision
+  auto z = base.scalar_type() == hidden.scalar_type()
+               ? torch::matmul(hidden, base.t())
+               : torch::matmul(hidden.to(base.scalar_type()), base.t()).to(hidden.scalar_type());
   if (added.defined()) z = torch::cat({z, torch::matmul(hidden, added.t())}, -1);
   return bias.defined() ? z + bias : z;
 }

@@ -35,7 +35,13 @@ int64_t read_scalar(torch::serialize::InputArchive& ar, const char* key, const s
 void save_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
                      const CheckpointMeta& meta) {
   torch::serialize::OutputArchive ar, model_ar, optim_ar;
-  model.save(model_ar);
+  if (meta.trainable_only) {
+    for (const auto& p : model.named_parameters())
+      if (p.value().requires_grad()) model_ar.write(p.key(), p.value());
+    ar.write("trainable_only", torch::tensor(int64_t{1}));
+  } else {
+    model.save(model_ar);
+  }
   ar.write("model", model_ar);
   if (optimizer) {
     optimizer->save(optim_ar);
@@ -118,10 +124,25 @@ CheckpointMeta load_checkpoint(const std::string& path, torch::nn::Module& model
     throw_input_error(
         path + ": vocab_size", std::to_string(expected_vocab_size) + " (the current tokenizer's)",
         std::to_string(meta.vocab_size), "a checkpoint from another vocabulary cannot be resumed");
+  torch::Tensor flag;
+  meta.trainable_only = ar.try_read("trainable_only", flag) && flag.item<int64_t>() == 1;
   try {
     torch::serialize::InputArchive model_ar;
     ar.read("model", model_ar);
-    model.load(model_ar);
+    if (meta.trainable_only) {
+      torch::NoGradGuard no_grad;
+      for (auto& p : model.named_parameters()) {
+        if (!p.value().requires_grad()) continue;
+        torch::Tensor saved;
+        if (!model_ar.try_read(p.key(), saved) || !saved.sizes().equals(p.value().sizes()))
+          throw_input_error(path + ": parameter " + p.key(), "shape " + c10::str(p.value().sizes()),
+                            saved.defined() ? c10::str(saved.sizes()) : std::string("none"),
+                            "a checkpoint of other trainable parameters (another adapter or run config?)");
+        p.value().copy_(saved);
+      }
+    } else {
+      model.load(model_ar);
+    }
     if (optimizer) {
       torch::serialize::InputArchive optim_ar;
       ar.read("optimizer", optim_ar);
@@ -132,6 +153,18 @@ CheckpointMeta load_checkpoint(const std::string& path, torch::nn::Module& model
                       e.what_without_backtrace());
   }
   return meta;
+}
+
+bool checkpoint_is_trainable_only(const std::string& path) {
+  if (!std::filesystem::exists(path)) return false;
+  torch::serialize::InputArchive ar;
+  try {
+    ar.load_from(path);
+  } catch (const c10::Error&) {
+    return false;
+  }
+  torch::Tensor flag;
+  return ar.try_read("trainable_only", flag) && flag.item<int64_t>() == 1;
 }
 
 }  // namespace coordexp

@@ -70,6 +70,12 @@ void copy_image_encoder(VisionLanguageModel& from, VisionLanguageModel& to, cons
   if (copied == 0) throw_input_error("run.init_parts", "a model with image encoder parameters", "none");
 }
 
+void attach_configured_adapters(ModelBundle& b);
+
+torch::ScalarType weight_dtype(const TrainConfig& cfg) {
+  return cfg.hf.dtype == "bfloat16" ? torch::kBFloat16 : torch::kFloat;
+}
+
 // Which parameters train. Qwen: hf.train_lm / train_projector / train_vision, with the added tokens' rows
 // always training (held apart from the pretrained rows when the LM is frozen, so no gradient of the whole
 // embedding or head is ever formed). Adapters (adapter.type): attached to the layers adapter.targets names;
@@ -85,7 +91,26 @@ void prepare_trainable(ModelBundle& b) {
     if ((!cfg.hf.train_lm || adapters) && b.first_new_row < qwen->vocab_size())
       qwen->hold_added_rows_apart(b.first_new_row);
   }
-  if (!adapters) return;
+  // frozen weights in bfloat16 when asked (loaded so: half their memory); what trains is float32 (master
+  // copies), before adapter files are read into it and again for what adapter.modules_to_save made trainable
+  const auto set_precision = [&] {
+    if (!qwen || cfg.hf.dtype != "bfloat16") return;
+    torch::NoGradGuard no_grad;
+    for (auto& p : b.model->parameters()) {
+      const auto want = p.requires_grad() ? torch::kFloat : torch::kBFloat16;
+      if (p.scalar_type() != want) p.set_data(p.to(want));
+    }
+  };
+  set_precision();
+  if (adapters) attach_configured_adapters(b);
+  set_precision();
+}
+
+// Attaches the adapters adapter.* (or adapter.from) names, with only them and adapter.modules_to_save
+// trainable beside what prepare_trainable already let train.
+void attach_configured_adapters(ModelBundle& b) {
+  const TrainConfig& cfg = b.resolved;
+  const bool qwen = dynamic_cast<QwenVLModel*>(b.model.get()) != nullptr;
   AdapterConfig ac = cfg.adapter;
   if (!ac.from.empty()) {  // the adapter PEFT (or an earlier run) wrote: its shape, then its tensors
     AdapterConfig file = read_peft_adapter_config(ac.from);
@@ -146,7 +171,7 @@ ModelBundle build_model_for_training(const TrainConfig& cfg,
     prepare_trainable(b);
     return b;
   }
-  auto model = load_qwen_vl(cfg.hf.path);
+  auto model = load_qwen_vl(cfg.hf.path, nullptr, weight_dtype(cfg));
   // a fresh run extends the checkpoint's tokenizer and initialises the added rows from the existing ones; a
   // resumed or initialised run reads its extended tokenizer and gets those rows from its checkpoint
   auto tok = std::make_shared<QwenChatTokenizer>(
@@ -179,7 +204,11 @@ ModelBundle load_run_model(const fs::path& run_dir) {
   } else {
     auto tok = std::make_shared<QwenChatTokenizer>(
         QwenChatTokenizer::load(tok_path, cfg.data.num_bins, cfg.hf.system_prompt));
-    auto model = std::make_shared<QwenVLModel>(load_qwen_vl_config(fs::path(cfg.hf.path)));  // weights below
+    // weights below: all from the run's checkpoint, or the frozen ones from the base when it holds only what
+    // trains
+    auto model = checkpoint_is_trainable_only((run_dir / "checkpoint.pt").string())
+                     ? load_qwen_vl(cfg.hf.path, nullptr, weight_dtype(cfg))
+                     : make_qwen_vl(load_qwen_vl_config(fs::path(cfg.hf.path)), weight_dtype(cfg));
     fit_qwen_model(cfg, *model, *tok);
     b.model = model;
     b.first_new_row = tok->first_new_id();

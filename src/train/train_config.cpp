@@ -102,7 +102,7 @@ void visit(V& v, TrainConfig& c) {
     auto s = v.section("hf");
     auto& h = c.hf;
     s("path", h.path), s("train_lm", h.train_lm), s("train_projector", h.train_projector);
-    s("train_vision", h.train_vision), s("system_prompt", h.system_prompt);
+    s("train_vision", h.train_vision), s("system_prompt", h.system_prompt), s("dtype", h.dtype);
   }
   {
     auto s = v.section("criterion");
@@ -205,6 +205,11 @@ TrainConfig load_train_config(const std::string& path) {
   } catch (const InputError& e) {
     throw InputError(path + ": field \"adapter\": " + e.what());
   }
+  if (c.hf.dtype != "float32" && c.hf.dtype != "bfloat16")
+    throw_input_error(path + ": field \"hf.dtype\"", "\"float32\" or \"bfloat16\"", "\"" + c.hf.dtype + "\"");
+  if (c.hf.dtype == "bfloat16" && c.hf.path.empty())
+    throw_input_error(path + ": field \"hf.dtype\"",
+                      "\"float32\" for the tiny model (bfloat16 is for hf.path)", "\"bfloat16\"");
   if (c.data.cache_mib < 0 || c.data.decode_threads < 0)
     throw_input_error(path + ": field \"data.cache_mib\" / \"data.decode_threads\"", "values >= 0",
                       std::to_string(c.data.cache_mib) + " / " + std::to_string(c.data.decode_threads));

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -54,6 +55,31 @@ void write_text(const fs::path& path, const std::string& text) {
 std::ostream& null_stream() {
   static std::ostream sink(nullptr);
   return sink;
+}
+
+// Parameters that train and that do not, and the memory a step holds for them: weights (in their
+// precision), gradients (float32, trainable only) and AdamW's two moments.
+std::string describe_parameter_memory(VisionLanguageModel& model) {
+  int64_t trainable = 0, frozen = 0, trainable_bytes = 0, frozen_bytes = 0;
+  for (const auto& p : model.parameters()) {
+    const int64_t bytes = p.numel() * static_cast<int64_t>(p.element_size());
+    (p.requires_grad() ? trainable : frozen) += p.numel();
+    (p.requires_grad() ? trainable_bytes : frozen_bytes) += bytes;
+  }
+  const auto mib = [](int64_t b) {
+    std::ostringstream m;
+    m << std::fixed << std::setprecision(b < (100 << 20) ? 2 : 0) << static_cast<double>(b) / (1 << 20)
+      << " MiB";
+    return m.str();
+  };
+  std::ostringstream s;
+  s << "parameters " << trainable << " trainable (" << mib(trainable_bytes) << "), " << frozen << " frozen ("
+    << mib(frozen_bytes) << "); a step holds weights " << mib(trainable_bytes + frozen_bytes)
+    << ", gradients " << mib(trainable_bytes) << ", AdamW state " << mib(2 * trainable_bytes);
+  if (!model.adapters().empty())
+    s << "; " << model.adapters().by_name().size() << " " << adapter_type_name(model.adapters().type())
+      << " adapters";
+  return s.str();
 }
 
 double peak_rss_mib() {
@@ -118,6 +144,13 @@ struct StepResult {
   bool rollout = false;
   RolloutStats rollout_stats;
 };
+
+// A checkpoint of a Hugging Face model holds only what trains: its frozen weights are the base's (hf.path).
+CheckpointMeta checkpoint_meta(TrainingRun& run) {
+  bool frozen = false;
+  for (const auto& p : run.model->parameters()) frozen = frozen || !p.requires_grad();
+  return {run.step, run.model->vocab_size(), frozen && !run.cfg.hf.path.empty()};
+}
 
 // Training and evaluation splits, the model (tokenizer built or reused), config.json and tokenizer.json.
 void load_data_and_model(TrainingRun& run) {
@@ -200,7 +233,7 @@ void vision_warmup_if_configured(TrainingRun& run) {
                      .dump()
               << "\n"
               << std::flush;
-  save_checkpoint(run.ckpt, *run.model, run.optimizer.get(), {run.step, run.model->vocab_size()});
+  save_checkpoint(run.ckpt, *run.model, run.optimizer.get(), checkpoint_meta(run));
 }
 
 void setup_run(TrainingRun& run) {
@@ -217,6 +250,7 @@ void setup_run(TrainingRun& run) {
   load_data_and_model(run);
   run.model->train();
   run.optimizer = make_optimizer(run.bundle, cfg.optim);
+  *run.log << "coordexp train: " << describe_parameter_memory(*run.model) << "\n";
   run.criterion = std::make_unique<SetCriterion>(cfg.criterion, run.tokenizer().coord_vocab(),
                                                  run.tokenizer().structure());
   run.schedule = SetCriterion::coordinate_ramp(cfg.optim.coord_loss_warmup_steps);
@@ -421,8 +455,7 @@ void maybe_evaluate(TrainingRun& run) {
 }
 
 void save(TrainingRun& run) {
-  if (run.main_rank)
-    save_checkpoint(run.ckpt, *run.model, run.optimizer.get(), {run.step, run.model->vocab_size()});
+  if (run.main_rank) save_checkpoint(run.ckpt, *run.model, run.optimizer.get(), checkpoint_meta(run));
 }
 
 // Fault injection for the data-parallel tests: COORDEXP_FAULT_KILL=RANK:STEP kills that worker there.

@@ -90,6 +90,10 @@ class AdapterSet {
 std::string peft_module_name(const std::string& module);
 std::string module_name_from_peft(const std::string& peft_module);
 
+// y = x W^T + b where W may be held in another precision than x (bfloat16 frozen weights): the product is
+// taken in W's precision and y returned in x's.
+torch::Tensor mixed_linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias);
+
 // Which layers of `layers` the config names (for errors and the adapter file's target list).
 std::vector<std::string> matching_adapter_targets(const std::vector<AdaptableLinear>& layers,
                                                   const AdapterConfig& config);

@@ -114,7 +114,12 @@ struct QwenLoadReport {
 // F32/F16/BF16 to float32. Accepts both key layouts transformers has written ("model.layers.*" / "visual.*"
 // and "model.language_model.*" / "model.visual.*"). A missing tensor or a shape mismatch is an InputError
 // naming the checkpoint and the tensor; tensors the model does not use are listed in the report.
-std::shared_ptr<QwenVLModel> load_qwen_vl(const std::filesystem::path& dir, QwenLoadReport* report = nullptr);
+// dtype: the parameters' precision (kFloat, or kBFloat16 to hold a large model in half the memory).
+std::shared_ptr<QwenVLModel> load_qwen_vl(const std::filesystem::path& dir, QwenLoadReport* report = nullptr,
+                                          torch::ScalarType dtype = torch::kFloat);
+// A model of `config` with zero parameters made in `dtype` (weights to be loaded).
+std::shared_ptr<QwenVLModel> make_qwen_vl(const QwenVLConfig& config,
+                                          torch::ScalarType dtype = torch::kFloat);
 
 // Writes config.json and the weights (model.safetensors, or shards + index when over max_shard_bytes) in
 // the classic key layout every transformers version reads, with adapters folded into the weights and added

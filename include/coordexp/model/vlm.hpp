@@ -90,8 +90,7 @@ class VisionLanguageModel : public torch::nn::Module {
   torch::Tensor linear(const torch::nn::Module& host, const torch::Tensor& x, const torch::Tensor& weight,
                        const torch::Tensor& bias) const {
     const LinearAdapter* a = adapters_.find(&host);
-    return a ? a->forward(x, weight, bias, host.is_training())
-             : torch::nn::functional::linear(x, weight, bias);
+    return a ? a->forward(x, weight, bias, host.is_training()) : mixed_linear(x, weight, bias);
   }
 
   torch::Tensor logits(const torch::Tensor& hidden) {

@@ -74,6 +74,9 @@ struct HfModelConfig {
   bool train_projector = true;                                 // the patch merger
   bool train_vision = false;                                   // the vision tower
   std::string system_prompt = "You are a helpful assistant.";  // the chat template's system turn
+  // Precision of the frozen weights: "float32", or "bfloat16" (half the memory; their products are taken in
+  // bfloat16, while what trains, the activations, the losses and CoordExp stay in float32).
+  std::string dtype = "float32";
 };
 
 struct RunConfig {
