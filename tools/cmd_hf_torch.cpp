@@ -167,6 +167,7 @@ const CommandRegistrar kExtend(
             extend_qwen_vocabulary(*model, fs::path(*model_dir) / "tokenizer.json", *bins);
         save_qwen_vl(*model, *out, *bf16 ? SafetensorsDType::kBF16 : SafetensorsDType::kF32);
         tok.save((fs::path(*out) / "tokenizer.json").string());
+        write_hf_companion_files(*model_dir, *out, tok.bpe(), model->config());
         std::cerr << "hf-extend: " << report.tensors << " tensors read in " << report.seconds << " s; "
                   << tok.vocab_size() << " token ids, model rows " << base_rows << " -> "
                   << model->vocab_size() << "; wrote " << *out << "\n";

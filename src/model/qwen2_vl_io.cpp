@@ -10,6 +10,7 @@
 #include "coordexp/model/qwen2_vl.hpp"
 #include "coordexp/text/bpe_tokenizer.hpp"
 #include "coordexp/util/error.hpp"
+#include "coordexp/util/json_config.hpp"
 
 namespace coordexp {
 
@@ -134,8 +135,9 @@ void save_qwen_vl(QwenVLModel& model, const std::filesystem::path& dir, Safetens
 }
 
 void init_new_token_rows(QwenVLModel& model, int64_t first_new, int64_t coord_first, int64_t num_bins,
-                         uint64_t seed) {
-  const int64_t V = model.vocab_size();
+                         uint64_t seed, int64_t end) {
+  // rows past `end` (a checkpoint's padding beyond the tokenizer's ids) keep their values
+  const int64_t V = end >= 0 ? std::min(end, model.vocab_size()) : model.vocab_size();
   COORDEXP_CHECK_ARG(first_new > 0 && first_new <= V, "first_new", "in (0, vocab_size]",
                      std::to_string(first_new));
   COORDEXP_CHECK_ARG(num_bins == 0 || (coord_first >= first_new && coord_first + num_bins <= V),
@@ -167,7 +169,7 @@ QwenChatTokenizer extend_qwen_vocabulary(QwenVLModel& model, const std::filesyst
   QwenChatTokenizer tok(std::move(base), num_bins, std::move(system_prompt), tokenizer_json.string());
   model.resize_vocabulary(tok.vocab_size());
   if (tok.vocab_size() > base_ids)
-    init_new_token_rows(model, base_ids, tok.coord_vocab().first_id(), num_bins, seed);
+    init_new_token_rows(model, base_ids, tok.coord_vocab().first_id(), num_bins, seed, tok.vocab_size());
   return tok;
 }
 
@@ -203,7 +205,7 @@ void write_tiny_qwen_checkpoint(const std::filesystem::path& dir, const TinyQwen
   c.family = spec.family;
   const bool v25 = spec.family == QwenVLFamily::kQwen2_5VL;
   QwenTextConfig& t = c.text;
-  t.vocab_size = (tokenizer.vocab_size() + 7) / 8 * 8;
+  t.vocab_size = (tokenizer.vocab_size() + 7) / 8 * 8 + spec.padding_rows;
   t.hidden_size = spec.hidden;
   t.intermediate_size = spec.intermediate;
   t.num_hidden_layers = spec.layers;
@@ -256,6 +258,76 @@ void write_tiny_qwen_checkpoint(const std::filesystem::path& dir, const TinyQwen
   }();
   save_qwen_vl(model, dir, SafetensorsDType::kF32, spec.shards > 1 ? bytes / spec.shards + 1 : bytes + 1);
   tokenizer.save(dir / "tokenizer.json");
+}
+
+}  // namespace coordexp
+
+namespace coordexp {
+namespace {
+
+void write_json(const std::filesystem::path& path, const nlohmann::json& doc) {
+  std::ofstream f(path);
+  f << doc.dump(2) << "\n";
+  if (!f) throw_input_error("output " + path.string(), "a writable file", "a write failure");
+}
+
+nlohmann::json read_json_or_null(const std::filesystem::path& path) {
+  if (!std::filesystem::exists(path)) return nullptr;
+  return read_json_file(path.string(), "a readable " + path.filename().string());
+}
+
+}  // namespace
+
+void write_hf_companion_files(const std::filesystem::path& source, const std::filesystem::path& out,
+                              const BpeTokenizer& tokenizer, const QwenVLConfig& config) {
+  namespace fs = std::filesystem;
+  fs::create_directories(out);
+  // copied as they are: generation and chat-template files (the processor reads the template)
+  for (const char* name : {"chat_template.json", "chat_template.jinja", "special_tokens_map.json"})
+    if (fs::exists(source / name) && fs::absolute(source) != fs::absolute(out))
+      fs::copy_file(source / name, out / name, fs::copy_options::overwrite_existing);
+  nlohmann::json generation = read_json_or_null(source / "generation_config.json");
+  if (generation.is_null())
+    generation = {{"bos_token_id", config.bos_token_id},
+                  {"eos_token_id", config.eos_token_ids},
+                  {"pad_token_id", config.bos_token_id}};
+  write_json(out / "generation_config.json", generation);
+  nlohmann::json preprocessor = read_json_or_null(source / "preprocessor_config.json");
+  if (preprocessor.is_null()) {
+    const QwenVisionConfig& v = config.vision;
+    preprocessor = {{"image_processor_type", "Qwen2VLImageProcessor"},
+                    {"processor_class",
+                     config.family == QwenVLFamily::kQwen2_5VL ? "Qwen2_5_VLProcessor" : "Qwen2VLProcessor"},
+                    {"do_resize", true},
+                    {"do_rescale", true},
+                    {"rescale_factor", 1.0 / 255.0},
+                    {"do_normalize", true},
+                    {"do_convert_rgb", true},
+                    {"image_mean", std::vector<float>(kQwenImageMean, kQwenImageMean + 3)},
+                    {"image_std", std::vector<float>(kQwenImageStd, kQwenImageStd + 3)},
+                    {"min_pixels", 56 * 56},
+                    {"max_pixels", 28 * 28 * 1280},
+                    {"patch_size", v.patch_size},
+                    {"temporal_patch_size", v.temporal_patch_size},
+                    {"merge_size", v.spatial_merge_size}};
+  }
+  write_json(out / "preprocessor_config.json", preprocessor);
+  // the tokenizer's settings, with every added token (the coordinate and object tokens among them) listed as
+  // the tokenizer.json beside it holds it
+  nlohmann::json tok = read_json_or_null(source / "tokenizer_config.json");
+  if (tok.is_null())
+    tok = {{"tokenizer_class", "Qwen2Tokenizer"},
+           {"model_max_length", 32768},
+           {"eos_token", "<|im_end|>"},
+           {"pad_token", "<|endoftext|>"},
+           {"clean_up_tokenization_spaces", false}};
+  nlohmann::json decoder = nlohmann::json::object();
+  for (const AddedToken& t : tokenizer.added_tokens())
+    decoder[std::to_string(t.id)] = {{"content", t.content},         {"lstrip", t.lstrip},
+                                     {"normalized", t.normalized},   {"rstrip", t.rstrip},
+                                     {"single_word", t.single_word}, {"special", t.special}};
+  tok["added_tokens_decoder"] = decoder;
+  write_json(out / "tokenizer_config.json", tok);
 }
 
 }  // namespace coordexp

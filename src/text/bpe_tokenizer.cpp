@@ -502,11 +502,16 @@ const std::vector<AddedToken>& BpeTokenizer::added_tokens() const {
 // ------------------------------------------------------------------------------------ extension, saving
 
 TokenId BpeTokenizer::add_special_token(const std::string& content) {
+  return add_token(content, true);
+}
+
+TokenId BpeTokenizer::add_token(const std::string& content, bool special) {
   COORDEXP_CHECK_ARG(!content.empty(), "content", "a non-empty token", "\"\"");
   if (auto id = token_to_id(content)) return *id;
   AddedToken t;
   t.id = vocab_size();
   t.content = content;
+  t.special = special;
   impl_->added.push_back(t);
   impl_->index_added(impl_->added.size() - 1);
   return t.id;
@@ -539,17 +544,19 @@ void BpeTokenizer::save(const std::filesystem::path& path) const {
 
 CoordTokenIds add_coordinate_tokens(BpeTokenizer& tokenizer, int num_bins) {
   COORDEXP_CHECK_ARG(num_bins >= 2, "num_bins", ">= 2", std::to_string(num_bins));
-  const TokenId first = tokenizer.add_special_token(CoordVocab::token_text(0));
+  // Added, not special: a transformers user's decode(..., skip_special_tokens=True) keeps the boxes in the
+  // text.
+  const TokenId first = tokenizer.add_token(CoordVocab::token_text(0), false);
   for (int k = 1; k < num_bins; ++k) {
-    const TokenId id = tokenizer.add_special_token(CoordVocab::token_text(k));
+    const TokenId id = tokenizer.add_token(CoordVocab::token_text(k), false);
     if (id != first + k)
       throw_input_error("tokenizer: " + CoordVocab::token_text(k),
                         "id " + std::to_string(first + k) + " (coordinate tokens must be contiguous)",
                         std::to_string(id),
                         "the tokenizer already holds some coordinate tokens out of order");
   }
-  const TokenId obj_start = tokenizer.add_special_token("<obj_start>");
-  const TokenId obj_end = tokenizer.add_special_token("<obj_end>");
+  const TokenId obj_start = tokenizer.add_token("<obj_start>", false);
+  const TokenId obj_end = tokenizer.add_token("<obj_end>", false);
   return CoordTokenIds{CoordVocab(num_bins, first), obj_start, obj_end};
 }
 

@@ -23,6 +23,7 @@
 #include "coordexp/loss/text_embedder.hpp"
 #include "coordexp/model/adapter_io.hpp"
 #include "coordexp/model/qwen2_vl.hpp"
+#include "coordexp/text/qwen_chat_tokenizer.hpp"
 #include "coordexp/train/batch_builder.hpp"
 #include "coordexp/train/checkpoint.hpp"
 #include "coordexp/train/distributed.hpp"
@@ -524,6 +525,8 @@ TrainSummary finish_run(TrainingRun& run, double loop_s, int64_t tokens_seen) {
   if (auto* qwen = dynamic_cast<QwenVLModel*>(run.model); qwen && run.main_rank && complete) {
     save_qwen_vl(*qwen, run.out / "hf");
     run.tokenizer().save((run.out / "hf" / "tokenizer.json").string());
+    const auto& bpe = dynamic_cast<const QwenChatTokenizer&>(run.tokenizer()).bpe();
+    write_hf_companion_files(cfg.hf.path, run.out / "hf", bpe, qwen->config());
     *run.log << "coordexp train: Hugging Face model written to " << (run.out / "hf").string() << "\n";
   }
   if (!run.model->adapters().empty() && run.main_rank && complete) {  // the adapter alone, in PEFT's format

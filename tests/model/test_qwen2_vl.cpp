@@ -248,6 +248,39 @@ TEST(QwenCheckpointErrors, MissingTensorAndWrongShapeAreNamed) {
   EXPECT_THROW(load_qwen_vl(shaped), InputError);
 }
 
+// A checkpoint whose padded rows hold the new tokens: extension initialises the new tokens' rows only (the
+// padding rows past them keep their values, so the logits there do not change), and the companion files
+// transformers' AutoProcessor needs are written, listing the coordinate tokens as added, not special.
+TEST(QwenVocabularyExtension, PaddingRowsStayAndTheCompanionFilesAreWritten) {
+  TinyQwenSpec spec;
+  spec.padding_rows = 64;
+  const fs::path src = temp_dir("padded_base");
+  write_tiny_qwen_checkpoint(src, spec);
+  auto m = load_qwen_vl(src);
+  const int64_t V = m->vocab_size();
+  const auto before = m->input_embedding().clone();
+  const QwenChatTokenizer tok = extend_qwen_vocabulary(*m, src / "tokenizer.json", 16);
+  ASSERT_LT(tok.vocab_size(), V) << "the new tokens must fit in the padding for this test";
+  EXPECT_EQ(m->vocab_size(), V);
+  const auto after = m->input_embedding();
+  const int64_t end = tok.vocab_size();
+  EXPECT_TRUE(torch::equal(after.narrow(0, end, V - end), before.narrow(0, end, V - end)));
+  EXPECT_FALSE(torch::equal(after.narrow(0, tok.first_new_id(), end - tok.first_new_id()),
+                            before.narrow(0, tok.first_new_id(), end - tok.first_new_id())));
+  const fs::path out = temp_dir("padded_out");
+  write_hf_companion_files(src, out, tok.bpe(), m->config());
+  for (const char* f : {"tokenizer_config.json", "generation_config.json", "preprocessor_config.json"})
+    EXPECT_TRUE(fs::exists(out / f)) << f;
+  const auto cfg = nlohmann::json::parse(std::ifstream(out / "tokenizer_config.json"));
+  const std::string coord0 = std::to_string(tok.coord_vocab().first_id());
+  ASSERT_TRUE(cfg["added_tokens_decoder"].contains(coord0));
+  EXPECT_EQ(cfg["added_tokens_decoder"][coord0]["content"], "<coord_0>");
+  EXPECT_EQ(cfg["added_tokens_decoder"][coord0]["special"], false);
+  const auto pre = nlohmann::json::parse(std::ifstream(out / "preprocessor_config.json"));
+  EXPECT_EQ(pre["merge_size"], 2);
+  EXPECT_EQ(pre["patch_size"], 14);
+}
+
 TEST(QwenVocabularyExtension, NewRowsStartFromTheOldOnesAndTheChatFormatHolds) {
   const fs::path src = checkpoint(QwenVLFamily::kQwen2VL);
   auto m = load_qwen_vl(src);

@@ -194,7 +194,16 @@ TEST_F(BpeTokenizerTest, CoordinateTokensExtendSaveReload) {
   EXPECT_EQ(reloaded.encode("<obj_start>red<coord_1><coord_3><obj_end>"), expected);
   EXPECT_EQ(reloaded.encode("hello world"), (Ids{261, 266}));
   EXPECT_EQ(reloaded.added_tokens().size(), 5u + 6u);
-  EXPECT_TRUE(reloaded.added_tokens().back().special);
+  // added but not special, in tokenizer.json's fields: a transformers user's decode(ids,
+  // skip_special_tokens=True) keeps the boxes, and they are still matched whole when encoding
+  const auto doc = tok_.to_json();
+  const auto& last = doc["added_tokens"].back();
+  EXPECT_EQ(last["content"], "<obj_end>");
+  EXPECT_EQ(last["special"], false);
+  EXPECT_EQ(last["normalized"], false);
+  EXPECT_FALSE(reloaded.added_tokens().back().special);
+  EXPECT_EQ(reloaded.decode(expected, /*skip_special_tokens=*/true),
+            "<obj_start>red<coord_1><coord_3><obj_end>");
 }
 
 TEST(BpeTokenizer, NonContiguousCoordinateTokensAreAnError) {

@@ -28,6 +28,7 @@
 #include "coordexp/io/hf_config.hpp"
 #include "coordexp/io/safetensors.hpp"
 #include "coordexp/model/vlm.hpp"
+#include "coordexp/text/bpe_tokenizer.hpp"
 #include "coordexp/text/qwen_chat_tokenizer.hpp"
 
 namespace coordexp {
@@ -127,12 +128,13 @@ std::shared_ptr<QwenVLModel> make_qwen_vl(const QwenVLConfig& config,
 void save_qwen_vl(QwenVLModel& model, const std::filesystem::path& dir,
                   SafetensorsDType dtype = SafetensorsDType::kF32, uint64_t max_shard_bytes = 4ull << 30);
 
-// Initialises rows [first_new, vocab_size) of the input embedding and (untied) LM head after a vocabulary
-// extension: the structure tokens get the mean of the rows [0, first_new); the K coordinate rows starting at
-// coord_first get the mean plus an interpolation between two random directions of the rows' typical
-// spread, so neighbouring bins start close and the ends far apart.
+// Initialises rows [first_new, end) (end < 0: vocab_size) of the input embedding and (untied) LM head after a
+// vocabulary extension: the structure tokens get the mean of the rows [0, first_new); the K coordinate rows
+// starting at coord_first get the mean plus an interpolation between two random directions of the rows'
+// typical spread, so neighbouring bins start close and the ends far apart. Rows from `end` on (a checkpoint's
+// padding rows past the tokenizer's ids) keep their values.
 void init_new_token_rows(QwenVLModel& model, int64_t first_new, int64_t coord_first, int64_t num_bins,
-                         uint64_t seed = 0);
+                         uint64_t seed = 0, int64_t end = -1);
 
 // Extends the tokenizer at `tokenizer_json` with the coordinate vocabulary (see QwenChatTokenizer), grows
 // `model`'s embedding and LM head to the new ids and initialises the added rows (init_new_token_rows)
@@ -142,6 +144,14 @@ QwenChatTokenizer extend_qwen_vocabulary(QwenVLModel& model, const std::filesyst
                                          std::string system_prompt = QwenChatTokenizer::kDefaultSystemPrompt,
                                          uint64_t seed = 0);
 
+// Writes what transformers' AutoProcessor, AutoTokenizer and GenerationConfig read beside the weights:
+// tokenizer_config.json from `source` (or a minimal one) with added_tokens_decoder listing every added token
+// of `tokenizer` (the coordinate and object tokens among them), generation_config.json and
+// preprocessor_config.json from `source` or written from `config` (the Qwen2-VL processor's defaults), and
+// the chat template files copied.
+void write_hf_companion_files(const std::filesystem::path& source, const std::filesystem::path& out,
+                              const BpeTokenizer& tokenizer, const QwenVLConfig& config);
+
 // A tiny random checkpoint of either family (a few layers, small widths) with a small byte-level BPE
 // tokenizer trained on `corpus` plus Qwen's special tokens, written to `dir` (config.json, tokenizer.json,
 // safetensors with `shards` shards). For tests, benchmarks and trying the pipeline without downloads.
@@ -150,6 +160,8 @@ struct TinyQwenSpec {
   int64_t hidden = 64, layers = 2, heads = 4, kv_heads = 2, intermediate = 128;
   int64_t vision_width = 32, vision_depth = 2, vision_heads = 4, vision_intermediate = 64;
   int shards = 2;
+  int64_t padding_rows = 0;  // embedding rows past the tokenizer's ids beyond the rounding to 8 (as real
+                             // checkpoints pad their vocabulary)
   uint64_t seed = 0;
   std::vector<std::string> corpus;  // extra tokenizer training text (the default corpus is always used)
 };

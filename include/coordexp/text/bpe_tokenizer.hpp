@@ -58,9 +58,10 @@ class BpeTokenizer {
   const std::vector<AddedToken>& added_tokens() const;
   bool is_added(TokenId id) const;  // an added (special or not) token rather than a BPE vocabulary entry
 
-  // Adds `content` as a special added token with the next free id; returns the existing id when the
-  // content is already a token.
-  TokenId add_special_token(const std::string& content);
+  // Adds `content` as an added token with the next free id (special: decode(skip_special_tokens) drops it);
+  // returns the existing id when the content is already a token.
+  TokenId add_token(const std::string& content, bool special);
+  TokenId add_special_token(const std::string& content);  // add_token(content, true)
   // The original document with "added_tokens" brought up to date. Key order is not preserved (nlohmann
   // sorts object keys); the content is what Hugging Face tokenizers reads back.
   nlohmann::json to_json() const;
@@ -86,8 +87,10 @@ struct CoordTokenIds {
   TokenId obj_end;    // <obj_end>
 };
 
-// Adds <coord_0>..<coord_{K-1}>, <obj_start>, <obj_end> as special tokens (idempotent: a tokenizer that
-// already has them, contiguously, keeps its ids). InputError when some exist but not as a contiguous run.
+// Adds <coord_0>..<coord_{K-1}>, <obj_start>, <obj_end> as added tokens that are not special (idempotent: a
+// tokenizer that already has them, contiguously, keeps its ids). Not special, so that a transformers user's
+// tokenizer.decode(ids, skip_special_tokens=True) keeps the boxes in the text (they are still matched whole
+// when encoding). InputError when some exist but not as a contiguous run.
 CoordTokenIds add_coordinate_tokens(BpeTokenizer& tokenizer, int num_bins);
 
 }  // namespace coordexp
