@@ -70,6 +70,8 @@ CocoAnnotation read_annotation(dom::object obj, const Location& loc) {
   }
   if (json_fields::find(obj, "iscrowd", e) && !e.is_null())
     ann.iscrowd = json_fields::as_flag(e, loc, "iscrowd");
+  if (json_fields::find(obj, "ignore", e) && !e.is_null())  // Python truthiness, as lvis-api tests it
+    ann.ignore = e.is_double() ? double(e) != 0 : json_fields::as_flag(e, loc, "ignore");
   ann.description = json_fields::optional_string(obj, "description", loc);
   return ann;
 }
@@ -175,6 +177,7 @@ std::string coco_dataset_to_json(const CocoDataset& dataset) {
               {"area", ann.area},
               {"iscrowd", ann.iscrowd ? 1 : 0}};
     if (!ann.description.empty()) j["description"] = ann.description;
+    if (ann.ignore) j["ignore"] = 1;
     annotations.push_back(std::move(j));
   }
   for (const auto& cat : dataset.categories) {

@@ -61,7 +61,8 @@ void CocoEvaluator::State::gather_ground_truth(const CocoDataset& gt, const GtId
   for (const GatheredGt& g :
        eval_internal::gather_ground_truth(gt, index, {}, counts.gt_duplicate_ids, counts.gt_dropped)) {
     const CocoAnnotation& ann = *g.ann;
-    work[g.category].gts.push_back({g.image, ann.bbox, ann.area, ann.iscrowd, ann.id != 0});
+    // pycocotools' _prepare: gt["ignore"] = iscrowd, whatever the file's "ignore" says.
+    work[g.category].gts.push_back({g.image, ann.bbox, ann.area, ann.iscrowd, ann.iscrowd, ann.id != 0});
     ++counts.gt_used;
   }
 }
@@ -70,19 +71,36 @@ void CocoEvaluator::State::gather_ground_truth(const CocoDataset& gt, const GtId
 // each cell's max_dets.back() highest-scoring ones.
 void CocoEvaluator::State::gather_detections(const CocoDataset& gt, const DetectionResults& results,
                                              const GtIdIndex& index) {
-  for (const auto& det : results.detections) {
+  // Positions looked up once per entry, then a stable counting sort by image: each category's list comes
+  // out grouped by image with file order inside (group_into_cells finds it sorted), allocated once.
+  const auto& dets = results.detections;
+  std::vector<uint32_t> image_of(dets.size()), category_of(dets.size());
+  std::vector<uint32_t> start(image_ids.size() + 1, 0), per_category(work.size(), 0);
+  for (size_t d = 0; d < dets.size(); ++d) {
     const auto image =
-        detection_image(det, index, results, gt,
+        detection_image(dets[d], index, results, gt,
                         "pycocotools rejects such results too; skip them with the unknown-image skip policy");
+    image_of[d] = image ? *image : IdAxis::kAbsent;
     if (!image) continue;
-    auto cat = index.category_index.find(det.category_id);
-    if (cat == index.category_index.end()) {
+    category_of[d] = index.categories.find(dets[d].category_id);
+    if (category_of[d] == IdAxis::kAbsent) {
       ++counts.dt_dropped_unknown_category;
+      image_of[d] = IdAxis::kAbsent;
       continue;
     }
-    work[cat->second].dts.push_back({*image, det.bbox, det.bbox.w * det.bbox.h, det.score, false});
-    ++counts.dt_used;
+    ++start[*image + 1];
+    ++per_category[category_of[d]];
   }
+  for (size_t i = 1; i < start.size(); ++i) start[i] += start[i - 1];
+  std::vector<uint32_t> by_image(start.back());
+  for (size_t d = 0; d < dets.size(); ++d)
+    if (image_of[d] != IdAxis::kAbsent) by_image[start[image_of[d]]++] = uint32_t(d);
+  for (size_t k = 0; k < work.size(); ++k) work[k].dts.reserve(per_category[k]);
+  for (uint32_t d : by_image) {
+    const Detection& det = dets[d];
+    work[category_of[d]].dts.push_back({det.bbox, det.score, image_of[d], false});
+  }
+  counts.dt_used += int64_t(by_image.size());
 }
 
 // Without use_cats: one pool, category by category. The stable sort by image in group_into_cells then
@@ -105,7 +123,7 @@ void CocoEvaluator::evaluate() {
   state_->evaluate(state_->category_params());
 }
 void CocoEvaluator::accumulate() {
-  state_->accumulate(state_->category_params());
+  state_->accumulate(state_->category_params(), /*with_scores=*/true);
 }
 const CocoAccumulation& CocoEvaluator::accumulation() const {
   return state_->accumulation();

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
+#include <unordered_map>
 
 #include "coordexp/eval/numpy_compat.hpp"
 
@@ -54,11 +55,17 @@ double coco_summarize_stat(const CocoAccumulation& acc, const CocoEvalParams& pa
   std::vector<double> kept;  // s[s > -1] in numpy's C order (t, r, k)
   const size_t k_begin = only_category.value_or(0);
   const size_t k_end = only_category ? *only_category + 1 : acc.K;
+  std::vector<uint32_t> with_gt;  // categories whose precision at (t, a, m) is not -1 throughout
   for (size_t t = 0; t < acc.T; ++t) {
     if (spec.iou_threshold && params.iou_thresholds[t] != *spec.iou_threshold) continue;
     if (spec.average_precision) {
+      // recall is -1 exactly where accumulate left every recall point -1 (no non-ignored GT): skipping
+      // those categories keeps the order of the kept values and reads only the evaluated rows.
+      with_gt.clear();
+      for (size_t k = k_begin; k < k_end; ++k)
+        if (acc.recall_at(t, k, *a, *m) > -1) with_gt.push_back(uint32_t(k));
       for (size_t r = 0; r < acc.R; ++r)
-        for (size_t k = k_begin; k < k_end; ++k) {
+        for (uint32_t k : with_gt) {
           const double v = acc.precision_at(t, r, k, *a, *m);
           if (v > -1) kept.push_back(v);
         }
@@ -81,11 +88,12 @@ CocoSummary summarize_coco(const CocoEvaluator& evaluator, const CocoDataset& gt
   out.counts = evaluator.counts();
   const auto ids = evaluator.category_ids();
   const int64_t top_cap = params.max_dets.back();
+  std::unordered_map<int64_t, const std::string*> names;  // the last listed name wins, as pycocotools' cats
+  for (const auto& cat : gt.categories) names[cat.id] = &cat.name;
   for (size_t k = 0; k < ids.size(); ++k) {
     CategoryAp c;
     c.category_id = ids[k];
-    for (const auto& cat : gt.categories)
-      if (cat.id == ids[k]) c.name = cat.name;  // the last listed name wins, as pycocotools' cats dict
+    if (auto it = names.find(ids[k]); it != names.end()) c.name = *it->second;
     if (!params.use_cats) c.name = "any category (class-agnostic)";
     c.ap = coco_summarize_stat(acc, params, {true, std::nullopt, "all", top_cap}, k);
     c.ap50 = coco_summarize_stat(acc, params, {true, .5, "all", top_cap}, k);

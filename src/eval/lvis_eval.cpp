@@ -89,14 +89,14 @@ FederatedSets LvisEvaluator::State::read_categories_and_images(const CocoDataset
                                                                const GtIdIndex& index) {
   frequencies.assign(category_ids.size(), kLvisRare);
   for (const auto& cat : gt.categories)
-    frequencies[index.category_index.at(cat.id)] = cat.frequency == "r"   ? kLvisRare
-                                                   : cat.frequency == "c" ? kLvisCommon
-                                                                          : kLvisFrequent;
+    frequencies[index.categories.find(cat.id)] = cat.frequency == "r"   ? kLvisRare
+                                                 : cat.frequency == "c" ? kLvisCommon
+                                                                        : kLvisFrequent;
   const size_t I = image_ids.size();
   FederatedSets sets{std::vector<std::vector<uint32_t>>(I), std::vector<std::vector<int64_t>>(I),
                      std::vector<std::vector<int64_t>>(I)};
   for (const auto& img : gt.images) {
-    const uint32_t i = index.image_index.at(img.id);
+    const uint32_t i = index.images.find(img.id);
     sets.negative[i] = sorted_unique(img.neg_category_ids);
     sets.not_exhaustive[i] = sorted_unique(img.not_exhaustive_category_ids);
   }
@@ -116,7 +116,7 @@ void LvisEvaluator::State::gather_ground_truth(const CocoDataset& gt, const GtId
   for (const GatheredGt& g :
        eval_internal::gather_ground_truth(gt, index, keep, counts.gt_duplicate_ids, counts.gt_dropped)) {
     const CocoAnnotation& ann = *g.ann;
-    work[g.category].gts.push_back({g.image, ann.bbox, ann.area, false, ann.id != 0});
+    work[g.category].gts.push_back({g.image, ann.bbox, ann.area, false, ann.ignore, ann.id != 0});
     sets.positive[g.image].push_back(g.category);
     ++counts.gt_used;
   }
@@ -161,9 +161,9 @@ void LvisEvaluator::State::gather_detections(const DetectionResults& results,
   for (size_t d = 0; d < results.detections.size(); ++d) {
     if (!kept[d]) continue;
     const auto& det = results.detections[d];
-    const uint32_t i = index.image_index.at(det.image_id);
-    auto cat = index.category_index.find(det.category_id);
-    if (cat == index.category_index.end()) {
+    const uint32_t i = index.images.find(det.image_id);  // known: the cap kept it
+    const uint32_t cat = index.categories.find(det.category_id);
+    if (cat == IdAxis::kAbsent) {
       ++counts.dt_dropped_unknown_category;
       continue;
     }
@@ -173,13 +173,11 @@ void LvisEvaluator::State::gather_detections(const DetectionResults& results,
       continue;
     }
     const auto& pos = sets.positive[i];
-    if (!contains(sets.negative[i], det.category_id) &&
-        !std::binary_search(pos.begin(), pos.end(), cat->second)) {
+    if (!contains(sets.negative[i], det.category_id) && !std::binary_search(pos.begin(), pos.end(), cat)) {
       ++counts.dt_not_federated;
       continue;
     }
-    work[cat->second].dts.push_back(
-        {i, det.bbox, area, det.score, contains(sets.not_exhaustive[i], det.category_id)});
+    work[cat].dts.push_back({det.bbox, det.score, i, contains(sets.not_exhaustive[i], det.category_id)});
     ++counts.dt_used;
   }
 }
@@ -193,8 +191,7 @@ void LvisEvaluator::evaluate() {
 }
 // LVISEval.accumulate: COCOeval's with a single cap (M = 1) that keeps everything; no score table.
 void LvisEvaluator::accumulate() {
-  state_->accumulate(state_->category_params());
-  state_->acc.scores = {};
+  state_->accumulate(state_->category_params(), /*with_scores=*/false);
 }
 const CocoAccumulation& LvisEvaluator::accumulation() const {
   return state_->accumulation();

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <unordered_map>
 
 #include "coordexp/eval/numpy_compat.hpp"
 
@@ -30,13 +31,17 @@ double group_average_precision(const CocoAccumulation& acc, const CocoEvalParams
     if (params.area_ranges[i].label == "all") a = i;
   if (a == params.area_ranges.size()) return -1;
   std::vector<double> kept;
-  for (size_t t = 0; t < acc.T; ++t)
+  std::vector<uint32_t> with_gt;  // the group's categories with a row (recall -1: every point is -1)
+  for (size_t t = 0; t < acc.T; ++t) {
+    with_gt.clear();
+    for (size_t k = 0; k < acc.K; ++k)
+      if (freq[k] == group && acc.recall_at(t, k, a, 0) > -1) with_gt.push_back(uint32_t(k));
     for (size_t r = 0; r < acc.R; ++r)
-      for (size_t k = 0; k < acc.K; ++k) {
-        if (freq[k] != group) continue;
+      for (uint32_t k : with_gt) {
         const double v = acc.precision_at(t, r, k, a, 0);
         if (v > -1) kept.push_back(v);
       }
+  }
   return kept.empty() ? -1.0 : numpy_mean(kept);
 }
 
@@ -73,11 +78,12 @@ LvisSummary summarize_lvis(const LvisEvaluator& evaluator, const CocoDataset& gt
                stat(false, std::nullopt, "large")};
   out.counts = evaluator.counts();
   const auto ids = evaluator.category_ids();
+  std::unordered_map<int64_t, const std::string*> names;  // the last listed entry wins, as lvis-api's cats
+  for (const auto& cat : gt.categories) names[cat.id] = &cat.name;
   for (size_t k = 0; k < ids.size(); ++k) {
     LvisCategoryAp c;
     c.ap.category_id = ids[k];
-    for (const auto& cat : gt.categories)
-      if (cat.id == ids[k]) c.ap.name = cat.name;  // the last listed entry wins, as lvis-api's cats dict
+    if (auto it = names.find(ids[k]); it != names.end()) c.ap.name = *it->second;
     c.ap.ap = coco_summarize_stat(acc, params, {true, std::nullopt, "all", cap}, k);
     c.ap.ap50 = coco_summarize_stat(acc, params, {true, .5, "all", cap}, k);
     c.ap.ap75 = coco_summarize_stat(acc, params, {true, .75, "all", cap}, k);

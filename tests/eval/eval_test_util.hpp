@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -51,6 +52,12 @@ inline nlohmann::json run_reference(const std::string& args) {
   const int rc = pclose(pipe);
   if (rc != 0) throw std::runtime_error("reference failed (" + std::to_string(rc) + "): " + cmd);
   return nlohmann::json::parse(out);
+}
+
+// Whether two tables hold the same doubles bit for bit (-0.0 differs from 0.0, a NaN equals itself).
+inline bool same_bytes(const std::vector<double>& a, const std::vector<double>& b) {
+  return a.size() == b.size() &&
+         (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0);
 }
 
 struct CppEval {

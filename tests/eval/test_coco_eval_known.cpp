@@ -284,6 +284,19 @@ TEST(CocoEvalKnown, SummaryTableHasPycocotoolsLayout) {
       << table;
 }
 
+TEST(CocoEvalKnown, IgnoreFieldIsOverwrittenByIscrowd) {
+  // pycocotools' _prepare sets gt["ignore"] = iscrowd: a non-crowd box flagged "ignore" is a normal box
+  // (the hit is a true positive, AP 1), and a crowd box is ignored whatever its flag says.
+  CaseBuilder c;
+  c.image(1).category(1).box(1, 1, 1, {0, 0, 10, 10}).det(1, 1, {0, 0, 10, 10}, .9);
+  c.gt["annotations"][0]["ignore"] = 1;
+  EXPECT_NEAR(c.run().summary.stats[0], 1.0, 1e-12);
+  CaseBuilder crowd;
+  crowd.image(1).category(1).box(1, 1, 1, {0, 0, 10, 10}, -1, true).det(1, 1, {0, 0, 10, 10}, .9);
+  crowd.gt["annotations"][0]["ignore"] = 0;
+  EXPECT_EQ(crowd.run().summary.stats[0], -1);
+}
+
 TEST(CocoEvalKnown, ThreadCountDoesNotChangeResults) {
   CaseBuilder c;
   c.image(1).image(2);

@@ -190,6 +190,34 @@ TEST(CocoEvalParity, ClassAgnosticCasesMatchTheNumpyReference) {
   check_cases(cases, "agnostic", /*use_cats=*/false);
 }
 
+// Evaluate splits few categories into runs of cells and accumulate works per (category, area range, cap):
+// the precision, recall and score tables must be the same bytes at 1, 2 and 3 threads.
+TEST(CocoEvalParity, TablesAreTheSameBytesAtAnyThreadCount) {
+  CaseGenerator gen(424242);
+  for (int i = 0; i < 60; ++i) {
+    const auto [gt_json, dt_json] = gen.make_case(i % 6 == 0 ? 2 : 0);
+    const auto gt = parse_coco_dataset(gt_json.dump(), "gt.json");
+    const auto dt = parse_detection_results(dt_json.dump(), "dt.json");
+    for (bool use_cats : {true, false}) {
+      std::vector<CocoAccumulation> tables;
+      for (unsigned threads : {1u, 2u, 3u}) {
+        CocoEvalOptions options;
+        options.num_threads = threads;
+        options.params.use_cats = use_cats;
+        CocoEvaluator ev(gt, dt, options);
+        ev.accumulate();
+        tables.push_back(ev.accumulation());
+      }
+      for (size_t j = 1; j < tables.size(); ++j) {
+        const std::string label = "case " + std::to_string(i) + (use_cats ? "" : " agnostic");
+        EXPECT_TRUE(test::same_bytes(tables[0].precision, tables[j].precision)) << label;
+        EXPECT_TRUE(test::same_bytes(tables[0].recall, tables[j].recall)) << label;
+        EXPECT_TRUE(test::same_bytes(tables[0].scores, tables[j].scores)) << label;
+      }
+    }
+  }
+}
+
 TEST(CocoEvalParity, ReferenceAndCppAgreeThatUnknownImagesAreErrors) {
   json gt = {{"images", {{{"id", 1}}}},
              {"categories", {{{"id", 1}, {"name", "a"}}}},

@@ -308,6 +308,50 @@ TEST(LvisEvalKnown, CrowdFlagIsNotUsed) {
   EXPECT_NEAR(r.summary.stats[AR], 0.5, kTol);
 }
 
+TEST(LvisEvalKnown, IgnoreFlagMakesAnIgnoreRegion) {
+  // lvis-api's evaluate_img: a GT with "ignore" set is ignored in every area range (_ignore = 1): a
+  // detection matched to it is ignored rather than a true positive, and it is not counted in npig. Its
+  // category still counts as present on the image (_prepare's img_pl takes every GT).
+  // Category 1: A (normal) and B (ignore) with detections on B (.9), nowhere (.8) and on A (.7). Sorted
+  // without the ignored one: FP, TP; npig = 1, rc = [0, 1], pr = [0, 1/(2+eps)], envelope 1/(2+eps)
+  // at every recall point and IoU threshold. Category 2 ("r") has only an ignored box: its detection is
+  // kept (not "neither positive nor negative") and the category has no GT to recall (-1, APr = -1).
+  auto make = [](nlohmann::json ignore_b, bool with_category_2) {
+    LvisCase c;
+    c.image(1)
+        .category(1, "f")
+        .category(2, "r")
+        .box(1, 1, 1, {0, 0, 10, 10})
+        .box(2, 1, 1, {50, 50, 10, 10})
+        .det(1, 1, {50, 50, 10, 10}, .9)
+        .det(1, 1, {100, 100, 10, 10}, .8)
+        .det(1, 1, {0, 0, 10, 10}, .7);
+    c.gt["annotations"][1]["ignore"] = ignore_b;
+    if (with_category_2) {
+      c.box(3, 1, 2, {200, 200, 10, 10}).det(1, 2, {300, 300, 10, 10}, .95);
+      c.gt["annotations"][2]["ignore"] = 1;
+    }
+    return c.run();
+  };
+  for (const nlohmann::json& flag : {nlohmann::json(1), nlohmann::json(true), nlohmann::json(2.0)}) {
+    auto r = make(flag, true);
+    const double want = 1.0 / (2.0 + DBL_EPSILON);
+    for (int s : {AP, AP50, AP75, APs, APf})
+      EXPECT_NEAR(r.summary.stats[s], want, kTol) << r.summary.names[s];
+    for (int s : {APm, APl, APr, APc, ARm, ARl}) EXPECT_EQ(r.summary.stats[s], -1) << r.summary.names[s];
+    EXPECT_NEAR(r.summary.stats[AR], 1.0, kTol);
+    EXPECT_EQ(r.summary.counts.dt_used, 4);
+    EXPECT_EQ(r.summary.counts.dt_not_federated, 0);
+    EXPECT_EQ(r.summary.per_category[1].ap.ap, -1);
+  }
+  // "ignore": 0 (or absent): B is a normal box. TP, FP, TP with npig = 2: rc = [.5, .5, 1],
+  // pr = [1/(1+eps), 1/(2+eps), 2/(3+eps)]: 51 recall points (<= .5) read 1/(1+eps), 50 read 2/(3+eps).
+  auto plain = make(0, false);
+  EXPECT_NEAR(plain.summary.stats[AP], (51.0 / (1.0 + DBL_EPSILON) + 100.0 / (3.0 + DBL_EPSILON)) / 101.0,
+              kTol);
+  EXPECT_NEAR(plain.summary.stats[AR], 1.0, kTol);
+}
+
 TEST(LvisEvalInput, MissingFrequencyNamesFileIndexAndField) {
   LvisCase c;
   c.image(1).category(1, "f").box(1, 1, 1, {0, 0, 10, 10});

@@ -176,5 +176,63 @@ TEST(ResultsInput, LabelRankMustBeANonNegativeInteger) {
       InputError);
 }
 
+// A results file of `n` entries (~85 bytes each). When `tricky`, descriptions hold "}, {" and some entries a
+// nested object, so that the loader's cut candidates fall inside strings and entries; entry `bad` (if >= 0)
+// has a negative width.
+std::string big_results_text(size_t n, bool tricky, int64_t bad = -1) {
+  std::string text = "[";
+  for (size_t i = 0; i < n; ++i) {
+    text += i ? ",\n" : "";
+    text += "{\"image_id\": " + std::to_string(i % 997) + ", \"category_id\": " + std::to_string(i % 7) +
+            ", \"bbox\": [" + std::to_string(i % 13) + ".5, 2, " + (int64_t(i) == bad ? "-3" : "3") +
+            ", 4.25], \"score\": 0." + std::to_string(i % 1000 + 1);
+    if (tricky) text += ", \"description\": \"a}, {\\\"x\\\": [1]}, {b " + std::to_string(i) + "\"";
+    if (tricky && i % 5 == 0) text += ", \"extra\": {\"nested\": {\"k\": [1, {\"z\": 2}]}, \"s\": \"}\"}";
+    text += "}";
+  }
+  return text + "]\n";
+}
+
+// Files past the piece size are read in pieces on several threads: the same entries, indices and counts as
+// the one-document reader, also when cut candidates fall inside strings (the loader then falls back) and
+// when an entry is bad (the error names its index in the whole file).
+TEST(ResultsInput, LoadingInPiecesMatchesTheWholeDocument) {
+  const auto dir = test::make_temp_dir("pieces");
+  for (bool tricky : {false, true}) {
+    const std::string text = big_results_text(tricky ? 170000 : 280000, tricky);
+    ASSERT_GT(text.size(), size_t(17) << 20);  // two pieces or more
+    const auto path = (dir / "dt.json").string();
+    test::write_text(path, text);
+    const auto whole = parse_detection_results(text, path);
+    for (unsigned threads : {1u, 3u}) {
+      ResultsLoadOptions options;
+      options.num_threads = threads;
+      const auto loaded = load_detection_results(path, options);
+      ASSERT_EQ(loaded.detections.size(), whole.detections.size());
+      for (size_t i = 0; i < whole.detections.size(); ++i) {
+        const Detection &a = loaded.detections[i], &b = whole.detections[i];
+        ASSERT_TRUE(a.index == b.index && a.image_id == b.image_id && a.category_id == b.category_id &&
+                    a.bbox == b.bbox && a.score == b.score && a.description == b.description)
+            << "entry " << i;
+      }
+    }
+  }
+  const auto path = (dir / "bad.json").string();
+  test::write_text(path, big_results_text(260000, false, 250000));
+  try {
+    load_detection_results(path);
+    FAIL() << "expected an InputError";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("[250000].bbox"), std::string::npos) << e.what();
+  }
+  ResultsLoadOptions skip;
+  skip.invalid_box = InvalidBoxPolicy::kInvalidBoxSkip;
+  const auto skipped = load_detection_results(path, skip);
+  EXPECT_EQ(skipped.skipped_invalid_box, 1);
+  EXPECT_EQ(skipped.detections.size(), 259999u);
+  EXPECT_EQ(skipped.detections.back().index, 259999);
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace coordexp

@@ -40,6 +40,9 @@ struct CocoAnnotation {
   bool area_from_file = false;  // true when "area" was present in the file
   bool iscrowd = false;         // crowd region: matched by intersection over detection area, ignored
   std::string description;      // optional free-text phrase ("red star"), "" when absent
+  // The file's "ignore" flag (any non-zero number or true). LVIS evaluation treats such a box as an ignore
+  // region, as lvis-api does; COCO evaluation replaces it with iscrowd, as pycocotools does.
+  bool ignore = false;
 };
 
 struct CocoCategory {

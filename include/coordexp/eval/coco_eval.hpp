@@ -38,7 +38,10 @@ enum class UnknownImagePolicy {
 struct CocoEvalOptions {
   CocoEvalParams params;  // thresholds, caps and area ranges (pycocotools defaults)
   UnknownImagePolicy unknown_image = UnknownImagePolicy::kUnknownImageError;  // detections on unknown images
-  unsigned num_threads = 0;  // worker threads over categories; 0 = std::thread::hardware_concurrency()
+  // Worker threads for evaluate (categories, or runs of images when categories are few) and accumulate
+  // (category x area range); 0 = std::thread::hardware_concurrency(). Results are identical bit for bit at
+  // any count.
+  unsigned num_threads = 0;
 };
 
 // What went in and what was left out, for reports.
@@ -54,7 +57,9 @@ struct CocoEvalCounts {
   int64_t dt_without_category = 0;          // detections with only a description (never evaluated)
 };
 
-// accumulate()'s tables, in numpy's C order, with -1 where pycocotools leaves -1.
+// accumulate()'s tables, in numpy's C order, with -1 where pycocotools leaves -1: recall[t, k, a, m] is -1
+// exactly where precision[t, :, k, a, m] (and scores) are -1 throughout (no non-ignored GT), which the
+// summaries use to skip such rows.
 struct CocoAccumulation {
   size_t T = 0, R = 0, K = 0, A = 0, M = 0;
   std::vector<double> precision;  // [T, R, K, A, M] interpolated precision at each recall point

@@ -37,6 +37,8 @@ struct ResultsLoadOptions {
   InvalidBoxPolicy invalid_box = InvalidBoxPolicy::kInvalidBoxError;  // boxes with w < 0 or h < 0
   bool require_score = true;     // false: a missing "score" means 1.0 (outputs without scores, for F1)
   bool require_category = true;  // false: an entry may carry only "description" (label mapping fills it)
+  unsigned num_threads = 0;      // load_detection_results parses pieces of a large file on this many
+                                 // threads; 0 = std::thread::hardware_concurrency()
 };
 
 struct DetectionResults {
@@ -45,7 +47,8 @@ struct DetectionResults {
   int64_t skipped_invalid_box = 0;    // entries dropped under kInvalidBoxSkip
 };
 
-// Reads a results file: a JSON array, or an object whose "annotations" field is that array.
+// Reads a results file: a JSON array, or an object whose "annotations" field is that array. A large list is
+// read in pieces of whole entries, parsed on options.num_threads threads, without the whole text in memory.
 DetectionResults load_detection_results(const std::string& path, const ResultsLoadOptions& options = {});
 DetectionResults parse_detection_results(std::string_view json_text, const std::string& source,
                                          const ResultsLoadOptions& options = {});

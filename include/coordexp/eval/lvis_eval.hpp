@@ -22,7 +22,10 @@
 //  - categories without (non-ignored) GT stay -1 and are left out of every mean;
 //  - every category needs "frequency" r, c or f (the APr / APc / APf groups); otherwise InputError
 //    naming the file, the category's index and the field.
-// Not read: the GT "ignore" field (LVIS files do not carry it); segm / boundary IoU types.
+//  - a GT annotation with "ignore" set (any non-zero number or true) is an ignore region in every area
+//    range, as evaluate_img's g["ignore"]: a detection matched to it is ignored, it does not count in the
+//    recall denominator, and it still puts its category in the image's positive set (_prepare's img_pl).
+// Not read: segm / boundary IoU types.
 #pragma once
 
 #include <cstdint>
@@ -49,7 +52,9 @@ struct LvisEvalParams {
 struct LvisEvalOptions {
   LvisEvalParams params;
   UnknownImagePolicy unknown_image = UnknownImagePolicy::kUnknownImageError;  // lvis-api asserts
-  unsigned num_threads = 0;  // worker threads over categories; 0 = std::thread::hardware_concurrency()
+  // Worker threads for evaluate and accumulate, as CocoEvalOptions::num_threads (0: all cores); results
+  // are identical bit for bit at any count.
+  unsigned num_threads = 0;
 };
 
 // Frequency groups in LVIS order: index 0 rare, 1 common, 2 frequent.

@@ -85,7 +85,9 @@ def evaluate(gt, results, max_dets=300):
                 if not g and not d:
                     continue
                 any_cell = True
-                g_ig = np.array([int(x['area'] < lo or x['area'] > hi) for x in g], dtype=int)
+                # evaluate_img: g["ignore"] (0 when absent, _prepare) or outside the area range
+                g_ig = np.array([int(bool(x.get('ignore', 0)) or x['area'] < lo or x['area'] > hi) for x in g],
+                                dtype=int)
                 g_order = np.argsort(g_ig, kind='mergesort')
                 g = [g[j] for j in g_order]
                 g_ig = g_ig[g_order]
