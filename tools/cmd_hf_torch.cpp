@@ -129,14 +129,24 @@ const CommandRegistrar kTiny(
       auto family = std::make_shared<std::string>("qwen2_vl");
       auto shards = std::make_shared<int>(2);
       auto seed = std::make_shared<uint64_t>(0);
+      auto preset = std::make_shared<std::string>("tiny");
+      auto bf16 = std::make_shared<bool>(false);
       sub.add_option("--out", *out, "Output folder")->required();
+      sub.add_option(
+             "--sizes", *preset,
+             "tiny (default), or qwen2-vl-2b: Qwen2-VL-2B's published sizes with random weights (about 2.2B "
+             "parameters; for measuring memory and speed at real size)")
+          ->check(CLI::IsMember({"tiny", "qwen2-vl-2b"}));
+      sub.add_flag("--bf16", *bf16, "Write the weights in bfloat16");
       sub.add_option("--family", *family, "qwen2_vl or qwen2_5_vl")
           ->check(CLI::IsMember({"qwen2_vl", "qwen2_5_vl"}));
       sub.add_option("--shards", *shards, "Safetensors shards")->check(CLI::Range(1, 64));
       sub.add_option("--seed", *seed, "Random seed");
       return [=]() -> int {
-        TinyQwenSpec spec;
-        spec.family = *family == "qwen2_5_vl" ? QwenVLFamily::kQwen2_5VL : QwenVLFamily::kQwen2VL;
+        TinyQwenSpec spec = *preset == "qwen2-vl-2b" ? qwen2_vl_2b_spec() : TinyQwenSpec{};
+        if (*preset == "tiny")
+          spec.family = *family == "qwen2_5_vl" ? QwenVLFamily::kQwen2_5VL : QwenVLFamily::kQwen2VL;
+        spec.bf16 = *bf16;
         spec.shards = *shards;
         spec.seed = *seed;
         write_tiny_qwen_checkpoint(*out, spec);

@@ -53,12 +53,16 @@ struct CheckpointFunction : torch::autograd::Function<CheckpointFunction> {
 }  // namespace
 
 torch::Tensor checkpointed(const std::function<torch::Tensor(const torch::Tensor&)>& block,
-                           const torch::Tensor& x) {
+                           const torch::Tensor& x, const torch::nn::Module& module) {
   if (!torch::GradMode::is_enabled()) return block(x);
+  bool trains = false;
+  for (const auto& p : module.parameters()) trains = trains || p.requires_grad();
+  if (!trains && !x.requires_grad()) return block(x);  // nothing to differentiate: no graph to keep
   auto holder = c10::make_intrusive<BlockHolder>();
   holder->block = block;
   static const torch::Tensor anchor = torch::zeros({}, torch::requires_grad());
-  return CheckpointFunction::apply(x, anchor, holder);
+  static const torch::Tensor no_anchor = torch::zeros({});
+  return CheckpointFunction::apply(x, trains ? anchor : no_anchor, holder);
 }
 
 }  // namespace coordexp

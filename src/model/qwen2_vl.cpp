@@ -415,7 +415,7 @@ ImageTokens QwenVLModel::encode_images(const torch::Tensor& images) {
     h = checkpointing_now()
             ? checkpointed([block, cos, sin, block_mask](
                                const torch::Tensor& x) { return block->forward(x, cos, sin, block_mask); },
-                           h)
+                           h, *block)
             : block->forward(h, cos, sin, block_mask);
     if (hook_) hook_("vision.block." + std::to_string(i), h);
   }
@@ -514,7 +514,7 @@ torch::Tensor QwenVLModel::run_sequence(const ImageTokens& image, const torch::T
           [layer, cos, sin, mask](const torch::Tensor& h) {
             return layer->forward(h, cos, sin, mask, nullptr, nullptr);
           },
-          x);
+          x, *layer);
     else
       x = layer->forward(x, cos, sin, mask, cache ? &cache->keys[l] : nullptr,
                          cache ? &cache->values[l] : nullptr);

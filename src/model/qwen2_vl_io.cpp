@@ -200,12 +200,16 @@ void write_tiny_qwen_checkpoint(const std::filesystem::path& dir, const TinyQwen
   BpeTokenizer tokenizer =
       BpeTokenizer::from_json(train_byte_level_bpe(corpus, 200, specials), "tiny tokenizer");
   auto id = [&](const std::string& s) { return *tokenizer.token_to_id(s); };
+  for (int64_t i = 0; tokenizer.vocab_size() < spec.tokenizer_ids; ++i)
+    tokenizer.add_special_token("<|unused_" + std::to_string(i) + "|>");
 
   QwenVLConfig c;
   c.family = spec.family;
   const bool v25 = spec.family == QwenVLFamily::kQwen2_5VL;
   QwenTextConfig& t = c.text;
-  t.vocab_size = (tokenizer.vocab_size() + 7) / 8 * 8 + spec.padding_rows;
+  t.vocab_size = spec.vocab_rows > 0 ? std::max<int64_t>(spec.vocab_rows, tokenizer.vocab_size())
+                                     : (tokenizer.vocab_size() + 7) / 8 * 8 + spec.padding_rows;
+  t.tie_word_embeddings = spec.tie_embeddings;
   t.hidden_size = spec.hidden;
   t.intermediate_size = spec.intermediate;
   t.num_hidden_layers = spec.layers;
@@ -245,24 +249,35 @@ void write_tiny_qwen_checkpoint(const std::filesystem::path& dir, const TinyQwen
   std::mt19937_64 rng(spec.seed);
   std::normal_distribution<float> normal(0.f, 1.f);
   for (auto& p : model.named_parameters()) {
-    std::vector<float> values(p.value().numel());
     const bool norm = p.key().find("norm") != std::string::npos || p.key().find("ln_q") != std::string::npos;
     const bool bias = p.key().size() >= 5 && p.key().compare(p.key().size() - 5, 5, ".bias") == 0;
-    for (auto& x : values) x = norm && !bias ? 1.f + 0.1f * normal(rng) : 0.02f * normal(rng);
-    p.value().copy_(torch::tensor(values).view(p.value().sizes()));
+    float* x = p.value().data_ptr<float>();
+    for (int64_t i = 0; i < p.value().numel(); ++i)
+      x[i] = norm && !bias ? 1.f + 0.1f * normal(rng) : 0.02f * normal(rng);
   }
   const uint64_t bytes = [&] {
     uint64_t b = 0;
-    for (const auto& p : model.parameters()) b += p.numel() * 4;
+    for (const auto& p : model.parameters()) b += p.numel() * (spec.bf16 ? 2 : 4);
     return b;
   }();
-  save_qwen_vl(model, dir, SafetensorsDType::kF32, spec.shards > 1 ? bytes / spec.shards + 1 : bytes + 1);
+  save_qwen_vl(model, dir, spec.bf16 ? SafetensorsDType::kBF16 : SafetensorsDType::kF32,
+               spec.shards > 1 ? bytes / spec.shards + 1 : bytes + 1);
   tokenizer.save(dir / "tokenizer.json");
 }
 
 }  // namespace coordexp
 
 namespace coordexp {
+
+TinyQwenSpec qwen2_vl_2b_spec() {
+  TinyQwenSpec s;
+  s.family = QwenVLFamily::kQwen2VL;
+  s.hidden = 1536, s.layers = 28, s.heads = 12, s.kv_heads = 2, s.intermediate = 8960;
+  s.vision_width = 1280, s.vision_depth = 32, s.vision_heads = 16, s.vision_intermediate = 5120;
+  s.vocab_rows = 151936, s.tokenizer_ids = 151657, s.tie_embeddings = true;
+  return s;
+}
+
 namespace {
 
 void write_json(const std::filesystem::path& path, const nlohmann::json& doc) {

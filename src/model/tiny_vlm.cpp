@@ -222,7 +222,7 @@ class TinyVlmImpl : public VisionLanguageModel {
              vision_pos_;  // [B, I, Cv]
     for (auto& b : vision_blocks_)
       x = checkpointing_now()
-              ? checkpointed([b = b.ptr()](const torch::Tensor& h) { return b->forward(h); }, x)
+              ? checkpointed([b = b.ptr()](const torch::Tensor& h) { return b->forward(h); }, x, *b)
               : b(x);
     auto h = linear(*proj1_, vision_norm_(x), proj1_->weight, proj1_->bias);
     h = linear(*proj2_, torch::gelu(h), proj2_->weight, proj2_->bias);
@@ -246,7 +246,7 @@ class TinyVlmImpl : public VisionLanguageModel {
             [block, positions, block_mask](const torch::Tensor& h) {
               return block->forward(h, positions, block_mask, nullptr, nullptr);
             },
-            x);
+            x, *block);
       else
         x = block->forward(x, positions, block_mask, nullptr, nullptr);
     }

@@ -89,6 +89,21 @@ double peak_rss_mib() {
   return u.ru_maxrss / 1024.0;
 }
 
+// The process's resident high-water mark since the last reset (VmHWM), and its reset (Linux's clear_refs
+// "5"), so that the training steps' own peak is told apart from the load's; -1 where /proc does not allow it.
+double resident_high_water_mib() {
+  std::ifstream f("/proc/self/status");
+  for (std::string line; std::getline(f, line);)
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  return -1;
+}
+bool reset_resident_high_water() {
+  std::ofstream f("/proc/self/clear_refs");
+  f << "5";
+  f.flush();
+  return static_cast<bool>(f);
+}
+
 // Rollout steps and teacher-forced steps timed apart (the cost ratio is a figure of the method).
 struct StepTimes {
   double rollout_seconds = 0, tf_seconds = 0;
@@ -126,6 +141,7 @@ struct TrainingRun {
   int64_t step = 0;
   bool resumed = false;
   StepTimes times;
+  double setup_peak_mib = -1, loop_peak_mib = -1;  // resident peaks of the set-up and of the training steps
 
   TrainingRun(const TrainConfig& c, const TrainOptions& o)
       : cfg(c),
@@ -474,6 +490,8 @@ void print_summary(TrainingRun& run, TrainSummary& summary) {
   log << "coordexp train: " << run.step << " steps, " << summary.tokens_per_second * world
       << " answer tokens/s" << (world > 1 ? " (all workers)" : "") << ", peak RSS " << peak_rss_mib()
       << " MiB";
+  if (run.setup_peak_mib > 0 && run.loop_peak_mib > 0)
+    log << " (set-up " << run.setup_peak_mib << " MiB, training steps " << run.loop_peak_mib << " MiB)";
   if (world > 1) log << ", communication " << 100 * summary.communication_share << "% of the loop";
   log << "\n";
   const StepTimes& t = run.times;
@@ -546,6 +564,8 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
   setup_run(run);
   const int64_t last =
       options.stop_after >= 0 ? std::min(cfg.optim.steps, run.step + options.stop_after) : cfg.optim.steps;
+  run.setup_peak_mib = resident_high_water_mib();
+  if (!reset_resident_high_water()) run.setup_peak_mib = -1;
   PrefetchLoader loader(*run.builder, run.step, last);
   ProgressBar bar("train", cfg.optim.steps, run.step, cfg.run.log_every);
   const int64_t kill_at = fault_kill_step(run.env.rank);
@@ -561,6 +581,7 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
     maybe_evaluate(run);
     if (run.step % cfg.run.checkpoint_every == 0 || run.step == last) save(run);
   }
+  run.loop_peak_mib = run.setup_peak_mib > 0 ? resident_high_water_mib() : -1;
   TrainSummary summary = finish_run(run, seconds_since(t_loop), tokens_seen);
   summary.final_loss = final_loss;
   return summary;

@@ -12,9 +12,10 @@
 namespace coordexp {
 
 // block(x) with its activations recomputed in backward. The block may read other tensors it captures
-// (masks, positions: no gradient flows to them) and any parameters (their gradients are accumulated). When
-// neither x nor grad mode asks for gradients it simply runs the block.
+// (masks, positions: no gradient flows to them) and parameters (their gradients are accumulated); `module`
+// holds those parameters. When no gradient is wanted (grad mode off, or neither x nor the module's parameters
+// need one, as for a frozen vision tower) it simply runs the block.
 torch::Tensor checkpointed(const std::function<torch::Tensor(const torch::Tensor&)>& block,
-                           const torch::Tensor& x);
+                           const torch::Tensor& x, const torch::nn::Module& module);
 
 }  // namespace coordexp

@@ -160,11 +160,19 @@ struct TinyQwenSpec {
   int64_t hidden = 64, layers = 2, heads = 4, kv_heads = 2, intermediate = 128;
   int64_t vision_width = 32, vision_depth = 2, vision_heads = 4, vision_intermediate = 64;
   int shards = 2;
-  int64_t padding_rows = 0;  // embedding rows past the tokenizer's ids beyond the rounding to 8 (as real
-                             // checkpoints pad their vocabulary)
+  int64_t padding_rows = 0;   // embedding rows past the tokenizer's ids beyond the rounding to 8 (as real
+                              // checkpoints pad their vocabulary)
+  int64_t vocab_rows = 0;     // total embedding rows instead (0: as above), e.g. 151936 for Qwen2-VL's sizes
+  int64_t tokenizer_ids = 0;  // pad the tokenizer with unused special tokens to this many ids (Qwen2-VL's
+                              // 151,657), so a vocabulary extension adds rows as it would to the real one
+  bool tie_embeddings = false;  // the LM head is the input embedding (Qwen2-VL-2B)
+  bool bf16 = false;            // weights written in bfloat16 (half the file)
   uint64_t seed = 0;
   std::vector<std::string> corpus;  // extra tokenizer training text (the default corpus is always used)
 };
 void write_tiny_qwen_checkpoint(const std::filesystem::path& dir, const TinyQwenSpec& spec);
+// The published sizes of Qwen2-VL-2B-Instruct (a 1.5B language model, a 675M vision tower, 151,936 tied
+// embedding rows), for random checkpoints that measure memory and speed at real size.
+TinyQwenSpec qwen2_vl_2b_spec();
 
 }  // namespace coordexp
