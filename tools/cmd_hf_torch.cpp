@@ -2,7 +2,6 @@
 //   hf-tiny      write a tiny random checkpoint (config.json, tokenizer.json, safetensors shards)
 //   hf-extend    add the coordinate and structure tokens to a checkpoint and save it in HF format
 //   hf-logits    logits of every position for given input ids and an image (.npy), for parity checks
-//   hf-tokenize  token ids of a text file, as {"ids": [...]}
 //   hf-generate  greedy continuation of given input ids and an image, as {"ids": [...]}
 // Input ids (a JSON file {"input_ids": [...]}) hold the chat template with one run of <|image_pad|>,
 // as the reference processor writes them; the run's length must match the image's merged patch grid.
@@ -24,6 +23,7 @@
 #include "coordexp/text/qwen_chat_tokenizer.hpp"
 #include "coordexp/util/error.hpp"
 #include "coordexp/util/json_config.hpp"
+#include "torch_commands.hpp"
 
 namespace coordexp::cli {
 namespace {
@@ -123,135 +123,109 @@ struct ModelAndInput {
   }
 };
 
-const CommandRegistrar kTiny(
-    "hf-tiny", "Write a tiny random Qwen2-VL / Qwen2.5-VL checkpoint", [](CLI::App& sub) {
-      auto out = std::make_shared<std::string>();
-      auto family = std::make_shared<std::string>("qwen2_vl");
-      auto shards = std::make_shared<int>(2);
-      auto seed = std::make_shared<uint64_t>(0);
-      auto preset = std::make_shared<std::string>("tiny");
-      auto bf16 = std::make_shared<bool>(false);
-      sub.add_option("--out", *out, "Output folder")->required();
-      sub.add_option(
-             "--sizes", *preset,
-             "tiny (default), or qwen2-vl-2b: Qwen2-VL-2B's published sizes with random weights (about 2.2B "
-             "parameters; for measuring memory and speed at real size)")
-          ->check(CLI::IsMember({"tiny", "qwen2-vl-2b"}));
-      sub.add_flag("--bf16", *bf16, "Write the weights in bfloat16");
-      sub.add_option("--family", *family, "qwen2_vl or qwen2_5_vl")
-          ->check(CLI::IsMember({"qwen2_vl", "qwen2_5_vl"}));
-      sub.add_option("--shards", *shards, "Safetensors shards")->check(CLI::Range(1, 64));
-      sub.add_option("--seed", *seed, "Random seed");
-      return [=]() -> int {
-        TinyQwenSpec spec = *preset == "qwen2-vl-2b" ? qwen2_vl_2b_spec() : TinyQwenSpec{};
-        if (*preset == "tiny")
-          spec.family = *family == "qwen2_5_vl" ? QwenVLFamily::kQwen2_5VL : QwenVLFamily::kQwen2VL;
-        spec.bf16 = *bf16;
-        spec.shards = *shards;
-        spec.seed = *seed;
-        write_tiny_qwen_checkpoint(*out, spec);
-        std::cerr << "hf-tiny: wrote " << *out << "\n";
-        return 0;
-      };
-    });
+const CommandRegistrar kTiny("hf-tiny", torch_command_description("hf-tiny"), [](CLI::App& sub) {
+  auto out = std::make_shared<std::string>();
+  auto family = std::make_shared<std::string>("qwen2_vl");
+  auto shards = std::make_shared<int>(2);
+  auto seed = std::make_shared<uint64_t>(0);
+  auto preset = std::make_shared<std::string>("tiny");
+  auto bf16 = std::make_shared<bool>(false);
+  sub.add_option("--out", *out, "Output folder")->required();
+  sub.add_option(
+         "--sizes", *preset,
+         "tiny (default), or qwen2-vl-2b: Qwen2-VL-2B's published sizes with random weights (about 2.2B "
+         "parameters; for measuring memory and speed at real size)")
+      ->check(CLI::IsMember({"tiny", "qwen2-vl-2b"}));
+  sub.add_flag("--bf16", *bf16, "Write the weights in bfloat16");
+  sub.add_option("--family", *family, "qwen2_vl or qwen2_5_vl")
+      ->check(CLI::IsMember({"qwen2_vl", "qwen2_5_vl"}));
+  sub.add_option("--shards", *shards, "Safetensors shards")->check(CLI::Range(1, 64));
+  sub.add_option("--seed", *seed, "Random seed");
+  return [=]() -> int {
+    TinyQwenSpec spec = *preset == "qwen2-vl-2b" ? qwen2_vl_2b_spec() : TinyQwenSpec{};
+    if (*preset == "tiny")
+      spec.family = *family == "qwen2_5_vl" ? QwenVLFamily::kQwen2_5VL : QwenVLFamily::kQwen2VL;
+    spec.bf16 = *bf16;
+    spec.shards = *shards;
+    spec.seed = *seed;
+    write_tiny_qwen_checkpoint(*out, spec);
+    std::cerr << "hf-tiny: wrote " << *out << "\n";
+    return 0;
+  };
+});
 
-const CommandRegistrar kExtend(
-    "hf-extend", "Add K coordinate tokens and <obj_start>/<obj_end> to a Qwen2-VL checkpoint",
-    [](CLI::App& sub) {
-      auto model_dir = std::make_shared<std::string>();
-      auto out = std::make_shared<std::string>();
-      auto bins = std::make_shared<int>(1000);
-      auto bf16 = std::make_shared<bool>(false);
-      sub.add_option("--model", *model_dir, "Hugging Face model folder")
-          ->required()
-          ->check(CLI::ExistingDirectory);
-      sub.add_option("--out", *out, "Output folder")->required();
-      sub.add_option("--bins", *bins, "K coordinate tokens")->check(CLI::Range(2, 100000));
-      sub.add_flag("--bf16", *bf16, "Write bfloat16 weights (default float32)");
-      return [=]() -> int {
-        use_all_cores();
-        QwenLoadReport report;
-        auto model = load_qwen_vl(*model_dir, &report);
-        const int64_t base_rows = model->vocab_size();
-        const QwenChatTokenizer tok =
-            extend_qwen_vocabulary(*model, fs::path(*model_dir) / "tokenizer.json", *bins);
-        save_qwen_vl(*model, *out, *bf16 ? SafetensorsDType::kBF16 : SafetensorsDType::kF32);
-        tok.save((fs::path(*out) / "tokenizer.json").string());
-        write_hf_companion_files(*model_dir, *out, tok.bpe(), model->config());
-        std::cerr << "hf-extend: " << report.tensors << " tensors read in " << report.seconds << " s; "
-                  << tok.vocab_size() << " token ids, model rows " << base_rows << " -> "
-                  << model->vocab_size() << "; wrote " << *out << "\n";
-        return 0;
-      };
-    });
+const CommandRegistrar kExtend("hf-extend", torch_command_description("hf-extend"), [](CLI::App& sub) {
+  auto model_dir = std::make_shared<std::string>();
+  auto out = std::make_shared<std::string>();
+  auto bins = std::make_shared<int>(1000);
+  auto bf16 = std::make_shared<bool>(false);
+  sub.add_option("--model", *model_dir, "Hugging Face model folder")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  sub.add_option("--out", *out, "Output folder")->required();
+  sub.add_option("--bins", *bins, "K coordinate tokens")->check(CLI::Range(2, 100000));
+  sub.add_flag("--bf16", *bf16, "Write bfloat16 weights (default float32)");
+  return [=]() -> int {
+    use_all_cores();
+    QwenLoadReport report;
+    auto model = load_qwen_vl(*model_dir, &report);
+    const int64_t base_rows = model->vocab_size();
+    const QwenChatTokenizer tok =
+        extend_qwen_vocabulary(*model, fs::path(*model_dir) / "tokenizer.json", *bins);
+    save_qwen_vl(*model, *out, *bf16 ? SafetensorsDType::kBF16 : SafetensorsDType::kF32);
+    tok.save((fs::path(*out) / "tokenizer.json").string());
+    write_hf_companion_files(*model_dir, *out, tok.bpe(), model->config());
+    std::cerr << "hf-extend: " << report.tensors << " tensors read in " << report.seconds << " s; "
+              << tok.vocab_size() << " token ids, model rows " << base_rows << " -> " << model->vocab_size()
+              << "; wrote " << *out << "\n";
+    return 0;
+  };
+});
 
-const CommandRegistrar kLogits(
-    "hf-logits", "Logits of every input position for an image and input ids (.npy)", [](CLI::App& sub) {
-      auto args = std::make_shared<ModelAndInput>();
-      auto out = std::make_shared<std::string>();
-      auto dump = std::make_shared<std::string>();
-      args->add_options(sub);
-      sub.add_option("--out", *out, "Output .npy, float32 [T, V]")->required();
-      sub.add_option("--dump", *dump, "Also write every named activation as <name>.npy into this folder");
-      return [=]() -> int {
-        torch::NoGradGuard no_grad;
-        const auto [model, in] = args->load();
-        if (!dump->empty()) {
-          fs::create_directories(*dump);
-          model->set_activation_hook(
-              [dir = fs::path(*dump)](const std::string& name, const torch::Tensor& v) {
-                save_npy(v.squeeze(0), dir / (name + ".npy"));
-              });
-        }
-        auto hidden = model->forward_all(model->encode_images(in.image), as_batch(in.tokens));
-        save_npy(model->logits(hidden).squeeze(0), *out);
-        return 0;
-      };
-    });
+const CommandRegistrar kLogits("hf-logits", torch_command_description("hf-logits"), [](CLI::App& sub) {
+  auto args = std::make_shared<ModelAndInput>();
+  auto out = std::make_shared<std::string>();
+  auto dump = std::make_shared<std::string>();
+  args->add_options(sub);
+  sub.add_option("--out", *out, "Output .npy, float32 [T, V]")->required();
+  sub.add_option("--dump", *dump, "Also write every named activation as <name>.npy into this folder");
+  return [=]() -> int {
+    torch::NoGradGuard no_grad;
+    const auto [model, in] = args->load();
+    if (!dump->empty()) {
+      fs::create_directories(*dump);
+      model->set_activation_hook([dir = fs::path(*dump)](const std::string& name, const torch::Tensor& v) {
+        save_npy(v.squeeze(0), dir / (name + ".npy"));
+      });
+    }
+    auto hidden = model->forward_all(model->encode_images(in.image), as_batch(in.tokens));
+    save_npy(model->logits(hidden).squeeze(0), *out);
+    return 0;
+  };
+});
 
-const CommandRegistrar kTokenize(
-    "hf-tokenize", "Token ids of a text file with a model's tokenizer.json", [](CLI::App& sub) {
-      auto model_dir = std::make_shared<std::string>();
-      auto text = std::make_shared<std::string>();
-      sub.add_option("--model", *model_dir, "Model folder (tokenizer.json)")
-          ->required()
-          ->check(CLI::ExistingDirectory);
-      sub.add_option("--text-file", *text, "UTF-8 text")->required()->check(CLI::ExistingFile);
-      return [=]() -> int {
-        const auto tok = BpeTokenizer::from_file(fs::path(*model_dir) / "tokenizer.json");
-        std::ifstream f(*text, std::ios::binary);
-        const std::string s((std::istreambuf_iterator<char>(f)), {});
-        std::cout << nlohmann::json{{"ids", tok.encode(s)}}.dump() << "\n";
-        return 0;
-      };
-    });
-
-const CommandRegistrar kGenerate("hf-generate", "Greedy continuation (no grammar) of input ids and an image",
-                                 [](CLI::App& sub) {
-                                   auto args = std::make_shared<ModelAndInput>();
-                                   auto max_new = std::make_shared<int64_t>(32);
-                                   args->add_options(sub);
-                                   sub.add_option("--max-new-tokens", *max_new, "Stop after this many tokens")
-                                       ->check(CLI::Range(1, 100000));
-                                   return [=]() -> int {
-                                     torch::NoGradGuard no_grad;
-                                     const auto [model, in] = args->load();
-                                     KvCache cache;
-                                     auto hidden = model->prefill(model->encode_images(in.image),
-                                                                  as_batch(in.tokens), cache);
-                                     const auto& eos = model->config().eos_token_ids;
-                                     std::vector<int64_t> out;
-                                     while (static_cast<int64_t>(out.size()) < *max_new) {
-                                       const int64_t next = model->logits(hidden).argmax(-1).item<int64_t>();
-                                       out.push_back(next);
-                                       if (std::find(eos.begin(), eos.end(), next) != eos.end()) break;
-                                       hidden =
-                                           model->decode_step(torch::tensor({next}, torch::kLong), cache);
-                                     }
-                                     std::cout << nlohmann::json{{"ids", out}}.dump() << "\n";
-                                     return 0;
-                                   };
-                                 });
+const CommandRegistrar kGenerate("hf-generate", torch_command_description("hf-generate"), [](CLI::App& sub) {
+  auto args = std::make_shared<ModelAndInput>();
+  auto max_new = std::make_shared<int64_t>(32);
+  args->add_options(sub);
+  sub.add_option("--max-new-tokens", *max_new, "Stop after this many tokens")->check(CLI::Range(1, 100000));
+  return [=]() -> int {
+    torch::NoGradGuard no_grad;
+    const auto [model, in] = args->load();
+    KvCache cache;
+    auto hidden = model->prefill(model->encode_images(in.image), as_batch(in.tokens), cache);
+    const auto& eos = model->config().eos_token_ids;
+    std::vector<int64_t> out;
+    while (static_cast<int64_t>(out.size()) < *max_new) {
+      const int64_t next = model->logits(hidden).argmax(-1).item<int64_t>();
+      out.push_back(next);
+      if (std::find(eos.begin(), eos.end(), next) != eos.end()) break;
+      hidden = model->decode_step(torch::tensor({next}, torch::kLong), cache);
+    }
+    std::cout << nlohmann::json{{"ids", out}}.dump() << "\n";
+    return 0;
+  };
+});
 
 }  // namespace
 }  // namespace coordexp::cli

@@ -9,6 +9,7 @@
 #include "command.hpp"
 #include "coordexp/train/trainer.hpp"
 #include "local_workers.hpp"
+#include "torch_commands.hpp"
 
 namespace coordexp::cli {
 namespace {
@@ -23,7 +24,7 @@ struct TrainArgs {
   int nproc = 1;
 };
 
-const CommandRegistrar kTrain("train", "Train the tiny V-LLM detector from a JSON config", [](CLI::App& sub) {
+const CommandRegistrar kTrain("train", torch_command_description("train"), [](CLI::App& sub) {
   auto args = std::make_shared<TrainArgs>();
   sub.add_option("--config", args->config, "Training config (JSON); unknown keys are errors")
       ->required()

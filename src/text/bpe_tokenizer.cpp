@@ -6,9 +6,12 @@
 #include <algorithm>
 #include <cctype>
 #include <fstream>
+#include <iterator>
 #include <limits>
 #include <map>
 
+#include "../util/json_fields.hpp"
+#include "bpe_tables.hpp"
 #include "byte_level_pretokenizer.hpp"
 #include "coordexp/util/error.hpp"
 #include "coordexp/util/json_config.hpp"
@@ -22,7 +25,10 @@ using nlohmann::json;
 // ------------------------------------------------------------------------------------ JSON helpers
 
 std::string in_quotes(std::string_view s) {
-  return "\"" + std::string(s) + "\"";
+  std::string out;
+  out.reserve(s.size() + 2);
+  out.append(1, '"').append(s).append(1, '"');
+  return out;
 }
 
 const json* field(const json& obj, const char* key) {
@@ -48,25 +54,15 @@ bool is_token_id(const json& v) {
          v.get<int64_t>() <= std::numeric_limits<int32_t>::max();
 }
 
-uint64_t pair_key(TokenId a, TokenId b) {
-  return (static_cast<uint64_t>(a) << 32) | static_cast<uint64_t>(b);
-}
-
-struct Merge {
-  int32_t rank;
-  TokenId merged;
-};
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------- state
 
 // All loaded state; BpeTokenizer::Impl is this, named so the loaders below can see it.
 struct TokenizerState {
-  json doc;  // the document as read, for saving
-  std::unordered_map<std::string, TokenId> vocab;
-  std::unordered_map<TokenId, std::string> vocab_by_id;
-  std::unordered_map<uint64_t, Merge> merges;
+  simdjson::padded_string text;  // the document as read, for saving (parsed again only then)
+  bpe::Vocabulary vocab;
+  bpe::MergeTable merges;
   std::optional<TokenId> unk;
   bool ignore_merges = false;
   bool nfc = false;
@@ -111,8 +107,6 @@ struct BpeTokenizer::Impl : TokenizerState {};
 // ---------------------------------------------------------------------------------------------- loading
 
 namespace {
-
-void load_model(const json& doc, const std::string& source, TokenizerState& s);  // below
 
 void load_normalizer(const json& doc, const std::string& source, TokenizerState& s) {
   const json* norm = field(doc, "normalizer");
@@ -207,16 +201,22 @@ void load_added_tokens(const json& doc, const std::string& source, TokenizerStat
                  flag(e, "normalized", at)};
     if (s.added_by_content.count(t.content) || s.added_by_id.count(t.id))
       throw_input_error(at, "a token whose id and content are not already added", "a duplicate: " + e.dump());
-    const auto in_vocab = s.vocab_by_id.find(t.id);
-    if (in_vocab != s.vocab_by_id.end() && in_vocab->second != t.content)
+    const auto in_vocab = s.vocab.text_of(t.id);
+    if (in_vocab && *in_vocab != t.content)
       throw_input_error(at + ".id", "an id free in model.vocab or holding the same content",
-                        std::to_string(t.id) + " = " + in_quotes(in_vocab->second) + " in model.vocab");
+                        std::to_string(t.id) + " = " + in_quotes(*in_vocab) + " in model.vocab");
     s.added.push_back(std::move(t));
     s.index_added(s.added.size() - 1);
   }
 }
 
-void load_model(const json& doc, const std::string& source, TokenizerState& s) {
+// model.vocab and model.merges as simdjson elements (absent: null); the rest of the document is nlohmann
+// JSON.
+struct LargeSections {
+  simdjson::dom::element vocab, merges;
+};
+
+void load_model_header(const json& doc, const std::string& source, TokenizerState& s) {
   const std::string where = source + ": model";
   const json* model = field(doc, "model");
   if (!model || !model->is_object())
@@ -233,55 +233,141 @@ void load_model(const json& doc, const std::string& source, TokenizerState& s) {
       throw_input_error(where + "." + key, "null or \"\" (byte-level BPE has none)", v->dump());
   if (flag(*model, "byte_fallback", where)) throw_input_error(where + ".byte_fallback", "false", "true");
   s.ignore_merges = flag(*model, "ignore_merges", where);
+}
 
-  const json* vocab = field(*model, "vocab");
-  if (!vocab || !vocab->is_object())
-    throw_input_error(where + ".vocab", "an object {token: id}", vocab ? vocab->type_name() : "none");
-  s.vocab.reserve(vocab->size());
-  for (const auto& [token, id] : vocab->items()) {
-    if (!is_token_id(id)) throw_input_error(where + ".vocab." + token, "an id in [0, 2^31)", id.dump());
-    if (!s.vocab_by_id.emplace(id.get<TokenId>(), token).second)
-      throw_input_error(where + ".vocab." + token, "a unique id",
-                        id.dump() + ", also held by " + in_quotes(s.vocab_by_id[id.get<TokenId>()]));
-    s.vocab.emplace(token, id.get<TokenId>());
-    s.max_id = std::max(s.max_id, id.get<TokenId>());
-  }
-  if (const json* unk = field(*model, "unk_token")) {
-    if (!unk->is_string() || !s.vocab.count(unk->get<std::string>()))
-      throw_input_error(where + ".unk_token", "null or a token of model.vocab", unk->dump());
-    s.unk = s.vocab.at(unk->get<std::string>());
-  }
+std::string shown(simdjson::dom::element e) {
+  std::string text = simdjson::minify(e);
+  return text.size() <= 80 ? text : text.substr(0, 77) + "...";
+}
 
-  const json* merges = field(*model, "merges");
-  if (!merges || !merges->is_array())
-    throw_input_error(where + ".merges", "an array", merges ? merges->type_name() : "none");
-  s.merges.reserve(merges->size());
-  for (size_t k = 0; k < merges->size(); ++k) {
-    const json& m = (*merges)[k];
-    const std::string at = where + ".merges[" + std::to_string(k) + "]";
-    std::string a, b;
-    if (m.is_string()) {  // "a b" (tokenizers < 0.20)
-      const std::string text = m.get<std::string>();
-      const size_t space = text.find(' ');
-      if (space == std::string::npos || text.find(' ', space + 1) != std::string::npos)
-        throw_input_error(at, "\"left right\" (two tokens, one space)", m.dump());
-      a = text.substr(0, space);
-      b = text.substr(space + 1);
-    } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {  // ["a", "b"]
-      a = m[0].get<std::string>();
-      b = m[1].get<std::string>();
-    } else {
-      throw_input_error(at, "\"left right\" or [\"left\", \"right\"]", m.dump());
-    }
-    const auto ia = s.vocab.find(a), ib = s.vocab.find(b), iab = s.vocab.find(a + b);
-    if (ia == s.vocab.end() || ib == s.vocab.end() || iab == s.vocab.end())
-      throw_input_error(at, "a merge whose parts and result are in model.vocab", m.dump(),
-                        "missing " + in_quotes(ia == s.vocab.end()   ? a
-                                               : ib == s.vocab.end() ? b
-                                                                     : a + b));
+void load_vocab(simdjson::dom::element vocab, const std::string& where, TokenizerState& s) {
+  if (vocab.type() != simdjson::dom::element_type::OBJECT)
+    throw_input_error(where, "an object {token: id}",
+                      vocab.is_null() ? "none" : json_fields::type_name(vocab.type()));
+  const simdjson::dom::object tokens(vocab);
+  s.vocab.reserve(tokens.size());
+  for (auto [key, value] : tokens) {
+    int64_t id = -1;
+    if (value.type() == simdjson::dom::element_type::INT64) id = int64_t(value);
+    if (id < 0 || id > std::numeric_limits<int32_t>::max())
+      throw_input_error(where + "." + std::string(key), "an id in [0, 2^31)", shown(value));
+    if (!s.vocab.insert(key, TokenId(id)))
+      throw_input_error(where + "." + std::string(key), "a token listed once", "a repeated key");
+    s.max_id = std::max(s.max_id, TokenId(id));
+  }
+  if (const auto twins = s.vocab.index_ids())
+    throw_input_error(
+        where + "." + std::string(twins->second), "a unique id",
+        std::to_string(*s.vocab.find(twins->second)) + ", also held by " + in_quotes(twins->first));
+}
+
+// One merge, "a b" (tokenizers < 0.20) or ["a", "b"], as its two parts.
+// `where` and `k` name it in errors.
+std::pair<std::string_view, std::string_view> merge_parts(simdjson::dom::element m, const std::string& where,
+                                                          size_t k) {
+  const auto at = [&] { return where + "[" + std::to_string(k) + "]"; };
+  std::string_view a, b;
+  if (m.type() == simdjson::dom::element_type::STRING) {
+    const std::string_view text(m);
+    const size_t space = text.find(' ');
+    if (space == std::string_view::npos || text.find(' ', space + 1) != std::string_view::npos)
+      throw_input_error(at(), "\"left right\" (two tokens, one space)", shown(m));
+    return {text.substr(0, space), text.substr(space + 1)};
+  }
+  if (m.type() == simdjson::dom::element_type::ARRAY) {
+    const simdjson::dom::array pair(m);
+    simdjson::dom::element first, second;
+    if (pair.size() == 2 && !pair.at(0).get(first) && !pair.at(1).get(second) &&
+        first.type() == simdjson::dom::element_type::STRING &&
+        second.type() == simdjson::dom::element_type::STRING)
+      return {std::string_view(first), std::string_view(second)};
+  }
+  throw_input_error(at(), "\"left right\" or [\"left\", \"right\"]", shown(m));
+}
+
+void load_merges(simdjson::dom::element merges, const std::string& where, TokenizerState& s) {
+  if (merges.type() != simdjson::dom::element_type::ARRAY)
+    throw_input_error(where, "an array", merges.is_null() ? "none" : json_fields::type_name(merges.type()));
+  const simdjson::dom::array list(merges);
+  s.merges.reserve(list.size());
+  std::string a, b, joined;
+  size_t k = 0;
+  for (simdjson::dom::element m : list) {
+    const auto [left, right] = merge_parts(m, where, k);
+    a.assign(left);
+    b.assign(right);
+    joined.assign(left).append(right);
+    const auto ia = s.vocab.find(a), ib = s.vocab.find(b), iab = s.vocab.find(joined);
+    if (!ia || !ib || !iab)
+      throw_input_error(where + "[" + std::to_string(k) + "]",
+                        "a merge whose parts and result are in model.vocab", shown(m),
+                        "missing " + in_quotes(!ia   ? a
+                                               : !ib ? b
+                                                     : joined));
     // A repeated pair keeps its first (best) rank, as Hugging Face does.
-    s.merges.emplace(pair_key(ia->second, ib->second), Merge{static_cast<int32_t>(k), iab->second});
+    s.merges.emplace(*ia, *ib, bpe::Merge{static_cast<int32_t>(k), *iab});
+    ++k;
   }
+}
+
+void load_model(const json& doc, const LargeSections& large, const std::string& source, TokenizerState& s) {
+  load_model_header(doc, source, s);
+  const std::string where = source + ": model";
+  load_vocab(large.vocab, where + ".vocab", s);
+  const json& model = doc["model"];
+  if (const json* unk = field(model, "unk_token")) {
+    const auto id = unk->is_string() ? s.vocab.find(unk->get<std::string>()) : std::nullopt;
+    if (!id) throw_input_error(where + ".unk_token", "null or a token of model.vocab", unk->dump());
+    s.unk = *id;
+  }
+  load_merges(large.merges, where + ".merges", s);
+}
+
+// The small sections as nlohmann JSON (the loaders above read them), model.vocab and model.merges left as
+// simdjson elements: a 151k-token vocabulary is read without building a tree of nlohmann values.
+json split_document(simdjson::dom::element root, const std::string& source, LargeSections& large) {
+  if (root.type() != simdjson::dom::element_type::OBJECT)
+    throw_input_error(source, "a JSON object (tokenizer.json)", json_fields::type_name(root.type()));
+  const auto small = [](simdjson::dom::element e) { return json::parse(simdjson::minify(e)); };
+  json doc = json::object();
+  for (auto [key, value] : simdjson::dom::object(root)) {
+    if (key != "model" || value.type() != simdjson::dom::element_type::OBJECT) {
+      doc[std::string(key)] = small(value);
+      continue;
+    }
+    json model = json::object();
+    for (auto [k, v] : simdjson::dom::object(value)) {
+      if (k == "vocab")
+        large.vocab = v;
+      else if (k == "merges")
+        large.merges = v;
+      else
+        model[std::string(k)] = small(v);
+    }
+    doc["model"] = std::move(model);
+  }
+  return doc;
+}
+
+// Reads a whole tokenizer.json into `state`.
+void load_document(simdjson::padded_string text, const std::string& source, TokenizerState& s) {
+  simdjson::dom::parser parser;
+  const simdjson::dom::element root = json_fields::parse_document(parser, text, source, /*padded=*/true);
+  LargeSections large;
+  const json doc = split_document(root, source, large);
+  load_model(doc, large, source, s);
+  load_normalizer(doc, source, s);
+  load_pre_tokenizer(doc, source, s);
+  load_decoder_and_post(doc, source);
+  load_added_tokens(doc, source, s);
+  // Every byte must be encodable: byte-level BPE needs all 256 byte characters (or an unk token).
+  if (!s.unk)
+    for (int b = 0; b < 256; ++b)
+      if (!s.vocab.contains(byte_table().to_char[b]))
+        throw_input_error(
+            source + ": model.vocab", "all 256 byte-level characters (or an unk_token)",
+            "no entry for byte " + std::to_string(b) + " (" + in_quotes(byte_table().to_char[b]) + ")");
+  s.text = std::move(text);
 }
 
 }  // namespace
@@ -291,27 +377,23 @@ BpeTokenizer::BpeTokenizer(BpeTokenizer&&) noexcept = default;
 BpeTokenizer& BpeTokenizer::operator=(BpeTokenizer&&) noexcept = default;
 BpeTokenizer::~BpeTokenizer() = default;
 
-BpeTokenizer BpeTokenizer::from_json(const json& doc, const std::string& source) {
-  if (!doc.is_object()) throw_input_error(source, "a JSON object (tokenizer.json)", doc.type_name());
+BpeTokenizer BpeTokenizer::from_text(std::string_view text, const std::string& source) {
   auto s = std::make_unique<Impl>();
-  load_model(doc, source, *s);
-  load_normalizer(doc, source, *s);
-  load_pre_tokenizer(doc, source, *s);
-  load_decoder_and_post(doc, source);
-  load_added_tokens(doc, source, *s);
-  // Every byte must be encodable: byte-level BPE needs all 256 byte characters (or an unk token).
-  if (!s->unk)
-    for (int b = 0; b < 256; ++b)
-      if (!s->vocab.count(byte_table().to_char[b]))
-        throw_input_error(
-            source + ": model.vocab", "all 256 byte-level characters (or an unk_token)",
-            "no entry for byte " + std::to_string(b) + " (" + in_quotes(byte_table().to_char[b]) + ")");
-  s->doc = doc;
+  load_document(simdjson::padded_string(text), source, *s);
   return BpeTokenizer(std::move(s));
 }
 
+BpeTokenizer BpeTokenizer::from_json(const json& doc, const std::string& source) {
+  return from_text(doc.dump(), source);
+}
+
 BpeTokenizer BpeTokenizer::from_file(const std::filesystem::path& path) {
-  return from_json(read_json_file(path.string(), "a readable tokenizer.json"), path.string());
+  simdjson::padded_string text;
+  if (simdjson::padded_string::load(path.string()).get(text))
+    throw_input_error(path.string(), "a readable tokenizer.json", "cannot open or read it");
+  auto s = std::make_unique<Impl>();
+  load_document(std::move(text), path.string(), *s);
+  return BpeTokenizer(std::move(s));
 }
 
 // --------------------------------------------------------------------------------------------- encoding
@@ -321,17 +403,16 @@ void TokenizerState::encode_piece(std::string_view piece, std::vector<TokenId>& 
   std::string mapped;
   for (unsigned char c : piece) mapped += table.to_char[c];
   if (ignore_merges) {
-    if (auto it = vocab.find(mapped); it != vocab.end()) {
-      out.push_back(it->second);
+    if (const auto id = vocab.find(mapped)) {
+      out.push_back(*id);
       return;
     }
   }
   std::vector<TokenId> symbols;
   symbols.reserve(piece.size());
   for (unsigned char c : piece) {
-    const auto it = vocab.find(table.to_char[c]);
-    if (it != vocab.end())
-      symbols.push_back(it->second);
+    if (const auto id = vocab.find(table.to_char[c]))
+      symbols.push_back(*id);
     else if (unk)
       symbols.push_back(*unk);  // as Hugging Face: unknown characters become unk, or vanish
   }
@@ -341,11 +422,11 @@ void TokenizerState::encode_piece(std::string_view piece, std::vector<TokenId>& 
     size_t best = 0;
     TokenId merged = -1;
     for (size_t k = 0; k + 1 < symbols.size(); ++k) {
-      const auto it = merges.find(pair_key(symbols[k], symbols[k + 1]));
-      if (it != merges.end() && it->second.rank < best_rank) {
-        best_rank = it->second.rank;
+      const bpe::Merge* m = merges.find(symbols[k], symbols[k + 1]);
+      if (m && m->rank < best_rank) {
+        best_rank = m->rank;
         best = k;
-        merged = it->second.merged;
+        merged = m->merged;
       }
     }
     if (merged < 0) break;
@@ -367,7 +448,7 @@ std::vector<std::string> TokenizerState::split_plain(std::string_view raw) const
   for (size_t i = 0; i < cps.cp.size();) {
     const size_t end = split == SplitRegex::kQwen2 ? match_qwen2(cps.cp, i) : match_gpt2(cps.cp, i);
     std::string piece = text.substr(cps.offset[i], cps.offset[end] - cps.offset[i]);
-    if (add_prefix_space && prefix_each_split && piece[0] != ' ') piece.insert(0, " ");
+    if (add_prefix_space && prefix_each_split && piece[0] != ' ') piece.insert(piece.begin(), ' ');
     pieces.push_back(std::move(piece));
     i = end;
   }
@@ -449,13 +530,11 @@ std::string BpeTokenizer::decode(std::span<const TokenId> ids, bool skip_special
   const ByteTable& table = byte_table();
   std::string out;
   for (TokenId id : ids) {
-    const std::string* token = nullptr;
+    std::optional<std::string_view> token;
     if (auto a = s.added_by_id.find(id); a != s.added_by_id.end()) {
       if (skip_special_tokens && s.added[a->second].special) continue;
-      token = &s.added[a->second].content;
-    } else if (auto v = s.vocab_by_id.find(id); v != s.vocab_by_id.end()) {
-      token = &v->second;
-    } else {
+      token = s.added[a->second].content;
+    } else if (!(token = s.vocab.text_of(id))) {
       throw_input_error("token id " + std::to_string(id),
                         "an id of the tokenizer (< " + std::to_string(vocab_size()) + ")", "an unknown id");
     }
@@ -480,14 +559,13 @@ std::optional<TokenId> BpeTokenizer::token_to_id(std::string_view token) const {
   const std::string key(token);
   if (auto a = impl_->added_by_content.find(key); a != impl_->added_by_content.end())
     return impl_->added[a->second].id;
-  if (auto v = impl_->vocab.find(key); v != impl_->vocab.end()) return v->second;
-  return std::nullopt;
+  return impl_->vocab.find(key);
 }
 
 std::string BpeTokenizer::id_to_token(TokenId id) const {
   if (auto a = impl_->added_by_id.find(id); a != impl_->added_by_id.end())
     return impl_->added[a->second].content;
-  if (auto v = impl_->vocab_by_id.find(id); v != impl_->vocab_by_id.end()) return v->second;
+  if (const auto v = impl_->vocab.text_of(id)) return std::string(*v);
   throw_input_error("token id " + std::to_string(id), "an id of the tokenizer", "an unknown id");
 }
 
@@ -518,7 +596,7 @@ TokenId BpeTokenizer::add_token(const std::string& content, bool special) {
 }
 
 json BpeTokenizer::to_json() const {
-  json doc = impl_->doc;
+  json doc = json::parse(std::string_view(impl_->text));
   json list = json::array();
   for (const AddedToken& t : impl_->added)
     list.push_back({{"id", t.id},

@@ -295,6 +295,44 @@ void expect_load_error(const json& doc, std::initializer_list<const char*> fragm
   }
 }
 
+TEST(BpeTokenizer, VocabularyIdsMustBeUniqueIntegersInRange) {
+  json doc = qwen2_style_json();
+  doc["model"]["vocab"][byte_char(1)] = 0;  // byte 0's id
+  expect_load_error(doc, {"model.vocab.", "a unique id", "also held by"});
+  doc = qwen2_style_json();
+  doc["model"]["vocab"][byte_char(1)] = 2147483648LL;
+  expect_load_error(doc, {"model.vocab.", "[0, 2^31)", "2147483648"});
+  doc = qwen2_style_json();
+  doc["model"]["vocab"][byte_char(1)] = "1";
+  expect_load_error(doc, {"model.vocab.", "[0, 2^31)"});
+  doc = qwen2_style_json();
+  doc["model"]["merges"] = json::object();
+  expect_load_error(doc, {"model.merges", "an array"});
+  EXPECT_THROW(BpeTokenizer::from_text("{\"model\": {", "cut.json"), InputError);
+}
+
+// Merges as "a b" strings (tokenizers < 0.20) and as ["a", "b"] pairs read alike, and a saved file reads back
+// to the same tokenizer.
+TEST(BpeTokenizer, MergeFormatsAndSavedFilesAgree) {
+  json doc = qwen2_style_json();
+  json pairs = json::array();
+  for (const json& m : doc["model"]["merges"]) {
+    const std::string text =
+        m.is_string() ? m.get<std::string>() : m[0].get<std::string>() + " " + m[1].get<std::string>();
+    pairs.push_back({text.substr(0, text.find(' ')), text.substr(text.find(' ') + 1)});
+  }
+  json as_pairs = doc;
+  as_pairs["model"]["merges"] = pairs;
+  const BpeTokenizer a = BpeTokenizer::from_json(doc, "strings.json");
+  const BpeTokenizer b = BpeTokenizer::from_json(as_pairs, "pairs.json");
+  const BpeTokenizer c = BpeTokenizer::from_json(b.to_json(), "saved.json");
+  for (const char* text : {"Hello world", "a\n\nb", "it's all well", "<|im_start|>user"}) {
+    EXPECT_EQ(a.encode(text), b.encode(text)) << text;
+    EXPECT_EQ(a.encode(text), c.encode(text)) << text;
+    EXPECT_EQ(c.decode(c.encode(text)), text);
+  }
+}
+
 TEST(BpeTokenizer, MalformedFiles) {
   json doc = qwen2_style_json();
   doc.erase("model");
