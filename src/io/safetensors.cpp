@@ -415,6 +415,11 @@ TensorView SafetensorsFile::view(std::string_view name) const {
 
 // ---------------------------------------------------------------------------------------------- writing
 
+std::optional<uint64_t> safetensors_data_size(const SafetensorsTensorToWrite& t) {
+  if (!t.fill) return t.bytes.size();
+  return checked_nbytes(t.shape, safetensors_dtype_size(t.dtype));
+}
+
 void write_safetensors(const std::filesystem::path& path, std::span<const SafetensorsTensorToWrite> tensors,
                        const std::map<std::string, std::string>& metadata) {
   const std::string file = path.string();
@@ -435,13 +440,13 @@ void write_safetensors(const std::filesystem::path& path, std::span<const Safete
     for (int64_t d : t.shape)
       if (d < 0) throw_input_error(where + ".shape", "non-negative dims", std::to_string(d));
     const auto nbytes = checked_nbytes(t.shape, safetensors_dtype_size(t.dtype));
-    if (!nbytes || *nbytes != t.bytes.size())
+    if (!nbytes || (!t.fill && *nbytes != t.bytes.size()))
       throw_input_error(where, "bytes matching shape x dtype size",
-                        std::to_string(t.bytes.size()) + " bytes");
+                        nbytes ? std::to_string(t.bytes.size()) + " bytes" : "a shape whose size overflows");
     header[t.name] = {{"dtype", safetensors_dtype_name(t.dtype)},
                       {"shape", t.shape},
-                      {"data_offsets", {offset, offset + t.bytes.size()}}};
-    offset += t.bytes.size();
+                      {"data_offsets", {offset, offset + *nbytes}}};
+    offset += *nbytes;
   }
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // spaces are valid trailing JSON whitespace
@@ -454,9 +459,17 @@ void write_safetensors(const std::filesystem::path& path, std::span<const Safete
     for (int i = 0; i < 8; ++i) len[i] = static_cast<char>((text.size() >> (8 * i)) & 0xff);
     out.write(len.data(), 8);
     out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    for (size_t i : order)
-      out.write(reinterpret_cast<const char*>(tensors[i].bytes.data()),
-                static_cast<std::streamsize>(tensors[i].bytes.size()));
+    std::vector<std::byte> made;  // one `fill` tensor at a time
+    for (size_t i : order) {
+      std::span<const std::byte> bytes = tensors[i].bytes;
+      if (tensors[i].fill) {
+        made.assign(*safetensors_data_size(tensors[i]), std::byte{0});
+        tensors[i].fill(made);
+        bytes = made;
+      }
+      out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+      if (tensors[i].fill) std::vector<std::byte>().swap(made);
+    }
     out.flush();
     if (!out) throw_input_error(file, "a successful write", "an I/O error (disk full?)");
   }

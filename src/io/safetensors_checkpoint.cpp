@@ -120,13 +120,14 @@ void write_sharded_safetensors(const std::filesystem::path& dir,
   std::vector<std::vector<SafetensorsTensorToWrite>> shards(1);
   uint64_t in_shard = 0, total = 0;
   for (const auto& t : tensors) {
-    if (!shards.back().empty() && in_shard + t.bytes.size() > max_shard_bytes) {
+    const uint64_t size = safetensors_data_size(t).value_or(0);  // an overflowing shape fails when written
+    if (!shards.back().empty() && in_shard + size > max_shard_bytes) {
       shards.emplace_back();
       in_shard = 0;
     }
     shards.back().push_back(t);
-    in_shard += t.bytes.size();
-    total += t.bytes.size();
+    in_shard += size;
+    total += size;
   }
   nlohmann::json weight_map = nlohmann::json::object();
   const size_t n = shards.size();

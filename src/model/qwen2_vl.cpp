@@ -587,8 +587,8 @@ void QwenVLModel::hold_added_rows_apart(int64_t first_new) {
   if (impl_->lm_head) impl_->lm_head_added = split(*impl_->lm_head, impl_->lm_head->weight);
 }
 
-std::vector<std::pair<std::string, torch::Tensor>> QwenVLModel::hf_tensors(bool merge_adapters) {
-  std::vector<std::pair<std::string, torch::Tensor>> out;
+std::vector<QwenVLModel::HfTensor> QwenVLModel::hf_tensors(bool merge_adapters) {
+  std::vector<HfTensor> out;
   const auto modules = named_modules("", false);
   for (const auto& p : named_parameters()) {
     const std::string& name = p.key();
@@ -598,17 +598,23 @@ std::vector<std::pair<std::string, torch::Tensor>> QwenVLModel::hf_tensors(bool 
     if (ends(".added_rows") || ends(".lora_A.weight") || ends(".lora_B.weight") ||
         ends(".lora_magnitude_vector"))
       continue;  // joined to their tables / folded below, or left to the adapter file
-    torch::Tensor t = p.value().detach();
+    const torch::Tensor weight = p.value().detach();
+    torch::Tensor added;  // rows held apart, joined back below
     if (name == "model.embed_tokens.weight" && impl_->text->embed_added.defined())
-      t = torch::cat({t, impl_->text->embed_added.detach()});
-    if (name == "lm_head.weight" && impl_->lm_head_added.defined())
-      t = torch::cat({t, impl_->lm_head_added.detach()});
-    if (merge_adapters && ends(".weight")) {
-      const std::string module = name.substr(0, name.size() - 7);
-      if (const auto* host = modules.find(module))
-        if (const LinearAdapter* a = adapters_.find(host->get())) t = a->merged_weight(t);
-    }
-    out.emplace_back(name, t);
+      added = impl_->text->embed_added.detach();
+    if (name == "lm_head.weight" && impl_->lm_head_added.defined()) added = impl_->lm_head_added.detach();
+    const LinearAdapter* adapter = nullptr;
+    if (merge_adapters && ends(".weight"))
+      if (const auto* host = modules.find(name.substr(0, name.size() - 7)))
+        adapter = adapters_.find(host->get());
+    std::vector<int64_t> shape = weight.sizes().vec();
+    if (added.defined()) shape[0] += added.size(0);
+    out.push_back(
+        {name, shape, [weight, added, adapter] {
+           torch::NoGradGuard no_grad;
+           torch::Tensor t = added.defined() ? torch::cat({weight.to(added.scalar_type()), added}) : weight;
+           return adapter ? adapter->merged_weight(t) : t;
+         }});
   }
   return out;
 }

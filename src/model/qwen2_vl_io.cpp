@@ -1,6 +1,7 @@
 // Qwen2-VL / Qwen2.5-VL Hugging Face files (see qwen2_vl.hpp): reading and writing checkpoints,
 // vocabulary extension, tiny random checkpoints.
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <random>
@@ -96,25 +97,31 @@ void save_qwen_vl(QwenVLModel& model, const std::filesystem::path& dir, Safetens
   COORDEXP_CHECK_ARG(dtype == SafetensorsDType::kF32 || dtype == SafetensorsDType::kBF16, "dtype",
                      "F32 or BF16", std::string(safetensors_dtype_name(dtype)));
   std::filesystem::create_directories(dir);
-  std::vector<torch::Tensor> keep;  // contiguous float32 copies the byte spans point into
-  std::vector<std::vector<uint16_t>> bf16;
+  // Each tensor is made, converted and written when the writer reaches it: one tensor in memory at a time.
   std::vector<SafetensorsTensorToWrite> tensors;
   uint64_t total = 0;
-  for (const auto& [name, value] : model.hf_tensors(/*merge_adapters=*/true)) {
-    auto t = value.to(torch::kFloat).contiguous();
-    keep.push_back(t);
-    std::span<const std::byte> bytes;
-    if (dtype == SafetensorsDType::kF32) {
-      bytes =
-          std::span<const std::byte>(reinterpret_cast<const std::byte*>(t.data_ptr<float>()), t.numel() * 4);
-    } else {
-      const float* src = t.data_ptr<float>();
-      auto& out = bf16.emplace_back(static_cast<size_t>(t.numel()));
-      for (int64_t i = 0; i < t.numel(); ++i) out[i] = float_to_bfloat16(src[i]);
-      bytes = std::as_bytes(std::span<const uint16_t>(out));
-    }
-    tensors.push_back({name, dtype, t.sizes().vec(), bytes});
-    total += bytes.size();
+  for (auto& h : model.hf_tensors(/*merge_adapters=*/true)) {
+    SafetensorsTensorToWrite w{h.name, dtype, h.shape, {}, {}};
+    w.fill = [make = std::move(h.make), dtype](std::span<std::byte> out) {
+      const torch::Tensor t = make();
+      if (dtype == SafetensorsDType::kBF16 && t.scalar_type() == torch::kBFloat16) {
+        const torch::Tensor c = t.contiguous();
+        std::memcpy(out.data(), c.data_ptr(), out.size());
+        return;
+      }
+      const torch::Tensor f = t.to(torch::kFloat).contiguous();
+      if (dtype == SafetensorsDType::kF32) {
+        std::memcpy(out.data(), f.data_ptr<float>(), out.size());
+        return;
+      }
+      const float* src = f.data_ptr<float>();
+      for (int64_t i = 0; i < f.numel(); ++i) {
+        const uint16_t bits = float_to_bfloat16(src[i]);
+        std::memcpy(out.data() + 2 * i, &bits, 2);
+      }
+    };
+    total += safetensors_data_size(w).value_or(0);
+    tensors.push_back(std::move(w));
   }
   const std::map<std::string, std::string> metadata{{"format", "pt"}};  // transformers requires it
   std::filesystem::remove(dir / kSafetensorsSingleName);

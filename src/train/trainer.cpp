@@ -541,7 +541,9 @@ TrainSummary finish_run(TrainingRun& run, double loop_s, int64_t tokens_seen) {
   print_summary(run, summary);
   // A fine-tuned Hugging Face model is also written in its own format, readable by other tools.
   if (auto* qwen = dynamic_cast<QwenVLModel*>(run.model); qwen && run.main_rank && complete) {
-    save_qwen_vl(*qwen, run.out / "hf");
+    // in the frozen weights' dtype: a bfloat16 run writes bfloat16 (half the bytes), as its base came
+    save_qwen_vl(*qwen, run.out / "hf",
+                 cfg.hf.dtype == "bfloat16" ? SafetensorsDType::kBF16 : SafetensorsDType::kF32);
     run.tokenizer().save((run.out / "hf" / "tokenizer.json").string());
     const auto& bpe = dynamic_cast<const QwenChatTokenizer&>(run.tokenizer()).bpe();
     write_hf_companion_files(cfg.hf.path, run.out / "hf", bpe, qwen->config());

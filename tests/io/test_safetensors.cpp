@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <limits>
 
 #include "coordexp/io/float16.hpp"
@@ -327,6 +328,40 @@ TEST(Safetensors, ShardedCheckpoint) {
   std::ofstream(dir / "bad3.json") << R"({"metadata": {}})";
   EXPECT_THROW(SafetensorsCheckpoint(dir / "bad3.json"), InputError);
   EXPECT_THROW(SafetensorsCheckpoint(fresh_dir("empty_dir")), InputError);
+}
+
+// Tensors made by `fill` when the writer reaches them give the same files as tensors given as bytes, one
+// fill call each, in the writer's order, and are sharded by their shapes' sizes.
+TEST(Safetensors, TensorsMadeWhenWrittenEqualTensorsGivenAsBytes) {
+  std::vector<std::vector<float>> data;
+  for (int i = 0; i < 5; ++i) data.push_back(std::vector<float>(100 + i, 0.5f * float(i) - 1.f));
+  std::vector<SafetensorsTensorToWrite> given, made;
+  std::vector<int> calls(5, 0);
+  for (int i = 0; i < 5; ++i) {
+    const std::string name = "layer." + std::to_string(i);
+    given.push_back({name, SafetensorsDType::kF32, {100 + i}, bytes_of(data[i])});
+    made.push_back({name, SafetensorsDType::kF32, {100 + i}, {}, [&, i](std::span<std::byte> out) {
+                      ++calls[i];
+                      ASSERT_EQ(out.size(), data[i].size() * 4);
+                      std::memcpy(out.data(), data[i].data(), out.size());
+                    }});
+  }
+  const fs::path a = fresh_dir("given"), b = fresh_dir("made");
+  write_sharded_safetensors(a, given, 1000);
+  write_sharded_safetensors(b, made, 1000);
+  EXPECT_EQ(calls, std::vector<int>(5, 1));
+  for (const char* f : {"model-00001-of-00003.safetensors", "model-00003-of-00003.safetensors",
+                        "model.safetensors.index.json"}) {
+    std::ifstream fa(a / f, std::ios::binary), fb(b / f, std::ios::binary);
+    const std::string sa((std::istreambuf_iterator<char>(fa)), {}),
+        sb((std::istreambuf_iterator<char>(fb)), {});
+    EXPECT_FALSE(sa.empty()) << f;
+    EXPECT_EQ(sa, sb) << f;
+  }
+  // A shape whose byte count overflows is refused before anything is made.
+  made[0].shape = {int64_t(1) << 62, 8};
+  EXPECT_THROW(write_safetensors(b / "bad.safetensors", made), InputError);
+  EXPECT_EQ(calls[0], 1);
 }
 
 TEST(Safetensors, ReadsFileWrittenByIndependentNumpyWriter) {

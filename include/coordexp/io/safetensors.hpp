@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <span>
@@ -83,13 +84,20 @@ class SafetensorsFile {
   std::map<std::string, std::string> metadata_;
 };
 
-// One tensor to write: raw little-endian bytes of `dtype` in row-major order.
+// One tensor to write: raw little-endian bytes of `dtype` in row-major order, given as `bytes` or made by
+// `fill` when the writer reaches the tensor, so a file's tensors need not all be in memory at once.
 struct SafetensorsTensorToWrite {
   std::string name;                  // must be unique and not "__metadata__"
   SafetensorsDType dtype;            // element type of `bytes`
   std::vector<int64_t> shape;        // dims; product * dtype size must equal bytes.size()
-  std::span<const std::byte> bytes;  // data, not copied
+  std::span<const std::byte> bytes;  // data, not copied (when `fill` is empty)
+  // Writes the tensor's product(shape) x dtype-size bytes into `out`; called once, into a buffer of its own.
+  std::function<void(std::span<std::byte> out)> fill;
 };
+
+// The bytes `t` will occupy in the file (bytes.size(), or shape x dtype size when `fill` makes them); nullopt
+// when the shape's byte count overflows.
+std::optional<uint64_t> safetensors_data_size(const SafetensorsTensorToWrite& t);
 
 // Writes a safetensors file: the header padded with spaces to a multiple of 8 bytes, then the tensors'
 // data laid out by element size, largest first (stable otherwise), so ranges tile the data section with no

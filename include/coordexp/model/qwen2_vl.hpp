@@ -64,10 +64,15 @@ class QwenVLModel : public VisionLanguageModel {
   // D] that train, while the pretrained rows stay in the "weight" parameters, frozen. The model computes the
   // same values; exports write the whole tables again (hf_tensors).
   void hold_added_rows_apart(int64_t first_new);
-  // The tensors of a Hugging Face checkpoint of this model under their names: the added rows joined back to
-  // their tables, and with merge_adapters the LoRA / DoRA updates folded into the weights (and the adapter
-  // tensors left out).
-  std::vector<std::pair<std::string, torch::Tensor>> hf_tensors(bool merge_adapters);
+  // The tensors of a Hugging Face checkpoint of this model under their names and shapes, each made when
+  // asked (so an export holds one at a time): the added rows joined back to their tables, and with
+  // merge_adapters the LoRA / DoRA updates folded into the weights (and the adapter tensors left out).
+  struct HfTensor {
+    std::string name;
+    std::vector<int64_t> shape;
+    std::function<torch::Tensor()> make;  // the weight's dtype, or float32 where adapters are folded in
+  };
+  std::vector<HfTensor> hf_tensors(bool merge_adapters);
   int64_t vocab_size() const override { return config_.text.vocab_size; }
   bool is_image_encoder_parameter(const std::string& name) const override {
     return name.rfind("visual.", 0) == 0;
