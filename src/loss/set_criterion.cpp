@@ -185,6 +185,8 @@ std::vector<MatchResult> SetCriterion::match(const Context& c, const torch::Tens
   std::vector<MatchResult> out(c.B);
   const MatcherConfig matcher = config_.matcher();
   const bool semantic = matcher.matching == MatchingMode::kHungarian && matcher.sem_weight > 0;
+  std::vector<MatchInputs> inputs;
+  std::vector<int64_t> matched;  // the sample of each input
   for (int64_t b = 0; b < c.B; ++b) {
     const auto& s = batch.samples[b];
     if (s.fixed_match) {
@@ -208,8 +210,13 @@ std::vector<MatchResult> SetCriterion::match(const Context& c, const torch::Tens
         pred_desc[i].assign(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + ids.numel());
       }
     }
-    out[b] = match_objects(pred, pred_desc, source, s.ground_truth, matcher, embedder);
+    inputs.push_back({pred, std::move(pred_desc), std::move(source), &s.ground_truth});
+    matched.push_back(b);
   }
+  // The assignments of the whole batch solved together (on more threads only when the matrices are large
+  // enough to repay them; LibTorch's threads are idle meanwhile).
+  std::vector<MatchResult> results = match_objects_batch(inputs, matcher, embedder, 0);
+  for (size_t k = 0; k < matched.size(); ++k) out[matched[k]] = std::move(results[k]);
   return out;
 }
 

@@ -67,23 +67,42 @@ MatchResult match_objects(const torch::Tensor& pred, const std::vector<std::vect
                           const std::vector<int64_t>& source_index,
                           const std::vector<DescribedBox>& ground_truth, const MatcherConfig& config,
                           const TextEmbedder* embedder) {
+  return match_objects_batch({{pred, pred_desc, source_index, &ground_truth}}, config, embedder, 1)[0];
+}
+
+std::vector<MatchResult> match_objects_batch(const std::vector<MatchInputs>& inputs,
+                                             const MatcherConfig& config, const TextEmbedder* embedder,
+                                             int threads) {
   torch::NoGradGuard no_grad;
-  const int64_t n = pred.size(0), m = static_cast<int64_t>(ground_truth.size());
-  if (n == 0 || m == 0) return {};
-  std::vector<double> gt_vals;
-  for (const auto& g : ground_truth) gt_vals.insert(gt_vals.end(), {g.box.x1, g.box.y1, g.box.x2, g.box.y2});
-  auto gt = torch::tensor(gt_vals, torch::kDouble).view({m, 4});  // [M, 4]
-  MatchResult r;
-  if (config.matching == MatchingMode::kIndex) {
-    r = match_by_index(source_index, m);
-  } else {
-    const auto cost = matching_cost(pred, gt, pred_desc, ground_truth, config, embedder);
-    const Assignment a = linear_sum_assignment({cost.data_ptr<double>(), static_cast<size_t>(n * m)}, n, m);
-    r.pred_idx = a.rows;
-    r.gt_idx = a.cols;
+  std::vector<MatchResult> out(inputs.size());
+  std::vector<torch::Tensor> gts(inputs.size()), costs;
+  std::vector<CostMatrixView> views;
+  std::vector<size_t> solved;  // which inputs the views belong to
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    const MatchInputs& in = inputs[k];
+    const int64_t n = in.pred.size(0), m = static_cast<int64_t>(in.ground_truth->size());
+    if (n == 0 || m == 0) continue;
+    std::vector<double> gt_vals;
+    for (const auto& g : *in.ground_truth)
+      gt_vals.insert(gt_vals.end(), {g.box.x1, g.box.y1, g.box.x2, g.box.y2});
+    gts[k] = torch::tensor(gt_vals, torch::kDouble).view({m, 4});  // [M, 4]
+    if (config.matching == MatchingMode::kIndex) {
+      out[k] = match_by_index(in.source_index, m);
+      continue;
+    }
+    costs.push_back(matching_cost(in.pred, gts[k], in.pred_desc, *in.ground_truth, config, embedder));
+    views.push_back({{costs.back().data_ptr<double>(), static_cast<size_t>(n * m)}, n, m});
+    solved.push_back(k);
   }
-  if (config.min_iou > 0) r = drop_weak_pairs(r, pred, gt, config.min_iou);
-  return r;
+  const std::vector<Assignment> assignments = linear_sum_assignment_batch(views, threads);
+  for (size_t v = 0; v < solved.size(); ++v) {
+    out[solved[v]].pred_idx = assignments[v].rows;
+    out[solved[v]].gt_idx = assignments[v].cols;
+  }
+  if (config.min_iou > 0)
+    for (size_t k = 0; k < inputs.size(); ++k)
+      if (gts[k].defined()) out[k] = drop_weak_pairs(out[k], inputs[k].pred, gts[k], config.min_iou);
+  return out;
 }
 
 }  // namespace coordexp

@@ -5,6 +5,12 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <random>
+
 #include "coordexp/loss/set_matcher.hpp"
 #include "coordexp/util/error.hpp"
 
@@ -49,6 +55,63 @@ TEST(SetMatcher, HungarianFindsThePermutationAndIsRectangular) {
   const auto four = torch::cat({pred, boxes({{0.0, 0.8, 0.1, 0.9}})});
   EXPECT_EQ(pairs(match_objects(four, {{}, {}, {}, {}}, {-1, -1, -1, -1}, gt, geometry(), nullptr)),
             expected);
+}
+
+// The smallest total L1 distance over every way to pair min(n, m) predictions with distinct ground truths.
+double brute_force_l1(const std::vector<BoxXYXY>& pred, const std::vector<DescribedBox>& gt) {
+  const auto l1 = [&](size_t i, size_t j) {
+    return std::abs(pred[i].x1 - gt[j].box.x1) + std::abs(pred[i].y1 - gt[j].box.y1) +
+           std::abs(pred[i].x2 - gt[j].box.x2) + std::abs(pred[i].y2 - gt[j].box.y2);
+  };
+  const bool rows_pred = pred.size() <= gt.size();  // permute the larger side
+  std::vector<size_t> big(rows_pred ? gt.size() : pred.size());
+  std::iota(big.begin(), big.end(), size_t{0});
+  double best = std::numeric_limits<double>::infinity();
+  do {
+    double total = 0;
+    for (size_t k = 0; k < std::min(pred.size(), gt.size()); ++k)
+      total += rows_pred ? l1(k, big[k]) : l1(big[k], k);
+    best = std::min(best, total);
+  } while (std::next_permutation(big.begin(), big.end()));
+  return best;
+}
+
+// A batch solved together gives every sequence an optimal matching of its own (against brute force on the
+// L1 cost), empty sequences and empty ground truths included.
+TEST(SetMatcher, BatchMatchingIsOptimalForEverySequence) {
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<double> u(0, 1);
+  std::uniform_int_distribution<int> size(0, 5);
+  MatcherConfig c = geometry();
+  c.giou_weight = 0;
+  std::vector<std::vector<BoxXYXY>> preds;
+  std::vector<std::vector<DescribedBox>> gts(40);
+  std::vector<MatchInputs> inputs;
+  for (int b = 0; b < 40; ++b) {
+    std::vector<BoxXYXY> p;
+    for (int i = size(rng); i > 0; --i) p.push_back({u(rng), u(rng), 1 + u(rng), 1 + u(rng)});
+    for (int j = size(rng); j > 0; --j) gts[b].push_back({{1}, {u(rng), u(rng), 1 + u(rng), 1 + u(rng)}});
+    preds.push_back(p);
+  }
+  for (int b = 0; b < 40; ++b)
+    inputs.push_back({preds[b].empty() ? torch::zeros({0, 4}, torch::kDouble) : boxes(preds[b]),
+                      std::vector<std::vector<TokenId>>(preds[b].size()),
+                      std::vector<int64_t>(preds[b].size(), -1), &gts[b]});
+  const auto results = match_objects_batch(inputs, c, nullptr, 2);
+  ASSERT_EQ(results.size(), 40u);
+  for (int b = 0; b < 40; ++b) {
+    const auto& r = results[b];
+    ASSERT_EQ(r.pred_idx.size(), std::min(preds[b].size(), gts[b].size())) << b;
+    double total = 0;
+    for (size_t k = 0; k < r.pred_idx.size(); ++k) {
+      const BoxXYXY& p = preds[b][r.pred_idx[k]];
+      const BoxXYXY& g = gts[b][r.gt_idx[k]].box;
+      total += std::abs(p.x1 - g.x1) + std::abs(p.y1 - g.y1) + std::abs(p.x2 - g.x2) + std::abs(p.y2 - g.y2);
+    }
+    if (!r.pred_idx.empty()) EXPECT_NEAR(total, brute_force_l1(preds[b], gts[b]), 1e-12) << b;
+    EXPECT_EQ(pairs(r), pairs(match_objects(inputs[b].pred, inputs[b].pred_desc, inputs[b].source_index,
+                                            gts[b], c, nullptr)));
+  }
 }
 
 TEST(SetMatcher, IndexMatchingFollowsTheSourceThenThePosition) {

@@ -44,4 +44,18 @@ MatchResult match_objects(const torch::Tensor& pred, const std::vector<std::vect
                           const std::vector<DescribedBox>& ground_truth, const MatcherConfig& config,
                           const TextEmbedder* embedder);
 
+// One sequence's part of a batch matching (the arguments of match_objects).
+struct MatchInputs {
+  torch::Tensor pred;                             // [N, 4] double xyxy on the CPU
+  std::vector<std::vector<TokenId>> pred_desc;    // [N] description ids (semantic cost)
+  std::vector<int64_t> source_index;              // [N]
+  const std::vector<DescribedBox>* ground_truth;  // [M]
+};
+
+// match_objects for every sequence of a batch, the Hungarian assignments solved together
+// (linear_sum_assignment_batch, on up to `threads` threads, 0: all cores); the same pairs as one call each.
+std::vector<MatchResult> match_objects_batch(const std::vector<MatchInputs>& inputs,
+                                             const MatcherConfig& config, const TextEmbedder* embedder,
+                                             int threads = 0);
+
 }  // namespace coordexp

@@ -1,0 +1,44 @@
+"""Builds coordexp's Python extension module with the project's CMake build and installs the package.
+
+    python3 -m pip install --no-build-isolation .   # in a venv made with --system-site-packages, or --target DIR
+
+The build reuses the folder in $COORDEXP_BUILD (default ./build) when it is configured, and otherwise
+configures one there (Release, Ninja); only the target _coordexp is built. See docs/python.md.
+"""
+import glob
+import os
+import shutil
+import subprocess
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+
+
+class CMakeExtension(Extension):
+    def __init__(self, name):
+        super().__init__(name, sources=[])
+
+
+class CMakeBuild(build_ext):
+    def build_extension(self, ext):
+        build = os.path.abspath(os.environ.get("COORDEXP_BUILD", os.path.join(ROOT, "build")))
+        if not os.path.exists(os.path.join(build, "CMakeCache.txt")):
+            subprocess.run(["cmake", "-S", ROOT, "-B", build, "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release"],
+                           check=True)
+        subprocess.run(["cmake", "--build", build, "--target", "_coordexp"], check=True)
+        built = glob.glob(os.path.join(build, "python", "coordexp", "_coordexp*.so"))
+        if not built:
+            raise RuntimeError(f"the CMake build in {build} made no _coordexp module (is pybind11-dev installed?)")
+        target = self.get_ext_fullpath(ext.name)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copyfile(built[0], target)
+
+
+setup(
+    packages=["coordexp"],
+    package_dir={"": "python"},
+    ext_modules=[CMakeExtension("coordexp._coordexp")],
+    cmdclass={"build_ext": CMakeBuild},
+)
