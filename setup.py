@@ -17,8 +17,8 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 
 
 class CMakeExtension(Extension):
-    def __init__(self, name):
-        super().__init__(name, sources=[])
+    def __init__(self, name, optional=False):
+        super().__init__(name, sources=[], optional=optional)
 
 
 class CMakeBuild(build_ext):
@@ -27,10 +27,11 @@ class CMakeBuild(build_ext):
         if not os.path.exists(os.path.join(build, "CMakeCache.txt")):
             subprocess.run(["cmake", "-S", ROOT, "-B", build, "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release"],
                            check=True)
-        subprocess.run(["cmake", "--build", build, "--target", "_coordexp"], check=True)
-        built = glob.glob(os.path.join(build, "python", "coordexp", "_coordexp*.so"))
+        target_name = ext.name.split(".")[-1]
+        subprocess.run(["cmake", "--build", build, "--target", target_name], check=True)
+        built = glob.glob(os.path.join(build, "python", "coordexp", target_name + ".*.so"))
         if not built:
-            raise RuntimeError(f"the CMake build in {build} made no _coordexp module (is pybind11-dev installed?)")
+            raise RuntimeError(f"the CMake build in {build} made no {target_name} module")
         target = self.get_ext_fullpath(ext.name)
         os.makedirs(os.path.dirname(target), exist_ok=True)
         shutil.copyfile(built[0], target)
@@ -39,6 +40,7 @@ class CMakeBuild(build_ext):
 setup(
     packages=["coordexp"],
     package_dir={"": "python"},
-    ext_modules=[CMakeExtension("coordexp._coordexp")],
+    # coordexp.torch's module needs LibTorch and python3-torch; without them the package installs without it
+    ext_modules=[CMakeExtension("coordexp._coordexp"), CMakeExtension("coordexp._coordexp_torch", optional=True)],
     cmdclass={"build_ext": CMakeBuild},
 )

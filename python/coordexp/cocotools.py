@@ -135,15 +135,24 @@ class COCO:
             res._results = _coordexp.DetectionResults.from_array(
                 np.ascontiguousarray(resFile, dtype=np.float64), "resFile")
         elif isinstance(resFile, (list, tuple)):
-            try:
-                text = json.dumps(resFile, allow_nan=True)
-            except TypeError as e:
-                raise TypeError(f"resFile: a list of JSON-serialisable dicts ({e})") from e
-            res._results = _coordexp.DetectionResults.parse(text, "resFile")
+            res._results = _coordexp.DetectionResults.from_list(list(resFile), "resFile")
+            if res._results is None:  # an entry not in the plain form: the JSON reader names what is wrong
+                try:
+                    text = json.dumps(resFile, allow_nan=True, default=_plain)
+                except TypeError as e:
+                    raise TypeError(f"resFile: a list of JSON-serialisable dicts ({e})") from e
+                res._results = _coordexp.DetectionResults.parse(text, "resFile")
         else:
             raise TypeError("resFile: a path, a list of dicts or an (N, 7) numpy array, got "
                             + type(resFile).__name__)
         return res
+
+
+def _plain(o):
+    """numpy scalars and arrays in results entries, as JSON numbers and lists."""
+    if isinstance(o, (np.generic, np.ndarray)):
+        return o.tolist()
+    raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
 
 
 def _is_list(x):

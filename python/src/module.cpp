@@ -7,6 +7,7 @@
 #include <pybind11/stl.h>
 
 #include <cmath>
+#include <optional>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -81,6 +82,67 @@ DetectionResults results_from_array(const py::array_t<double, py::array::c_style
     det.score = d[5];
     det.category_id = static_cast<int64_t>(d[6]);
     det.index = i;
+    r.detections.push_back(det);
+  }
+  return r;
+}
+
+// A number of a results entry: a Python float or int (not bool), or a numpy scalar of either kind.
+bool number_of(PyObject* o, double& out) {
+  if (!o || PyBool_Check(o)) return false;
+  if (PyFloat_Check(o)) {
+    out = PyFloat_AS_DOUBLE(o);
+  } else if (PyLong_Check(o)) {
+    out = PyLong_AsDouble(o);
+    if (out == -1.0 && PyErr_Occurred()) return PyErr_Clear(), false;
+  } else {
+    return false;
+  }
+  return std::isfinite(out);
+}
+
+bool integer_of(PyObject* o, int64_t& out) {
+  if (!o || PyBool_Check(o) || !PyIndex_Check(o)) return false;
+  PyObject* i = PyNumber_Index(o);
+  if (!i) return PyErr_Clear(), false;
+  int overflow = 0;
+  out = PyLong_AsLongLongAndOverflow(i, &overflow);
+  Py_DECREF(i);
+  if (overflow || (out == -1 && PyErr_Occurred())) return PyErr_Clear(), false;
+  return true;
+}
+
+// Detections from a list of dicts in the plain form pycocotools users pass ({image_id, category_id, bbox,
+// score}, extra keys other than description / label_rank ignored as the JSON reader ignores them), read
+// without going through JSON. None when any entry is not plain: the caller then reads the list as JSON text,
+// whose reader gives the command line's message for the bad entry.
+std::optional<DetectionResults> results_from_list(const py::list& items, const std::string& source) {
+  static PyObject* const kImage = PyUnicode_InternFromString("image_id");
+  static PyObject* const kCategory = PyUnicode_InternFromString("category_id");
+  static PyObject* const kBbox = PyUnicode_InternFromString("bbox");
+  static PyObject* const kScore = PyUnicode_InternFromString("score");
+  static PyObject* const kDescription = PyUnicode_InternFromString("description");
+  static PyObject* const kRank = PyUnicode_InternFromString("label_rank");
+  DetectionResults r;
+  r.source = source;
+  r.detections.reserve(items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    PyObject* d = PyList_GET_ITEM(items.ptr(), static_cast<py::ssize_t>(i));
+    if (!PyDict_Check(d) || PyDict_GetItem(d, kDescription) || PyDict_GetItem(d, kRank)) return std::nullopt;
+    Detection det;
+    PyObject* box = PyDict_GetItem(d, kBbox);
+    if (!integer_of(PyDict_GetItem(d, kImage), det.image_id) ||
+        !integer_of(PyDict_GetItem(d, kCategory), det.category_id) ||
+        !number_of(PyDict_GetItem(d, kScore), det.score) || !box ||
+        !(PyList_Check(box) || PyTuple_Check(box)) || PySequence_Fast_GET_SIZE(box) != 4)
+      return std::nullopt;
+    PyObject** xywh = PySequence_Fast_ITEMS(box);
+    double v[4];
+    for (int c = 0; c < 4; ++c)
+      if (!number_of(xywh[c], v[c])) return std::nullopt;
+    if (v[2] < 0 || v[3] < 0) return std::nullopt;  // the reader's error (or policy) for negative sizes
+    det.bbox = {v[0], v[1], v[2], v[3]};
+    det.index = static_cast<int64_t>(i);
     r.detections.push_back(det);
   }
   return r;
@@ -207,6 +269,7 @@ PYBIND11_MODULE(_coordexp, m) {
           },
           py::arg("text"), py::arg("source"), py::call_guard<py::gil_scoped_release>())
       .def_static("from_array", &results_from_array, py::arg("rows"), py::arg("source"))
+      .def_static("from_list", &results_from_list, py::arg("items"), py::arg("source"))
       .def("__len__", [](const DetectionResults& r) { return r.detections.size(); });
 
   m.def("evaluate_coco", &evaluate, py::arg("gt"), py::arg("results"), py::arg("params"),

@@ -68,6 +68,12 @@ def test_stats_and_tables_equal_the_reference(seed, tmp_path):
         np.testing.assert_allclose(E.eval["precision"], ref.precision, rtol=0, atol=1e-12)
         np.testing.assert_allclose(E.eval["recall"], ref.recall, rtol=0, atol=1e-12)
         assert E.eval["scores"].shape == ref.precision.shape
+    # numpy scalars in the dicts (np.int64 ids, np.float32 scores) and tuples for boxes read alike
+    mixed = [dict(d, image_id=np.int64(d["image_id"]), bbox=tuple(d["bbox"])) for d in dts]
+    mixed[0]["score"] = np.float32(mixed[0]["score"])
+    E = run_eval(coco, coco.loadRes(mixed))
+    ref_mixed = reference(gt, [dict(dts[0], score=float(np.float32(dts[0]["score"])))] + dts[1:])
+    np.testing.assert_allclose(E.stats, ref_mixed.stats(), rtol=0, atol=1e-12)
     # a dict ground truth and results as pycocotools' (N, 7) rows give the same numbers
     rows = np.array([[d["image_id"], *d["bbox"], d["score"], d["category_id"]] for d in dts])
     E = run_eval(COCO(gt), COCO(gt).loadRes(rows))
@@ -143,6 +149,10 @@ def test_misuse_raises_the_command_lines_errors(tmp_path):
         coco.loadRes([dict(dts[0], bbox=[1, 2, 3])])
     with pytest.raises(ValueError, match=r"score"):
         coco.loadRes([dict(dts[0], score=float("nan"))])
+    with pytest.raises(ValueError, match=r"entry 1.*category_id|category_id.*entry 1|\[1\].category_id"):
+        coco.loadRes([dts[0], {k: v for k, v in dts[1].items() if k != "category_id"}])
+    with pytest.raises(ValueError, match=r"width and height"):
+        coco.loadRes([dict(dts[0], bbox=[1, 2, -3, 4])])
     with pytest.raises(ValueError, match=r"\(N, 7\)"):
         coco.loadRes(np.zeros((3, 6)))
     with pytest.raises(ValueError, match="finite"):

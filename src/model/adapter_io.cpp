@@ -70,7 +70,7 @@ void save_peft_adapter(VisionLanguageModel& model, const fs::path& dir, const st
   std::vector<SafetensorsTensorToWrite> tensors;
   auto add = [&](const std::string& key, const torch::Tensor& t) {
     blobs.push_back({t.detach().to(torch::kFloat).contiguous()});
-    tensors.push_back({key, SafetensorsDType::kF32, blobs.back().t.sizes().vec(), {}});
+    tensors.push_back({key, SafetensorsDType::kF32, blobs.back().t.sizes().vec(), {}, {}});
   };
   json targets = json::array();
   for (const auto& [name, a] : set.by_name()) {

@@ -290,20 +290,18 @@ void load_merges(simdjson::dom::element merges, const std::string& where, Tokeni
     throw_input_error(where, "an array", merges.is_null() ? "none" : json_fields::type_name(merges.type()));
   const simdjson::dom::array list(merges);
   s.merges.reserve(list.size());
-  std::string a, b, joined;
+  std::string joined;
   size_t k = 0;
   for (simdjson::dom::element m : list) {
     const auto [left, right] = merge_parts(m, where, k);
-    a.assign(left);
-    b.assign(right);
     joined.assign(left).append(right);
-    const auto ia = s.vocab.find(a), ib = s.vocab.find(b), iab = s.vocab.find(joined);
+    const auto ia = s.vocab.find(left), ib = s.vocab.find(right), iab = s.vocab.find(joined);
     if (!ia || !ib || !iab)
       throw_input_error(where + "[" + std::to_string(k) + "]",
                         "a merge whose parts and result are in model.vocab", shown(m),
-                        "missing " + in_quotes(!ia   ? a
-                                               : !ib ? b
-                                                     : joined));
+                        "missing " + in_quotes(!ia   ? left
+                                               : !ib ? right
+                                                     : std::string_view(joined)));
     // A repeated pair keeps its first (best) rank, as Hugging Face does.
     s.merges.emplace(*ia, *ib, bpe::Merge{static_cast<int32_t>(k), *iab});
     ++k;

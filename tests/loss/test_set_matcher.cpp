@@ -108,7 +108,9 @@ TEST(SetMatcher, BatchMatchingIsOptimalForEverySequence) {
       const BoxXYXY& g = gts[b][r.gt_idx[k]].box;
       total += std::abs(p.x1 - g.x1) + std::abs(p.y1 - g.y1) + std::abs(p.x2 - g.x2) + std::abs(p.y2 - g.y2);
     }
-    if (!r.pred_idx.empty()) EXPECT_NEAR(total, brute_force_l1(preds[b], gts[b]), 1e-12) << b;
+    if (!r.pred_idx.empty()) {
+      EXPECT_NEAR(total, brute_force_l1(preds[b], gts[b]), 1e-12) << b;
+    }
     EXPECT_EQ(pairs(r), pairs(match_objects(inputs[b].pred, inputs[b].pred_desc, inputs[b].source_index,
                                             gts[b], c, nullptr)));
   }

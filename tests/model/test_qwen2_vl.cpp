@@ -154,7 +154,7 @@ TEST_P(QwenFamilies, ReadsTheNestedKeyLayoutOfNewerTransformers) {
   std::vector<SafetensorsTensorToWrite> tensors;
   for (size_t i = 0; i < names.size(); ++i) {
     const TensorView v = ckpt.view(ckpt.names()[i]);
-    tensors.push_back({names[i], v.dtype, v.shape, data[i]});
+    tensors.push_back({names[i], v.dtype, v.shape, data[i], {}});
   }
   const auto dir = temp_dir("nested");
   fs::create_directories(dir);
@@ -215,7 +215,7 @@ TEST(QwenCheckpointErrors, MissingTensorAndWrongShapeAreNamed) {
   for (const auto& n : ckpt.names()) {
     if (n == "model.layers.1.mlp.up_proj.weight") continue;
     const TensorView v = ckpt.view(n);
-    tensors.push_back({n, v.dtype, v.shape, std::span<const std::byte>(v.data, v.nbytes)});
+    tensors.push_back({n, v.dtype, v.shape, std::span<const std::byte>(v.data, v.nbytes), {}});
   }
   const auto dir = temp_dir("missing");
   fs::create_directories(dir);

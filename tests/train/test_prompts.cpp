@@ -26,7 +26,11 @@ struct PromptData {
     fs::create_directories(dir);
     save_png(ImageRGB8(64, 32, {90, 90, 90}), (dir / "a.png").string());
     data.coco.categories = {{1, "cat", "", {}}, {2, "dog", "", {}}, {3, "bird", "", {}}};
-    DatasetImage a{1, (dir / "a.png").string(), 64, 32, {}};
+    DatasetImage a;
+    a.image_id = 1;
+    a.path = (dir / "a.png").string();
+    a.width = 64;
+    a.height = 32;
     a.objects = {{"cat", 1, {0.1, 0.1, 0.3, 0.5}}, {"dog", 2, {0.5, 0.2, 0.9, 0.9}}};
     DatasetImage b = a;
     b.image_id = 2;
