@@ -147,20 +147,22 @@ def coord_expectation_rows(args):
 
     import coordexp.torch as cxt
     torch.manual_seed(0)
-    P, D, V, K, first = 512, 1536, 151936, 1000, 151665
+    torch.set_num_threads(os.cpu_count() or 1)
+    P, D, V, K = 512, 1536, 151936, 1000  # Qwen2-VL-2B's width and vocabulary; the coordinate rows are the last K
     hidden = torch.randn(P, D, requires_grad=True)
-    head = (torch.randn(V, D) * 0.02).requires_grad_()
+    frozen_rows = torch.randn(V - K, D) * 0.02  # the pretrained rows: no gradient
+    coord_rows = (torch.randn(K, D) * 0.02).requires_grad_()  # the coordinate tokens' rows: trained
     bins = torch.linspace(0, 1, K)
     g = torch.randn(P)
 
     def ours():
-        c = cxt.coord_expectation(hidden, head[first:first + K], tau=1.0)
-        torch.autograd.grad(c, (hidden, head), g)
+        c = cxt.coord_expectation(hidden, coord_rows, tau=1.0)
+        torch.autograd.grad(c, (hidden, coord_rows), g)
 
-    def plain():
-        logits = hidden @ head.T
-        c = torch.softmax(logits[:, first:first + K], dim=1) @ bins
-        torch.autograd.grad(c, (hidden, head), g)
+    def plain():  # the LM head's logits over the whole vocabulary, then the coordinate slice
+        logits = torch.cat([hidden @ frozen_rows.T, hidden @ coord_rows.T], dim=1)  # [P, V]
+        c = torch.softmax(logits[:, V - K:], dim=1) @ bins
+        torch.autograd.grad(c, (hidden, coord_rows), g)
 
     rows = {}
     for _ in range(max(args.repeat, 5)):

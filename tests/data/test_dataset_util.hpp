@@ -8,33 +8,21 @@
 
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <string>
+#include <utility>
 
 #include "coordexp/data/image.hpp"
 #include "coordexp/util/error.hpp"
+#include "test_image_util.hpp"
 
 namespace coordexp::dataset_test {
 
 namespace fs = std::filesystem;
 
-// An empty folder named after the running test, inside a folder of this process removed at exit.
+// An empty folder named after the running test, inside the test process's own folder (removed at exit).
 inline fs::path fresh_dir() {
-  struct Folder {
-    fs::path path;
-    Folder() {
-      std::random_device rd;
-      path = fs::temp_directory_path() / ("coordexp_dataset_test_" + std::to_string(rd()));
-      fs::create_directories(path);
-    }
-    ~Folder() {
-      std::error_code ec;
-      fs::remove_all(path, ec);
-    }
-  };
-  static const Folder folder;
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  const fs::path dir = folder.path / (std::string(info->test_suite_name()) + "." + info->name());
+  const fs::path dir = image_test::temp_dir() / (std::string(info->test_suite_name()) + "." + info->name());
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
@@ -54,16 +42,7 @@ inline fs::path write_png(const fs::path& path, int w, int h) {
 // The message of the InputError `f` throws ("" and a test failure if it throws nothing or something else).
 template <class F>
 std::string input_error_of(F&& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected InputError, got: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "expected InputError, nothing was thrown";
-  return "";
+  return image_test::input_error_message(std::forward<F>(f));
 }
 
 }  // namespace coordexp::dataset_test
