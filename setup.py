@@ -43,4 +43,6 @@ setup(
     # coordexp.torch's module needs LibTorch and python3-torch; without them the package installs without it
     ext_modules=[CMakeExtension("coordexp._coordexp"), CMakeExtension("coordexp._coordexp_torch", optional=True)],
     cmdclass={"build_ext": CMakeBuild},
+    # setuptools' own staging folder, inside the CMake build folder but apart from what CMake writes there
+    options={"build": {"build_base": os.path.join("build", "setuptools")}},
 )

@@ -10,5 +10,5 @@ trap 'rm -rf "$target"' EXIT
 COORDEXP_BUILD="$build" /usr/bin/python3 -m pip install --quiet --no-build-isolation --no-index --no-deps \
   --target "$target" . 2>&1 | grep -v "Running pip as the 'root' user" || true
 [[ -f "$target/coordexp/__init__.py" ]] || { echo "test_python: pip did not install the package"; exit 1; }
-rm -rf python/coordexp.egg-info build/lib* 2>/dev/null || true
+rm -rf python/coordexp.egg-info build/setuptools 2>/dev/null || true  # what pip and setuptools left behind
 COORDEXP_INSTALLED=1 COORDEXP_BUILD="$build" PYTHONPATH="$target" /usr/bin/python3 -m pytest -q -p no:cacheprovider python/tests

@@ -210,10 +210,10 @@ void load_added_tokens(const json& doc, const std::string& source, TokenizerStat
   }
 }
 
-// model.vocab and model.merges as simdjson elements (absent: null); the rest of the document is nlohmann
-// JSON.
+// model.vocab and model.merges as simdjson elements (nullopt when absent); the rest of the document is
+// nlohmann JSON. A default simdjson element refers to no document, so absence is kept apart.
 struct LargeSections {
-  simdjson::dom::element vocab, merges;
+  std::optional<simdjson::dom::element> vocab, merges;
 };
 
 void load_model_header(const json& doc, const std::string& source, TokenizerState& s) {
@@ -240,11 +240,12 @@ std::string shown(simdjson::dom::element e) {
   return text.size() <= 80 ? text : text.substr(0, 77) + "...";
 }
 
-void load_vocab(simdjson::dom::element vocab, const std::string& where, TokenizerState& s) {
-  if (vocab.type() != simdjson::dom::element_type::OBJECT)
+void load_vocab(const std::optional<simdjson::dom::element>& vocab, const std::string& where,
+                TokenizerState& s) {
+  if (!vocab || vocab->type() != simdjson::dom::element_type::OBJECT)
     throw_input_error(where, "an object {token: id}",
-                      vocab.is_null() ? "none" : json_fields::type_name(vocab.type()));
-  const simdjson::dom::object tokens(vocab);
+                      !vocab || vocab->is_null() ? "none" : json_fields::type_name(vocab->type()));
+  const simdjson::dom::object tokens(*vocab);
   s.vocab.reserve(tokens.size());
   for (auto [key, value] : tokens) {
     int64_t id = -1;
@@ -285,10 +286,12 @@ std::pair<std::string_view, std::string_view> merge_parts(simdjson::dom::element
   throw_input_error(at(), "\"left right\" or [\"left\", \"right\"]", shown(m));
 }
 
-void load_merges(simdjson::dom::element merges, const std::string& where, TokenizerState& s) {
-  if (merges.type() != simdjson::dom::element_type::ARRAY)
-    throw_input_error(where, "an array", merges.is_null() ? "none" : json_fields::type_name(merges.type()));
-  const simdjson::dom::array list(merges);
+void load_merges(const std::optional<simdjson::dom::element>& merges, const std::string& where,
+                 TokenizerState& s) {
+  if (!merges || merges->type() != simdjson::dom::element_type::ARRAY)
+    throw_input_error(where, "an array",
+                      !merges || merges->is_null() ? "none" : json_fields::type_name(merges->type()));
+  const simdjson::dom::array list(*merges);
   s.merges.reserve(list.size());
   std::string joined;
   size_t k = 0;

@@ -309,6 +309,12 @@ TEST(BpeTokenizer, VocabularyIdsMustBeUniqueIntegersInRange) {
   doc["model"]["merges"] = json::object();
   expect_load_error(doc, {"model.merges", "an array"});
   EXPECT_THROW(BpeTokenizer::from_text("{\"model\": {", "cut.json"), InputError);
+  doc = qwen2_style_json();
+  doc["model"].erase("vocab");  // absent sections (found by fuzzing: read as a missing document before)
+  expect_load_error(doc, {"model.vocab", "none"});
+  doc = qwen2_style_json();
+  doc["model"].erase("merges");
+  expect_load_error(doc, {"model.merges", "none"});
 }
 
 // Merges as "a b" strings (tokenizers < 0.20) and as ["a", "b"] pairs read alike, and a saved file reads back
