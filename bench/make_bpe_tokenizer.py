@@ -31,6 +31,8 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--vocab", type=int, default=151643)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--merges-as", choices=["pairs", "strings"], default="pairs",
+                    help='["a", "b"] (tokenizers >= 0.20) or "a b" (the form of Qwen2\'s published file)')
     args = ap.parse_args()
     rng = random.Random(args.seed)
     doc = json.load(open(args.header, encoding="utf-8"))
@@ -42,11 +44,11 @@ def main():
         a = tokens[int(len(tokens) * rng.random() ** 0.5)]
         b = tokens[rng.randrange(min(len(tokens), 4096))]
         joined = a + b
-        if len(joined) > 16 or joined in seen:
+        if len(joined) > 16 or joined in seen or " " in joined:  # "a b" strings cannot hold a space
             continue
         seen.add(joined)
         tokens.append(joined)
-        merges.append([a, b])
+        merges.append([a, b] if args.merges_as == "pairs" else f"{a} {b}")
     doc["model"]["vocab"] = {t: i for i, t in enumerate(tokens)}
     doc["model"]["merges"] = merges
     for k, t in enumerate(doc.get("added_tokens") or []):
