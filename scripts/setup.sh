@@ -15,7 +15,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev          # tests and benchmarks
   clang-format-14                                     # the source check (scripts/check_source.sh)
   python3-numpy python3-scipy python3-torch python3-regex python3-pil   # independent references used by the tests
-  pybind11-dev python3-dev python3-pytest python3-pip python3-setuptools python3-wheel   # the Python package, its tests
+  pybind11-dev python3-dev python3-pytest python3-pip python3-setuptools python3-wheel python3-venv   # the Python package, its tests
   # Fuzzing only (scripts/fuzz.sh): clang and its libFuzzer / sanitizer runtimes; the normal build uses gcc.
   clang-14 libclang-rt-14-dev
 )
