@@ -74,8 +74,8 @@ class COCO:
     catToImgs = property(lambda self: self._build_index()[4])
 
     def getImgIds(self, imgIds=[], catIds=[]):  # noqa: B006  (pycocotools' signature)
-        imgIds = list(imgIds) if _is_list(imgIds) else [imgIds]
-        catIds = list(catIds) if _is_list(catIds) else [catIds]
+        imgIds = _as_list(imgIds)
+        catIds = _as_list(catIds)
         if not imgIds and not catIds:
             return [int(i) for i in self._gt.image_ids()]
         ids = set(imgIds) if imgIds else set(self.imgs)
@@ -84,9 +84,9 @@ class COCO:
         return list(ids)
 
     def getCatIds(self, catNms=[], supNms=[], catIds=[]):  # noqa: B006
-        catNms = list(catNms) if _is_list(catNms) else [catNms]
-        supNms = list(supNms) if _is_list(supNms) else [supNms]
-        catIds = list(catIds) if _is_list(catIds) else [catIds]
+        catNms = _as_list(catNms)
+        supNms = _as_list(supNms)
+        catIds = _as_list(catIds)
         if not catNms and not supNms and not catIds:
             return [int(i) for i in self._gt.category_ids()]
         cats = list(self.cats.values())
@@ -96,8 +96,8 @@ class COCO:
         return [c["id"] for c in cats]
 
     def getAnnIds(self, imgIds=[], catIds=[], areaRng=[], iscrowd=None):  # noqa: B006
-        imgIds = list(imgIds) if _is_list(imgIds) else [imgIds]
-        catIds = list(catIds) if _is_list(catIds) else [catIds]
+        imgIds = _as_list(imgIds)
+        catIds = _as_list(catIds)
         anns = self.dataset.get("annotations", [])
         if imgIds:
             anns = [a for i in imgIds for a in self.imgToAnns.get(i, [])]
@@ -110,13 +110,13 @@ class COCO:
         return [a["id"] for a in anns]
 
     def loadImgs(self, ids=[]):  # noqa: B006
-        return [self.imgs[i] for i in (ids if _is_list(ids) else [ids])]
+        return [self.imgs[i] for i in _as_list(ids)]
 
     def loadCats(self, ids=[]):  # noqa: B006
-        return [self.cats[i] for i in (ids if _is_list(ids) else [ids])]
+        return [self.cats[i] for i in _as_list(ids)]
 
     def loadAnns(self, ids=[]):  # noqa: B006
-        return [self.anns[i] for i in (ids if _is_list(ids) else [ids])]
+        return [self.anns[i] for i in _as_list(ids)]
 
     # ------------------------------------------------------------------------------------------- results
     def loadRes(self, resFile):
@@ -155,8 +155,9 @@ def _plain(o):
     raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
 
 
-def _is_list(x):
-    return isinstance(x, (list, tuple, np.ndarray, set, range))
+def _as_list(x):
+    """pycocotools' id arguments: one id or a list-like of ids, as a list."""
+    return list(x) if isinstance(x, (list, tuple, np.ndarray, set, range)) else [x]
 
 
 class Params:
