@@ -221,6 +221,10 @@ py::dict evaluate(const CocoDataset& gt, const DetectionResults& results, const 
 }
 
 }  // namespace
+
+void bind_lvis(py::module_& m);   // module_lvis.cpp: evaluate_lvis for coordexp.lvis
+void bind_codec(py::module_& m);  // module_codec.cpp: parse_answer / encode_answer for coordexp.codec
+
 }  // namespace coordexp::python
 
 PYBIND11_MODULE(_coordexp, m) {
@@ -274,4 +278,6 @@ PYBIND11_MODULE(_coordexp, m) {
 
   m.def("evaluate_coco", &evaluate, py::arg("gt"), py::arg("results"), py::arg("params"),
         py::arg("threads") = 0);
+  bind_lvis(m);
+  bind_codec(m);
 }
