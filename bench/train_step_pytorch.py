@@ -1,11 +1,12 @@
-"""One Qwen2-VL training step in plain PyTorch: the Python side of issue 27's same-work comparison.
+"""One Qwen2-VL training step in plain PyTorch: the Python side of the same-work training-step comparison.
 
 It measures what coordexp's C++ training step (src/train/trainer.cpp train_step) costs when the same work is
 written in ordinary PyTorch on the same LibTorch (Debian's torch 1.13), so that the C++ step can be judged
 against it. Run it with Debian's interpreter, not the pyenv python3 on PATH:
 
-  /usr/bin/python3 bench/train_step_pytorch.py --config /tmp/s27/base/config.json \\
-      --shapes /tmp/s27/run_ce/profile.json --steps 5 --warmup 2 --threads 2 --json out.json
+  /usr/bin/python3 bench/train_step_pytorch.py --config runs/step_bench/h256/base/config.json \\
+      --shapes runs/step_bench/h256/profile_ce.json --steps 5 --warmup 2 --threads 2 --json out.json
+  (bench/train_step_vs_pytorch.sh runs both sides and writes the comparison)
   /usr/bin/python3 bench/train_step_pytorch.py --check        # a few tiny steps: the loss is finite and falls
 
 "Same work" means the same shapes and the same operations per step as coordexp's Qwen2-VL
@@ -21,11 +22,10 @@ against it. Run it with Debian's interpreter, not the pyenv python3 on PATH:
   tokens, token CE over the whole vocabulary averaged over them;
 - zero_grad (gradients zeroed in place, as LibTorch 1.13's), backward, clip_grad_norm_(1.0), AdamW (lr 2e-4,
   betas (0.9, 0.95), eps 1e-8, weight decay 0.05 on matrices, 0 on vectors); every parameter trains.
-What still differs: coordexp's criterion splits the answer positions into text CE (description and structure
-tokens) and coordinate CE, two head products and two means over the same rows (the same FLOPs); here the
-weights are random, the data random and the learning rate constant; Python's AdamW also multiplies the
-vectors by 1 - lr * 0, which LibTorch's skips. With /tmp/s27/base's weights loaded, this model's logits
-matched coordexp hf-logits to 1.2e-6.
+What still differs: coordexp's criterion takes two means over the answer positions, text CE (description
+and structure tokens) and coordinate CE (one head product for both, the same FLOPs); here the weights are random, the data random and the learning rate constant; Python's AdamW also multiplies the
+vectors by 1 - lr * 0, which LibTorch's skips. With the benchmark checkpoint's weights loaded, this model's
+logits matched coordexp hf-logits to 1.2e-6.
 Shape letters: B sequences, T text tokens, L = P + I + T positions, N patches, M merged image tokens,
 H query heads, G key/value heads, d head width, D LM width, E vision width, V vocabulary, A answer positions.
 """
@@ -44,7 +44,7 @@ import torch.nn.functional as F
 IMAGE_MEAN = (0.48145466, 0.4578275, 0.40821073)  # the Qwen2-VL image processor's (CLIP) statistics
 IMAGE_STD = (0.26862954, 0.26130258, 0.27577711)
 # <|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n<|vision_start|> in
-# /tmp/s27/base's tokenizer (coordexp hf-tokenize): the tokens coordexp puts before the image.
+# the benchmark checkpoint's tokenizer (coordexp hf-tokenize): the tokens coordexp puts before the image.
 DEFAULT_IMAGE_PREFIX = 29
 PHASES = ("vision forward", "decoder forward", "head and loss", "zero_grad", "backward", "gradient clipping",
           "optimizer")

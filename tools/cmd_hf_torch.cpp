@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -141,10 +142,31 @@ const CommandRegistrar kTiny("hf-tiny", torch_command_description("hf-tiny"), []
       ->check(CLI::IsMember({"qwen2_vl", "qwen2_5_vl"}));
   sub.add_option("--shards", *shards, "Safetensors shards")->check(CLI::Range(1, 64));
   sub.add_option("--seed", *seed, "Random seed");
+  // Sizes over the preset's, for checkpoints of a chosen shape (the training-step benchmark's).
+  auto set = std::make_shared<std::map<std::string, int64_t>>();
+  for (const char* name : {"hidden", "layers", "heads", "kv-heads", "intermediate", "vision-width",
+                           "vision-depth", "vision-heads"})
+    sub.add_option_function<int64_t>(
+           std::string("--") + name, [set, name](int64_t v) { (*set)[name] = v; },
+           std::string("Override the preset's ") + name)
+        ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  auto real_vocab = std::make_shared<bool>(false);
+  sub.add_flag("--real-vocab", *real_vocab,
+               "Qwen2-VL's vocabulary size: 151,657 tokenizer ids, 151,936 tied embedding rows");
   return [=]() -> int {
     TinyQwenSpec spec = *preset == "qwen2-vl-2b" ? qwen2_vl_2b_spec() : TinyQwenSpec{};
     if (*preset == "tiny")
       spec.family = *family == "qwen2_5_vl" ? QwenVLFamily::kQwen2_5VL : QwenVLFamily::kQwen2VL;
+    const std::map<std::string, int64_t*> fields{{"hidden", &spec.hidden},
+                                                 {"layers", &spec.layers},
+                                                 {"heads", &spec.heads},
+                                                 {"kv-heads", &spec.kv_heads},
+                                                 {"intermediate", &spec.intermediate},
+                                                 {"vision-width", &spec.vision_width},
+                                                 {"vision-depth", &spec.vision_depth},
+                                                 {"vision-heads", &spec.vision_heads}};
+    for (const auto& [name, v] : *set) *fields.at(name) = v;
+    if (*real_vocab) spec.vocab_rows = 151936, spec.tokenizer_ids = 151657, spec.tie_embeddings = true;
     spec.bf16 = *bf16;
     spec.shards = *shards;
     spec.seed = *seed;

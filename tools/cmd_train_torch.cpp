@@ -19,6 +19,7 @@ struct TrainArgs {
   std::string out;
   int64_t steps = -1;
   int64_t stop_after = -1;
+  int64_t profile = 0;
   bool resume = false;
   bool no_eval = false;
   int nproc = 1;
@@ -35,6 +36,10 @@ const CommandRegistrar kTrain("train", torch_command_description("train"), [](CL
                  "Stop after N steps of this invocation (checkpoint kept; --resume continues)");
   sub.add_flag("--resume", args->resume, "Continue from <out>/checkpoint.pt when it exists");
   sub.add_flag("--no-eval", args->no_eval, "Skip the final evaluation and report");
+  sub.add_option("--profile", args->profile,
+                 "Profile N steps after 2 warm-up steps, print where each step's time goes (wall and CPU per "
+                 "phase) and write <out>/profile.json, then stop without the final evaluation")
+      ->check(CLI::Range(1, 100000));
   sub.add_option("--nproc", args->nproc,
                  "Data-parallel workers to start on this machine (each with optim.batch_size images)")
       ->check(CLI::Range(1, 256));
@@ -54,7 +59,8 @@ const CommandRegistrar kTrain("train", torch_command_description("train"), [](CL
     TrainOptions opt;
     opt.resume = args->resume;
     opt.stop_after = args->stop_after;
-    opt.final_eval = !args->no_eval;
+    opt.final_eval = !args->no_eval && args->profile == 0;
+    opt.profile_steps = args->profile;
     const TrainSummary s = train(cfg, opt);
     if (std::getenv("RANK") != nullptr && std::string(std::getenv("RANK")) != "0") return 0;
     std::cout << "trained " << s.steps_done << " steps in " << s.seconds << " s; final loss " << s.final_loss

@@ -14,6 +14,7 @@
 #include "coordexp/loss/box_loss.hpp"
 #include "coordexp/loss/coord_expectation.hpp"
 #include "coordexp/util/error.hpp"
+#include "coordexp/util/step_profile.hpp"
 
 namespace coordexp {
 
@@ -73,6 +74,8 @@ struct SetCriterion::Context {
                                       // object, x1 y1 x2 y2) order
   std::vector<int64_t> first_object;  // [B + 1] index of each sample's first object
   torch::Tensor h_coord;              // [4N, D], gathered after the text CE has read hidden_flat
+  torch::Tensor greedy_of_row;        // [B*T] int64: the head's argmax at the rows the text CE read, else -1
+                                      // (the teacher-forced descriptions of the semantic matching cost)
 
   explicit Context(const CriterionBatch& b);
   torch::Device device() const { return hidden_flat.device(); }
@@ -114,24 +117,26 @@ SetCriterion::Context::Context(const CriterionBatch& b) : batch(b) {
   N = first_object[B];
 }
 
-// Token CE on description tokens and (with ce_on_structure) structure tokens.
-void SetCriterion::add_text_ce(const Context& c, LossTerms& losses) const {
+// The rows of the token CE: description tokens and (with ce_on_structure) structure tokens, each with the
+// token itself as a hard target. `rows` receives their hidden rows.
+HeadCEGroup SetCriterion::text_ce_rows(const Context& c, torch::Tensor& rows) const {
   const int64_t B = c.B, T = c.T;
   auto roles = c.batch.roles.to(torch::kInt).reshape({B * T});
   auto mask = roles == static_cast<int>(TokenRole::kDescription);
   if (config_.ce_on_structure) mask = mask | (roles == static_cast<int>(TokenRole::kStructure));
   auto tok_idx = mask.nonzero().squeeze(1);                    // token positions t >= 1
   tok_idx = tok_idx.masked_select(tok_idx.remainder(T) != 0);  // token 0 has no predicting state
-  auto h = c.hidden_flat.index_select(0, tok_idx - 1);         // [P, D]
-  auto ce = token_cross_entropy(c.lm_logits(h), c.batch.tokens.reshape({B * T}).index_select(0, tok_idx));
+  rows = tok_idx - 1;
+  auto targets = c.batch.tokens.reshape({B * T}).index_select(0, tok_idx);
   auto w = c.weight_of_row.index_select(0, tok_idx);
-  losses.add("text_ce", weighted_mean(ce, w), w.sum().item<double>(), 1.0);
+  return {c.hidden_flat.index_select(0, rows), torch::stack({targets, targets}, 1),
+          torch::stack({torch::ones_like(w), torch::zeros_like(w)}, 1), w};
 }
 
-// Auxiliary CE at coordinate positions, toward the ground truth each object was encoded from: the two-bin
-// target at the exact coordinate, the hard target at the bin actually written. Generated objects (no
-// source) have no teacher-forced target.
-void SetCriterion::add_coord_ce(const Context& c, LossTerms& losses) const {
+// The rows of the auxiliary CE at coordinate positions, toward the ground truth each object was encoded
+// from: the two-bin target at the exact coordinate, the hard target at the bin actually written. Generated
+// objects (no source) have no teacher-forced target.
+HeadCEGroup SetCriterion::coord_ce_rows(const Context& c) const {
   std::vector<int64_t> rows;
   std::vector<double> targets, weights;
   for (int64_t b = 0; b < c.B; ++b) {
@@ -152,11 +157,29 @@ void SetCriterion::add_coord_ce(const Context& c, LossTerms& losses) const {
       }
     }
   }
-  auto h = c.h_coord.index_select(0, as_long(rows, c.device()));
-  auto ce = coord_bin_cross_entropy(c.lm_logits(h), torch::tensor(targets, torch::kDouble).to(c.device()),
-                                    vocab_, config_.coord_ce_target);
-  losses.add("coord_ce", weighted_mean(ce, torch::tensor(weights, c.fopts)), sum(weights),
-             config_.coord_ce_weight);
+  const TwoIdTargets t =
+      coord_bin_targets(torch::tensor(targets, torch::kDouble), vocab_, config_.coord_ce_target);
+  return {c.h_coord.index_select(0, as_long(rows, c.device())), t.ids.to(c.device()),
+          t.weights.to(c.device()), torch::tensor(weights, c.fopts)};
+}
+
+// The token CE and (with coord_ce) the coordinate CE, through the head together (head_cross_entropy). The
+// head's argmax at the token CE's rows is kept when the semantic matching cost reads the model's own
+// descriptions.
+void SetCriterion::add_head_terms(Context& c, LossTerms& losses) const {
+  torch::Tensor text_rows;
+  std::vector<HeadCEGroup> groups{text_ce_rows(c, text_rows)};
+  if (config_.coord_ce) groups.push_back(coord_ce_rows(c));
+  const bool greedy = config_.matching == MatchingMode::kHungarian && config_.match_sem_weight > 0;
+  const HeadCrossEntropy ce = head_cross_entropy(groups, c.batch.lm_head, greedy);
+  if (greedy) {
+    c.greedy_of_row =
+        torch::full({c.B * c.T}, -1, torch::TensorOptions().dtype(torch::kLong).device(c.device()));
+    c.greedy_of_row.index_put_({text_rows}, ce.argmax.narrow(0, 0, text_rows.size(0)));
+  }
+  losses.add("text_ce", ce.losses[0], groups[0].weights.sum().item<double>(), 1.0);
+  if (config_.coord_ce)
+    losses.add("coord_ce", ce.losses[1], groups[1].weights.sum().item<double>(), config_.coord_ce_weight);
 }
 
 // The CoordExp boxes [N, 4], made legal; detached when no geometric loss trains them (they still serve the
@@ -180,6 +203,7 @@ torch::Tensor SetCriterion::predicted_boxes(const Context& c) const {
 // reads the sequence's description tokens (rollouts) or, in teacher forcing, the model's argmax there.
 std::vector<MatchResult> SetCriterion::match(const Context& c, const torch::Tensor& pred_boxes,
                                              const TextEmbedder* embedder) const {
+  PhaseTimer timer("matching");
   torch::NoGradGuard no_grad;
   const auto& batch = c.batch;
   std::vector<MatchResult> out(c.B);
@@ -206,7 +230,10 @@ std::vector<MatchResult> SetCriterion::match(const Context& c, const torch::Tens
         for (int64_t p : pos) pred_desc[i].push_back(batch.tokens[b][p].item<int64_t>());
       } else {
         auto rows = (torch::tensor(pos, torch::kLong) - 1).to(batch.hidden.device());
-        auto ids = c.lm_logits(batch.hidden[b].index_select(0, rows)).argmax(1).cpu();  // [L]
+        auto ids = c.greedy_of_row.defined() ? c.greedy_of_row.index_select(0, rows + b * c.T).cpu()
+                                             : torch::Tensor();
+        if (!ids.defined() || (ids < 0).any().item<bool>())  // rows the text CE did not read
+          ids = c.lm_logits(batch.hidden[b].index_select(0, rows)).argmax(1).cpu();  // [L]
         pred_desc[i].assign(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + ids.numel());
       }
     }
@@ -279,9 +306,8 @@ void SetCriterion::add_unmatched(const Context& c, const Pairs& p, LossTerms& lo
 CriterionOutput SetCriterion::operator()(const CriterionBatch& batch, const TextEmbedder* embedder) const {
   Context c(batch);
   CriterionOutput out;
-  add_text_ce(c, out.losses);
   c.h_coord = c.hidden_flat.index_select(0, as_long(c.coord_rows, c.device()));  // [4N, D]
-  if (config_.coord_ce) add_coord_ce(c, out.losses);
+  add_head_terms(c, out.losses);
   const torch::Tensor pred_boxes = predicted_boxes(c);  // [N, 4]
   out.pred_boxes = pred_boxes.detach();
   out.matches = match(c, out.pred_boxes, embedder);

@@ -164,7 +164,7 @@ void visit(V& v, TrainConfig& c) {
     s("eval_every", r.eval_every), s("eval_images", r.eval_images), s("checkpoint_every", r.checkpoint_every);
     s("eval_batch_size", r.eval_batch_size), s("dist_timeout_s", r.dist_timeout_s),
         s("init_from", r.init_from);
-    s("init_parts", r.init_parts);
+    s("init_parts", r.init_parts), s("keep_freed_memory", r.keep_freed_memory);
   }
 }
 

@@ -33,8 +33,10 @@
 #include "coordexp/train/rollout.hpp"
 #include "coordexp/train/run_report.hpp"
 #include "coordexp/train/vision_warmup.hpp"
+#include "coordexp/util/allocator.hpp"
 #include "coordexp/util/error.hpp"
 #include "coordexp/util/progress.hpp"
+#include "coordexp/util/step_profile.hpp"
 
 namespace coordexp {
 namespace {
@@ -260,6 +262,7 @@ void setup_run(TrainingRun& run) {
                 : run.env.world_size > 1 ? 1
                                          : static_cast<int>(std::thread::hardware_concurrency());
   torch::set_num_threads(std::max(1, run.threads));
+  if (cfg.run.keep_freed_memory) keep_freed_memory_for_reuse();
   torch::manual_seed(cfg.run.seed);
   run.out = cfg.run.out_dir;
   run.ckpt = (run.out / "checkpoint.pt").string();
@@ -306,17 +309,31 @@ DetectionRun detect_split(TrainingRun& run, size_t k, const LabelMapper& mapper,
 CriterionOutput step_losses(TrainingRun& run, TrainBatch& batch, bool rollout_step,
                             const TextEmbedder& embedder) {
   VisionLanguageModel& model = *run.model;
-  const ImageTokens img = model.encode_image_list(batch.images).repeat_interleave(batch.sequences_per_image);
+  ImageTokens img;
+  {
+    PhaseTimer t("vision forward");
+    img = model.encode_image_list(batch.images).repeat_interleave(batch.sequences_per_image);
+  }
   const bool grounded = run.cfg.optim.grounding_weight > 0 && !rollout_step;
   model.record_image_attention(grounded);
+  if (StepProfiler* p = StepProfiler::active()) {
+    p->count("sequences", static_cast<double>(batch.tokens.size(0)));
+    p->count("sequence_length", static_cast<double>(batch.tokens.size(1)));
+    p->count("image_tokens_per_sequence", static_cast<double>(img.embeds.size(1)));
+    p->count("answer_tokens", static_cast<double>(batch.answer_tokens));
+  }
   CriterionBatch cb;
-  cb.hidden = model.forward_text(img, batch.tokens);
+  {
+    PhaseTimer t("decoder forward");
+    cb.hidden = model.forward_text(img, batch.tokens);
+  }
   const torch::Tensor image_attention = grounded ? model.image_attention() : torch::Tensor();
   model.record_image_attention(false);
   cb.tokens = batch.tokens;
   cb.roles = batch.roles;
   cb.lm_head = model.lm_head();
   cb.samples = std::move(batch.samples);
+  PhaseTimer t("head and losses");
   CriterionOutput out = (*run.criterion)(cb, &embedder);
   if (image_attention.defined()) {
     const GroundingTerm g = grounding_term(image_attention, cb.samples);
@@ -330,6 +347,7 @@ CriterionOutput step_losses(TrainingRun& run, TrainBatch& batch, bool rollout_st
 // denominators (and whether any rank's loss is non-finite) are summed over ranks before backward, so that
 // the sum over ranks of the objectives is the loss of the global batch.
 torch::Tensor objective_of(TrainingRun& run, const CriterionOutput& out, StepResult& r) {
+  PhaseTimer t("loss readout");
   bool finite = out.finite();
   torch::Tensor objective;
   LossTerms logged = out.losses;
@@ -377,21 +395,37 @@ StepResult train_step(TrainingRun& run, TrainBatch batch) {
   StepResult r;
   r.rollout = rc.every > 0 && run.step >= rc.start_step && (run.step - rc.start_step) % rc.every == 0;
   const MeanInputEmbedder embedder(run.model->input_table());
-  if (r.rollout)
+  if (r.rollout) {
+    PhaseTimer t("rollout generation");
     batch = build_rollout_batch(*run.model, batch, run.tokenizer(), run.builder->prompt(), run.cfg.criterion,
                                 rc, run.cfg.generation, embedder, &r.rollout_stats,
                                 parse_object_order(run.data_cfg.order), run.data_cfg.raster_grid);
+  }
   r.lr = learning_rate(run.cfg.optim, run.step);
   set_learning_rate(*run.optimizer, r.lr);
   const CriterionOutput out = step_losses(run, batch, r.rollout, embedder);
   const torch::Tensor objective = objective_of(run, out, r);
-  run.optimizer->zero_grad();
-  objective.backward();
-  run.comm.all_reduce_gradients(run.params);
-  sum_logged_over_ranks(run, r);
-  if (run.cfg.optim.grad_clip > 0)
+  {
+    PhaseTimer t("zero_grad");
+    run.optimizer->zero_grad();
+  }
+  {
+    PhaseTimer t("backward");
+    objective.backward();
+  }
+  {
+    PhaseTimer t("gradient all-reduce");
+    run.comm.all_reduce_gradients(run.params);
+    sum_logged_over_ranks(run, r);
+  }
+  if (run.cfg.optim.grad_clip > 0) {
+    PhaseTimer t("gradient clipping");
     r.grad_norm = torch::nn::utils::clip_grad_norm_(run.params, run.cfg.optim.grad_clip);
-  run.optimizer->step();
+  }
+  {
+    PhaseTimer t("optimizer");
+    run.optimizer->step();
+  }
   ++run.step;
   r.answer_tokens = batch.answer_tokens;
   r.seconds = seconds_since(t_step);
@@ -447,6 +481,20 @@ void log_step(TrainingRun& run, const StepResult& r, ProgressBar& bar, int64_t l
     t.rollout_seconds_since_log = 0;
   }
   run.metrics << j.dump() << "\n" << std::flush;
+}
+
+// The profile's table on stderr and in <out_dir>/profile.json, with what was measured.
+void write_profile(TrainingRun& run, const StepProfiler& profiler) {
+  std::cerr << "coordexp train: step profile (self times; phases are medians, so they need not add up "
+               "exactly to the step's median)\n"
+            << profiler.table();
+  nlohmann::json j = profiler.to_json();
+  j["warmup_steps"] = kProfileWarmup;
+  j["threads"] = run.cfg.run.threads;
+  j["batch_size"] = run.cfg.optim.batch_size;
+  write_text(fs::path(run.cfg.run.out_dir) / "profile.json", j.dump(1) + "\n");
+  std::cerr << "coordexp train: profile written to "
+            << (fs::path(run.cfg.run.out_dir) / "profile.json").string() << "\n";
 }
 
 // Every eval_every steps (not at the end, which evaluates in full): the first split, on eval_images images.
@@ -564,25 +612,45 @@ TrainSummary finish_run(TrainingRun& run, double loop_s, int64_t tokens_seen) {
 TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
   TrainingRun run(cfg, options);  // data parallel when launched with WORLD_SIZE > 1
   setup_run(run);
-  const int64_t last =
-      options.stop_after >= 0 ? std::min(cfg.optim.steps, run.step + options.stop_after) : cfg.optim.steps;
+  int64_t stop_after = options.stop_after;
+  std::unique_ptr<StepProfiler> profiler;
+  if (options.profile_steps > 0) {
+    profiler = std::make_unique<StepProfiler>();
+    stop_after = kProfileWarmup + options.profile_steps;
+  }
+  const int64_t last = stop_after >= 0 ? std::min(cfg.optim.steps, run.step + stop_after) : cfg.optim.steps;
   run.setup_peak_mib = resident_high_water_mib();
   if (!reset_resident_high_water()) run.setup_peak_mib = -1;
   PrefetchLoader loader(*run.builder, run.step, last);
   ProgressBar bar("train", cfg.optim.steps, run.step, cfg.run.log_every);
   const int64_t kill_at = fault_kill_step(run.env.rank);
   const auto t_loop = Clock::now();
+  const int64_t first_step = run.step;
   int64_t tokens_seen = 0;
   double final_loss = 0;
   while (run.step < last) {
     if (run.step == kill_at) std::raise(SIGKILL);
-    const StepResult r = train_step(run, loader.next());
+    if (profiler) profiler->begin_step();
+    TrainBatch batch;
+    {
+      PhaseTimer t("loader wait");
+      batch = loader.next();
+    }
+    const StepResult r = train_step(run, std::move(batch));
     tokens_seen += r.answer_tokens;
     final_loss = r.loss;
-    log_step(run, r, bar, last);
+    {
+      PhaseTimer t("logging");
+      log_step(run, r, bar, last);
+    }
+    if (profiler) {
+      profiler->end_step();
+      if (run.step - first_step <= kProfileWarmup) profiler->drop_last_step();
+    }
     maybe_evaluate(run);
     if (run.step % cfg.run.checkpoint_every == 0 || run.step == last) save(run);
   }
+  if (profiler && run.main_rank) write_profile(run, *profiler);
   run.loop_peak_mib = run.setup_peak_mib > 0 ? resident_high_water_mib() : -1;
   TrainSummary summary = finish_run(run, seconds_since(t_loop), tokens_seen);
   summary.final_loss = final_loss;

@@ -94,9 +94,10 @@ class SetCriterion {
 
  private:
   struct Context;  // the views of the batch that every term reads (set_criterion.cpp)
-  void add_text_ce(const Context& c, LossTerms& losses) const;
-  void add_coord_ce(const Context& c, LossTerms& losses) const;
-  torch::Tensor predicted_boxes(const Context& c) const;  // [N, 4] legal CoordExp boxes
+  HeadCEGroup text_ce_rows(const Context& c, torch::Tensor& rows) const;
+  HeadCEGroup coord_ce_rows(const Context& c) const;
+  void add_head_terms(Context& c, LossTerms& losses) const;  // text CE and coordinate CE, fused
+  torch::Tensor predicted_boxes(const Context& c) const;     // [N, 4] legal CoordExp boxes
   std::vector<MatchResult> match(const Context& c, const torch::Tensor& pred_boxes,
                                  const TextEmbedder* embedder) const;
   struct Pairs {                          // matched pairs and unmatched predictions, in (sample, pair) order

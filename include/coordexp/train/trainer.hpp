@@ -16,7 +16,11 @@ struct TrainOptions {
   int64_t stop_after =
       -1;  // stop (with a checkpoint) after this many steps of this invocation; -1 = run to the end
   bool final_eval = true;  // evaluate and write the report at the end
+  // > 0: profile this many steps after kProfileWarmup warm-up steps, then stop; the phase table goes to
+  // stderr and <out_dir>/profile.json (step_profile.hpp).
+  int64_t profile_steps = 0;
 };
+constexpr int64_t kProfileWarmup = 2;
 
 struct TrainSummary {
   int64_t steps_done = 0;

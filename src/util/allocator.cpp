@@ -1,0 +1,26 @@
+// The C allocator's policy (see allocator.hpp).
+#include "coordexp/util/allocator.hpp"
+
+#include <limits>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+namespace coordexp {
+
+bool keep_freed_memory_for_reuse() {
+#if defined(__GLIBC__)
+  // Large blocks from the heap (a thread's arena falls back to the main heap when its own cannot grow), and
+  // no trimming of the heap's top: both settings are what MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=...
+  // would set from the environment.
+  const bool mmap_off = mallopt(M_MMAP_MAX, 0) == 1;
+  const bool no_trim =
+      mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max()) == 1 && mallopt(M_TOP_PAD, 64 << 20) == 1;
+  return mmap_off && no_trim;
+#else
+  return false;
+#endif
+}
+
+}  // namespace coordexp

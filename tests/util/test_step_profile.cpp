@@ -1,0 +1,96 @@
+// The step profiler: self times of nested phases add up to the step, warm-up steps can be dropped, per-step
+// counts are kept, timers without an active profiler record nothing; and the allocator policy call.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "coordexp/util/allocator.hpp"
+#include "coordexp/util/step_profile.hpp"
+
+namespace coordexp {
+namespace {
+
+void sleep_ms(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
+
+double phase_wall(const StepProfiler::Step& s, const std::string& name) {
+  const auto it = s.find(name);
+  return it == s.end() ? -1 : it->second.wall;
+}
+
+TEST(StepProfiler, NestedPhasesAreSelfTimesThatAddUpToTheStep) {
+  StepProfiler p;
+  ASSERT_EQ(StepProfiler::active(), &p);
+  p.begin_step();
+  {
+    PhaseTimer outer("criterion");
+    sleep_ms(30);
+    {
+      PhaseTimer inner("matching");
+      sleep_ms(50);
+    }
+  }
+  sleep_ms(10);  // outside every phase: "other"
+  p.count("tokens", 123);
+  p.end_step();
+  ASSERT_EQ(p.steps().size(), 1u);
+  const auto& s = p.steps()[0];
+  EXPECT_NEAR(phase_wall(s, "criterion"), 0.030, 0.015);  // its own 30 ms, not the 80 ms with the child
+  EXPECT_NEAR(phase_wall(s, "matching"), 0.050, 0.015);
+  EXPECT_NEAR(phase_wall(s, "other"), 0.010, 0.010);
+  EXPECT_EQ(p.phase_order(), (std::vector<std::string>{"criterion", "matching", "other"}));
+  const nlohmann::json j = p.to_json();
+  EXPECT_NEAR(j["median_step_wall_s"].get<double>(), 0.090, 0.02);
+  EXPECT_EQ(j["counts"]["tokens"][0].get<double>(), 123);
+  EXPECT_NE(p.table().find("matching"), std::string::npos);
+}
+
+TEST(StepProfiler, WarmUpStepsAreDroppedAndTimersOutsideAStepIgnored) {
+  StepProfiler p;
+  {
+    PhaseTimer t("before any step");  // not in a step: nothing recorded
+  }
+  for (int step = 0; step < 3; ++step) {
+    p.begin_step();
+    {
+      PhaseTimer t("backward");
+      sleep_ms(step == 0 ? 40 : 5);  // a slow first step, then dropped
+    }
+    p.count("step", step);
+    p.end_step();
+    if (step == 0) p.drop_last_step();
+  }
+  ASSERT_EQ(p.steps().size(), 2u);
+  EXPECT_LT(phase_wall(p.steps()[0], "backward"), 0.030);
+  EXPECT_EQ(p.counts()[0].at("step"), 1);
+  EXPECT_EQ(p.phase_order(), (std::vector<std::string>{"backward", "other"}));
+}
+
+TEST(StepProfiler, TimersStartedWithoutAProfilerRecordNothing) {
+  { StepProfiler gone; }
+  EXPECT_EQ(StepProfiler::active(), nullptr);
+  auto early = std::make_unique<PhaseTimer>("started before the profiler");
+  StepProfiler p;
+  p.begin_step();
+  early.reset();  // ends inside the step, but it holds no profiler
+  p.end_step();
+  ASSERT_EQ(p.steps().size(), 1u);
+  EXPECT_EQ(p.phase_order(), (std::vector<std::string>{"other"}));
+}
+
+TEST(Allocator, KeepingFreedMemoryIsAcceptedByGlibc) {
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
+  EXPECT_TRUE(keep_freed_memory_for_reuse());
+  std::vector<char> big(64 << 20, 1);  // served from the heap now; still ordinary memory
+  EXPECT_EQ(big[12345], 1);
+#else
+  GTEST_SKIP() << "not glibc's malloc";
+#endif
+}
+
+}  // namespace
+}  // namespace coordexp
