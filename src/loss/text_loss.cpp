@@ -104,7 +104,7 @@ class FusedHeadCrossEntropy : public torch::autograd::Function<FusedHeadCrossEnt
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_out) {
     const auto saved = ctx->get_saved_variables();
-    const auto &hidden = saved[0], &base = saved[1], &added = saved[2], &bias = saved[3];
+    const auto &hidden = saved[0], &base = saved[1], &added = saved[2];  // saved[3]: the bias
     const auto g = ctx->saved_data["grad_logits"].toTensor();  // [P, V]
     const auto group = ctx->saved_data["group"].toTensor();
     std::vector<torch::Tensor> per_group;
