@@ -26,27 +26,21 @@ from . import _coordexp
 __all__ = ["COCO", "COCOeval", "Params"]
 
 
-class COCO:
-    """A ground-truth file (or, from loadRes, a results list) as pycocotools' COCO holds it."""
+class _GroundTruth:
+    """A ground-truth file (a path or a dict) read at once by the C++ reader; its JSON, as `dataset`, by Python's
+    json module on first use only. The base of COCO here and of coordexp.lvis.LVIS."""
 
-    def __init__(self, annotation_file=None):
-        self._path = None
-        self._dict = None
-        self._index = None
-        if annotation_file is None:
-            self._dict = {"images": [], "annotations": [], "categories": []}
-            self._gt = _coordexp.CocoDataset.parse(json.dumps(self._dict), "<empty>")
-        elif isinstance(annotation_file, dict):
-            self._dict = annotation_file
-            self._gt = _coordexp.CocoDataset.parse(json.dumps(annotation_file), "<dict>")
-        elif isinstance(annotation_file, (str, os.PathLike)):
-            self._path = os.fspath(annotation_file)
+    def _read(self, source, argument, allowed="a path or a dict"):
+        self._path, self._dict, self._index = None, None, None
+        if isinstance(source, dict):
+            self._dict = source
+            self._gt = _coordexp.CocoDataset.parse(json.dumps(source), "<dict>")
+        elif isinstance(source, (str, os.PathLike)):
+            self._path = os.fspath(source)
             self._gt = _coordexp.CocoDataset.load(self._path)
         else:
-            raise TypeError("annotation_file: a path, a dict or None, got " + type(annotation_file).__name__)
-        self._results = None  # set on objects made by loadRes
+            raise TypeError(f"{argument}: {allowed}, got {type(source).__name__}")
 
-    # ------------------------------------------------------------------ pycocotools' lookups (lazy index)
     @property
     def dataset(self):
         if self._dict is None:
@@ -54,6 +48,18 @@ class COCO:
                 self._dict = json.load(f)
         return self._dict
 
+
+class COCO(_GroundTruth):
+    """A ground-truth file (or, from loadRes, a results list) as pycocotools' COCO holds it."""
+
+    def __init__(self, annotation_file=None):
+        if annotation_file is None:
+            self._read({"images": [], "annotations": [], "categories": []}, "annotation_file")
+        else:
+            self._read(annotation_file, "annotation_file", "a path, a dict or None")
+        self._results = None  # set on objects made by loadRes
+
+    # ------------------------------------------------------------------ pycocotools' lookups (lazy index)
     def _build_index(self):
         if self._index is None:
             d = self.dataset

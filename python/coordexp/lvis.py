@@ -25,34 +25,18 @@ from collections import OrderedDict
 import numpy as np
 
 from . import _coordexp
-from .cocotools import _plain
+from .cocotools import _GroundTruth, _plain
 
 __all__ = ["LVIS", "LVISResults", "LVISEval", "Params"]
 
 
-class LVIS:
+class LVIS(_GroundTruth):
     """An LVIS ground-truth file (a path or a dict) as lvis-api's LVIS holds it."""
 
     def __init__(self, annotation_path):
-        self._dict = None
-        self._index = None
-        if isinstance(annotation_path, dict):
-            self._dict = annotation_path
-            self._gt = _coordexp.CocoDataset.parse(json.dumps(annotation_path), "<dict>")
-        elif isinstance(annotation_path, (str, os.PathLike)):
-            self._path = os.fspath(annotation_path)
-            self._gt = _coordexp.CocoDataset.load(self._path)
-        else:
-            raise TypeError("annotation_path: a path or a dict, got " + type(annotation_path).__name__)
+        self._read(annotation_path, "annotation_path")
 
     # ------------------------------------------------------------------- lvis-api's lookups (lazy index)
-    @property
-    def dataset(self):
-        if self._dict is None:
-            with open(self._path, encoding="utf-8") as f:
-                self._dict = json.load(f)
-        return self._dict
-
     def _build_index(self):
         if self._index is None:
             d = self.dataset
