@@ -82,7 +82,7 @@ const CommandRegistrar kPredict("predict", torch_command_description("predict"),
   sub.add_option("--batch", a->batch, "Images per generation batch");
   sub.add_option("--max-images", a->max_images, "Only the first N images (0 = all)");
   sub.add_option("--coord-decode", a->coord_decode, "expectation or argmax (default: the run's)");
-  sub.add_option("--score", a->score, "tokens, label or label_box (default: the run's)");
+  sub.add_option("--score", a->score, "tokens, label, label_box or label_quality (default: the run's)");
   sub.add_option("--label-alternatives", a->label_alternatives,
                  "Also report each box with its N likeliest other labels (default: the run's)");
   sub.add_option("--repetition-penalty", a->repetition_penalty,

@@ -20,14 +20,31 @@ ScoreMode parse_score_mode(const std::string& name) {
   if (name == "tokens") return ScoreMode::kTokens;
   if (name == "label") return ScoreMode::kLabel;
   if (name == "label_box") return ScoreMode::kLabelBox;
-  throw_input_error("score", "one of tokens, label, label_box", "\"" + name + "\"");
+  if (name == "label_quality") return ScoreMode::kLabelQuality;
+  throw_input_error("score", "one of tokens, label, label_box, label_quality", "\"" + name + "\"");
 }
 
 const char* score_mode_name(ScoreMode mode) {
-  return mode == ScoreMode::kTokens ? "tokens" : mode == ScoreMode::kLabel ? "label" : "label_box";
+  switch (mode) {
+    case ScoreMode::kTokens:
+      return "tokens";
+    case ScoreMode::kLabel:
+      return "label";
+    case ScoreMode::kLabelBox:
+      return "label_box";
+    case ScoreMode::kLabelQuality:
+      return "label_quality";
+  }
+  return "label";
 }
 
-double object_score(ScoreMode mode, double label_log_prob, int label_tokens, double coord_log_prob) {
+double box_quality(const BoxXYXY& box, const std::array<double, 4>& mad) {
+  const double w = std::max(box.x2 - box.x1, 1e-9), h = std::max(box.y2 - box.y1, 1e-9);
+  return std::clamp(1.0 - (mad[0] + mad[2]) / w - (mad[1] + mad[3]) / h, 0.0, 1.0);
+}
+
+double object_score(ScoreMode mode, double label_log_prob, int label_tokens, double coord_log_prob,
+                    double quality) {
   switch (mode) {
     case ScoreMode::kTokens:
       return std::exp((label_log_prob + coord_log_prob) / (label_tokens + 4));
@@ -35,13 +52,15 @@ double object_score(ScoreMode mode, double label_log_prob, int label_tokens, dou
       return std::exp(label_log_prob);
     case ScoreMode::kLabelBox:
       return std::exp(label_log_prob + coord_log_prob / 4);
+    case ScoreMode::kLabelQuality:
+      return std::exp(label_log_prob) * quality;
   }
   return 0;
 }
 
 double alternative_score(ScoreMode mode, const GeneratedObject& o, const LabelAlternative& alt) {
   return object_score(mode, o.label_log_prob - o.last_desc_log_prob + alt.log_prob, o.label_tokens,
-                      o.coord_log_prob);
+                      o.coord_log_prob, o.quality);
 }
 
 namespace {
@@ -173,6 +192,19 @@ std::vector<double> snap_to_expectation(torch::Tensor& chosen_cpu, const torch::
 // Sequence s writes `tok` (probability p; `expected` its expected coordinate under expectation decoding):
 // the grammar state advances, the open object accumulates its description, coordinates and
 // log-probabilities, and a closed object is scored and kept.
+// sum_k p_k |phi(k) - value| over the coordinate bins of one row of probabilities [V] (the grammar leaves
+// mass only on allowed bins at a coordinate step), renormalised over the bins.
+double mean_absolute_deviation(const torch::Tensor& probs_row, const CoordVocab& coords, double value) {
+  const auto p = probs_row.narrow(0, coords.first_id(), coords.num_bins()).contiguous();
+  const float* q = p.data_ptr<float>();
+  double mass = 0, dev = 0;
+  for (int k = 0; k < coords.num_bins(); ++k) {
+    mass += q[k];
+    dev += q[k] * std::abs(coords.dequantize(k) - value);
+  }
+  return mass > 0 ? dev / mass : 0.0;
+}
+
 void advance(SequenceState& s, TokenId tok, double p, double expected, const torch::Tensor& probs_row,
              const torch::Tensor& text_cpu, const GrammarTokens& g, const GenerationConfig& cfg) {
   switch (s.grammar) {
@@ -208,6 +240,7 @@ void advance(SequenceState& s, TokenId tok, double p, double expected, const tor
       const int k = g.coords.bin_of(tok);
       s.bins[s.coord_index] = k;
       s.values[s.coord_index] = cfg.coord_decode == CoordDecode::kArgmax ? g.coords.dequantize(k) : expected;
+      s.open.coord_mad[s.coord_index] = mean_absolute_deviation(probs_row, g.coords, s.values[s.coord_index]);
       s.open.coord_log_prob += std::log(p);
       if (++s.coord_index == 4) s.grammar = Grammar::kBeforeEnd;
       break;
@@ -215,8 +248,9 @@ void advance(SequenceState& s, TokenId tok, double p, double expected, const tor
     case Grammar::kBeforeEnd: {
       const auto& v = s.values;
       s.open.box = legalize_box({v[0], v[1], v[2], v[3]});
-      s.open.score =
-          object_score(cfg.score, s.open.label_log_prob, s.open.label_tokens, s.open.coord_log_prob);
+      s.open.quality = box_quality(s.open.box, s.open.coord_mad);
+      s.open.score = object_score(cfg.score, s.open.label_log_prob, s.open.label_tokens,
+                                  s.open.coord_log_prob, s.open.quality);
       s.out.objects.push_back(std::move(s.open));
       s.grammar = Grammar::kOutside;
       break;

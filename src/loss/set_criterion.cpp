@@ -32,10 +32,16 @@ SetCriterion::SetCriterion(CriterionConfig config, CoordVocab vocab, StructureTo
     : config_(config), vocab_(vocab), structure_(structure) {
   COORDEXP_CHECK_ARG(std::isfinite(config.tau) && config.tau > 0, "tau", "a finite temperature > 0",
                      std::to_string(config.tau));
+  COORDEXP_CHECK_ARG(std::isfinite(config.coord_soft_sigma) && config.coord_soft_sigma > 0,
+                     "coord_soft_sigma", "a finite width > 0 (bins)",
+                     std::to_string(config.coord_soft_sigma));
   for (auto [name, w] : {std::pair{"coord_weight", config.coord_weight},
                          {"l1_weight", config.l1_weight},
                          {"giou_weight", config.giou_weight},
                          {"coord_ce_weight", config.coord_ce_weight},
+                         {"coord_soft_ce_weight", config.coord_soft_ce_weight},
+                         {"coord_gate_weight", config.coord_gate_weight},
+                         {"coord_w1_weight", config.coord_w1_weight},
                          {"match_geo_weight", config.match_geo_weight},
                          {"match_sem_weight", config.match_sem_weight},
                          {"unmatched_weight", config.unmatched_weight}})
@@ -43,7 +49,7 @@ SetCriterion::SetCriterion(CriterionConfig config, CoordVocab vocab, StructureTo
 }
 
 LossSchedule SetCriterion::coordinate_ramp(int64_t ramp_steps) {
-  return LossSchedule{ramp_steps, {"coord_ce", "l1", "giou"}};
+  return LossSchedule{ramp_steps, {"coord_ce", "coord_soft_ce", "coord_gate", "coord_w1", "l1", "giou"}};
 }
 
 namespace {
@@ -163,13 +169,45 @@ HeadCEGroup SetCriterion::coord_ce_rows(const Context& c) const {
           t.weights.to(c.device()), torch::tensor(weights, c.fopts)};
 }
 
+// The distribution terms at the coordinate CE's rows, toward the same targets (the two-bin target's exact
+// coordinate, or the bin written): over the K coordinate columns of the head, and the full head for the gate.
+void SetCriterion::add_distribution_terms(const Context& c, const HeadCEGroup& rows,
+                                          LossTerms& losses) const {
+  const int64_t K = vocab_.num_bins();
+  // the target coordinate of each row: the weighted mean of its two target bins
+  const auto bins = (rows.ids - vocab_.first_id()).to(torch::kDouble);
+  const auto target = ((rows.targets.to(torch::kDouble) * bins).sum(1) / (K - 1)).to(c.fopts.dtype());
+  auto coord_w = c.batch.lm_head.rows(vocab_.first_id(), K);
+  auto coord_b = c.batch.lm_head.bias_rows(vocab_.first_id(), K);
+  auto z = torch::matmul(rows.hidden, coord_w.t().to(rows.hidden.scalar_type()));  // [R, K]
+  if (coord_b.defined()) z = z + coord_b;
+  const double denom = rows.weights.sum().item<double>();
+  const auto mean = [&](const torch::Tensor& v) {
+    return v.numel() == 0 ? v.sum() : (v * rows.weights).sum() / std::max(denom, 1e-12);
+  };
+  if (config_.coord_soft_ce_weight > 0)
+    losses.add("coord_soft_ce", mean(coord_gaussian_ce(z, target, config_.coord_soft_sigma)), denom,
+               config_.coord_soft_ce_weight);
+  if (config_.coord_w1_weight > 0)
+    losses.add("coord_w1", mean(coord_wasserstein1(z, target)), denom, config_.coord_w1_weight);
+  if (config_.coord_gate_weight > 0)
+    losses.add("coord_gate", mean(coord_gate(c.lm_logits(rows.hidden), vocab_)), denom,
+               config_.coord_gate_weight);
+}
+
 // The token CE and (with coord_ce) the coordinate CE, through the head together (head_cross_entropy). The
 // head's argmax at the token CE's rows is kept when the semantic matching cost reads the model's own
 // descriptions.
 void SetCriterion::add_head_terms(Context& c, LossTerms& losses) const {
   torch::Tensor text_rows;
   std::vector<HeadCEGroup> groups{text_ce_rows(c, text_rows)};
-  if (config_.coord_ce) groups.push_back(coord_ce_rows(c));
+  const bool distribution =
+      config_.coord_soft_ce_weight > 0 || config_.coord_gate_weight > 0 || config_.coord_w1_weight > 0;
+  if (config_.coord_ce || distribution) {
+    HeadCEGroup coord = coord_ce_rows(c);
+    if (distribution) add_distribution_terms(c, coord, losses);
+    if (config_.coord_ce) groups.push_back(std::move(coord));
+  }
   const bool greedy = config_.matching == MatchingMode::kHungarian && config_.match_sem_weight > 0;
   const HeadCrossEntropy ce = head_cross_entropy(groups, c.batch.lm_head, greedy);
   if (greedy) {

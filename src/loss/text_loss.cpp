@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "coordexp/util/error.hpp"
 
@@ -41,6 +42,30 @@ torch::Tensor coord_bin_cross_entropy(const torch::Tensor& logits, const torch::
   const TwoIdTargets t = coord_bin_targets(target_coords.to(logits.device()), vocab, target);
   auto lp = torch::log_softmax(logits, -1).gather(1, t.ids);  // [P, 2]
   return -(t.weights.to(logits.scalar_type()) * lp).sum(1);
+}
+
+torch::Tensor coord_gaussian_ce(const torch::Tensor& coord_logits, const torch::Tensor& target_coords,
+                                double sigma_bins) {
+  COORDEXP_CHECK_ARG(std::isfinite(sigma_bins) && sigma_bins > 0, "coord_soft_sigma",
+                     "a finite sigma > 0 (bins)", std::to_string(sigma_bins));
+  const int64_t K = coord_logits.size(1);
+  const auto t = (target_coords.to(coord_logits.scalar_type()).clamp(0, 1) * (K - 1)).unsqueeze(1);  // [P, 1]
+  const auto k = torch::arange(K, coord_logits.options()).unsqueeze(0);                              // [1, K]
+  const auto q = torch::softmax(-(k - t).pow(2) / (2 * sigma_bins * sigma_bins), 1);                 // [P, K]
+  return -(q * torch::log_softmax(coord_logits, 1)).sum(1);
+}
+
+torch::Tensor coord_wasserstein1(const torch::Tensor& coord_logits, const torch::Tensor& target_coords) {
+  const int64_t K = coord_logits.size(1);
+  const auto phi = torch::arange(K, coord_logits.options()) / static_cast<double>(K - 1);
+  const auto dist =
+      (phi.unsqueeze(0) - target_coords.to(coord_logits.scalar_type()).clamp(0, 1).unsqueeze(1)).abs();
+  return (torch::softmax(coord_logits, 1) * dist).sum(1);
+}
+
+torch::Tensor coord_gate(const torch::Tensor& logits, const CoordVocab& vocab) {
+  return torch::logsumexp(logits, 1) -
+         torch::logsumexp(logits.narrow(1, vocab.first_id(), vocab.num_bins()), 1);
 }
 
 namespace {
@@ -105,7 +130,7 @@ class FusedHeadCrossEntropy : public torch::autograd::Function<FusedHeadCrossEnt
   static variable_list backward(AutogradContext* ctx, variable_list grad_out) {
     const auto saved = ctx->get_saved_variables();
     const auto &hidden = saved[0], &base = saved[1], &added = saved[2];  // saved[3]: the bias
-    const auto g = ctx->saved_data["grad_logits"].toTensor();  // [P, V]
+    const auto g = ctx->saved_data["grad_logits"].toTensor();            // [P, V]
     const auto group = ctx->saved_data["group"].toTensor();
     std::vector<torch::Tensor> per_group;
     for (const auto& go : grad_out)

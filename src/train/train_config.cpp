@@ -111,6 +111,8 @@ void visit(V& v, TrainConfig& c) {
     s("tau", k.tau), s("ce_on_structure", k.ce_on_structure), s("coord_ce", k.coord_ce);
     s.enumeration("coord_ce_target", k.coord_ce_target, parse_coord_target, coord_target_name);
     s("coord_ce_weight", k.coord_ce_weight);
+    s("coord_soft_ce_weight", k.coord_soft_ce_weight), s("coord_soft_sigma", k.coord_soft_sigma);
+    s("coord_gate_weight", k.coord_gate_weight), s("coord_w1_weight", k.coord_w1_weight);
     s.enumeration("matching", k.matching, parse_matching_mode, matching_name);
     s("match_geo_weight", k.match_geo_weight), s("match_sem_weight", k.match_sem_weight);
     s("match_min_iou", k.match_min_iou);

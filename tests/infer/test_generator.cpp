@@ -102,7 +102,21 @@ TEST(Generator, ScoreModesCombineTheLabelAndBoxParts) {
   EXPECT_NEAR(object_score(ScoreMode::kLabelBox, label, 2, coords), 0.04, 1e-12);
   EXPECT_NEAR(object_score(ScoreMode::kTokens, label, 2, coords), std::pow(0.4 * 1e-4, 1.0 / 6), 1e-12);
   EXPECT_EQ(parse_score_mode(score_mode_name(ScoreMode::kLabelBox)), ScoreMode::kLabelBox);
+  EXPECT_NEAR(object_score(ScoreMode::kLabelQuality, label, 2, coords, 0.25), 0.1, 1e-12);
+  EXPECT_EQ(parse_score_mode(score_mode_name(ScoreMode::kLabelQuality)), ScoreMode::kLabelQuality);
   EXPECT_THROW(parse_score_mode("mean"), InputError);
+}
+
+TEST(Generator, BoxQualityIsTheFirstOrderExpectedIou) {
+  // a 0.4 x 0.2 box; x edges each 0.01 unsure, y edges 0.005 and 0.015: 1 - 0.02 / 0.4 - 0.02 / 0.2 = 0.85
+  const BoxXYXY box{0.1, 0.3, 0.5, 0.5};
+  EXPECT_NEAR(box_quality(box, {0.01, 0.005, 0.01, 0.015}), 0.85, 1e-12);
+  EXPECT_EQ(box_quality(box, {0, 0, 0, 0}), 1.0);                      // certain edges
+  EXPECT_EQ(box_quality(box, {0.3, 0.3, 0.3, 0.3}), 0.0);              // spread far beyond the box: clamped
+  EXPECT_EQ(box_quality({0.2, 0.2, 0.2, 0.2}, {0.01, 0, 0, 0}), 0.0);  // a point box with any doubt
+  // the first-order term against the exact IoU of a box whose x1 moved by d (a small move)
+  const double d = 0.004, exact_iou = (0.4 - d) / 0.4;
+  EXPECT_NEAR(box_quality(box, {d, 0, 0, 0}), exact_iou, 1e-12);
 }
 
 // The label score and the alternatives against probabilities recomputed by teacher forcing the generated
@@ -156,6 +170,15 @@ TEST(Generator, LabelScoreAndAlternativesMatchTeacherForcedProbabilities) {
       }
     }
     EXPECT_NEAR(o.score, std::exp(label), 1e-5);
+    // x1's distribution (every bin allowed): its mean absolute deviation around the expectation read off
+    std::vector<TokenId> coords;
+    for (TokenId id = 13; id < kV; ++id) coords.push_back(id);
+    const auto p = masked_logp(t + 1 + o.desc_ids.size(), coords).narrow(0, 13, kV - 13).exp();
+    const auto phi = torch::arange(kV - 13, torch::kFloat) / static_cast<double>(kV - 14);
+    const double x1 = (p * phi).sum().item<double>();
+    EXPECT_NEAR(o.coord_mad[0], (p * (phi - x1).abs()).sum().item<double>(), 1e-4);
+    EXPECT_GT(o.coord_mad[0], 0.0);
+    EXPECT_EQ(o.quality, box_quality(o.box, o.coord_mad));
     t += 1 + o.desc_ids.size() + 4 + 1, ++k;
   }
 }

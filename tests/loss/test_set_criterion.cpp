@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include "coordexp/geometry/box.hpp"
@@ -308,12 +309,98 @@ TEST(SetCriterion, TwoBinTargetSplitsMassByCloseness) {
   EXPECT_NEAR(edge.item<double>(), lse, 1e-12);
 }
 
+TEST(SetCriterion, DistributionTermsByHand) {
+  // K = 16 bins, one position whose coordinate logits favour bins 2 and 3; target 0.15 -> t = 2.25 bins.
+  auto z = torch::zeros({1, 16}, kF64);
+  z[0][2] = 1.0;
+  z[0][3] = 2.0;
+  const auto target = torch::tensor({0.15}, kF64);
+  const auto p = torch::softmax(z, 1)[0];
+  double soft = 0, q_sum = 0, w1 = 0;
+  std::vector<double> q(16);
+  for (int k = 0; k < 16; ++k) q_sum += q[k] = std::exp(-std::pow(k - 2.25, 2) / (2 * 1.5 * 1.5));
+  for (int k = 0; k < 16; ++k) {
+    soft -= q[k] / q_sum * std::log(p[k].item<double>());
+    w1 += p[k].item<double>() * std::abs(k / 15.0 - 0.15);
+  }
+  EXPECT_NEAR(coord_gaussian_ce(z, target, 1.5).item<double>(), soft, 1e-12);
+  EXPECT_NEAR(coord_wasserstein1(z, target).item<double>(), w1, 1e-12);
+  // the gate: full logits over kV = 40 ids, coordinates at 20..35; the rest at 0.5
+  auto full = torch::full({1, kV}, 0.5, kF64);
+  full.narrow(1, 20, 16).copy_(z);
+  double in = 0, all = 0;
+  for (int64_t v = 0; v < kV; ++v) {
+    const double e = std::exp(full[0][v].item<double>());
+    all += e;
+    if (v >= 20 && v < 36) in += e;
+  }
+  EXPECT_NEAR(coord_gate(full, kVocab).item<double>(), -std::log(in / all), 1e-12);
+  // hard CE over the full vocabulary = hard CE over the K bins + the gate
+  const auto hard = coord_bin_cross_entropy(full, target, kVocab, CoordTarget::kHard);
+  EXPECT_NEAR(hard.item<double>(), -torch::log_softmax(z, 1)[0][2].item<double>() + -std::log(in / all),
+              1e-12);
+  EXPECT_THROW(coord_gaussian_ce(z, target, 0.0), InputError);
+}
+
+TEST(SetCriterion, DistributionTermsEnterTheTotalWithTheirWeightsAndGradients) {
+  torch::manual_seed(10);
+  CriterionConfig cfg;
+  cfg.match_sem_weight = 0;
+  cfg.coord_ce = false;  // the reference's recipe without the hard CE: soft CE + gate + W1
+  cfg.coord_soft_ce_weight = 0.7, cfg.coord_soft_sigma = 1.5, cfg.coord_gate_weight = 0.3,
+  cfg.coord_w1_weight = 2;
+  const SetCriterion crit(cfg, kVocab, kSt);
+  auto b = make_batch({make_seq(four_objects(), {2, 0, 3, 1})}, torch::randn({1, 64, kD}, kF64),
+                      torch::randn({kV, kD}, kF64));
+  const auto out = crit(b.batch, nullptr);
+  for (const char* name : {"coord_soft_ce", "coord_gate", "coord_w1"})
+    EXPECT_EQ(out.losses.terms().count(name), 1u);
+  EXPECT_EQ(out.losses.terms().count("coord_ce"), 0u);
+  // the soft CE by hand from the hidden rows that predict object 0's coordinates (written bins as targets)
+  const auto& obj = b.batch.samples[0].objects[0];
+  double soft = 0, gate = 0;
+  int n = 0;
+  for (const auto& o : b.batch.samples[0].objects)
+    for (int k = 0; k < 4; ++k, ++n) {
+      const auto h = b.hidden[0][o.coord_pos[k] - 1].detach();
+      const auto full = torch::matmul(b.W.detach(), h).unsqueeze(0);  // [1, V]
+      soft += coord_gaussian_ce(full.narrow(1, 20, 16), torch::tensor({o.bins[k] / 15.0}, kF64), 1.5)
+                  .item<double>();
+      gate += coord_gate(full, kVocab).item<double>();
+    }
+  EXPECT_NEAR(out.losses.value("coord_soft_ce").item<double>(), soft / n, 1e-12);
+  EXPECT_NEAR(out.losses.value("coord_gate").item<double>(), gate / n, 1e-12);
+  // the total's gradient at a coordinate position, by finite differences
+  out.total().backward();
+  auto h = b.hidden.detach().clone();
+  CriterionBatch nb = b.batch;
+  nb.hidden = h;
+  nb.lm_head = TokenTable{b.W.detach(), {}, {}};
+  torch::NoGradGuard ng;
+  const int64_t t = obj.coord_pos[1] - 1;
+  for (int64_t d = 0; d < kD; ++d) {
+    const double orig = h[0][t][d].item<double>(), eps = 1e-6;
+    h[0][t][d] = orig + eps;
+    const double up = crit(nb, nullptr).total().item<double>();
+    h[0][t][d] = orig - eps;
+    const double down = crit(nb, nullptr).total().item<double>();
+    h[0][t][d] = orig;
+    EXPECT_NEAR(b.hidden.grad()[0][t][d].item<double>(), (up - down) / (2 * eps), 1e-6) << "d=" << d;
+  }
+}
+
 TEST(SetCriterion, BadConfigAndPositionsAreNamed) {
   CriterionConfig cfg;
   cfg.tau = 0;
   EXPECT_THROW(SetCriterion(cfg, kVocab, kSt), InputError);
   cfg = CriterionConfig{};
   cfg.l1_weight = -1;
+  EXPECT_THROW(SetCriterion(cfg, kVocab, kSt), InputError);
+  cfg = CriterionConfig{};
+  cfg.coord_soft_sigma = 0;
+  EXPECT_THROW(SetCriterion(cfg, kVocab, kSt), InputError);
+  cfg = CriterionConfig{};
+  cfg.coord_gate_weight = -0.5;
   EXPECT_THROW(SetCriterion(cfg, kVocab, kSt), InputError);
   Seq s = make_seq(four_objects(), {0});
   s.sample.objects[0].coord_pos[2] = 500;

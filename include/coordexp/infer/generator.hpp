@@ -7,6 +7,7 @@
 
 #include <torch/torch.h>
 
+#include <array>
 #include <string>
 #include <vector>
 
@@ -25,15 +26,27 @@ CoordDecode parse_coord_decode(const std::string& name);  // "expectation", "arg
 // An object's confidence score from the probabilities of the tokens that wrote it: the label part is
 // <obj_start> and the description tokens, the box part the 4 coordinate tokens.
 enum class ScoreMode {
-  kTokens,    // geometric mean over all of them
-  kLabel,     // P(<obj_start>) x P(description): the joint probability that an object with this
-              // description comes next; the box tokens do not count
-  kLabelBox,  // kLabel x the geometric mean of the 4 coordinate tokens' probabilities
+  kTokens,        // geometric mean over all of them
+  kLabel,         // P(<obj_start>) x P(description): the joint probability that an object with this
+                  // description comes next; the box tokens do not count
+  kLabelBox,      // kLabel x the geometric mean of the 4 coordinate tokens' probabilities
+  kLabelQuality,  // kLabel x the box's localisation quality (box_quality): how sure the coordinate
+                  // distributions are of the box, as the IoU it can expect
 };
-ScoreMode parse_score_mode(const std::string& name);  // "tokens", "label", "label_box"
+ScoreMode parse_score_mode(const std::string& name);  // "tokens", "label", "label_box", "label_quality"
 const char* score_mode_name(ScoreMode mode);
-// label_log_prob: the sum of log p over the label_tokens label tokens; coord_log_prob: over the 4 bins.
-double object_score(ScoreMode mode, double label_log_prob, int label_tokens, double coord_log_prob);
+// label_log_prob: the sum of log p over the label_tokens label tokens; coord_log_prob: over the 4 bins;
+// quality: box_quality's value (read by kLabelQuality only).
+double object_score(ScoreMode mode, double label_log_prob, int label_tokens, double coord_log_prob,
+                    double quality = 1.0);
+
+// A box's localisation quality from its four coordinate distributions: 1 minus the first-order expected
+// loss of IoU when each coordinate is off by its distribution's mean absolute deviation around the value
+// read (mad, normalised units, x1 y1 x2 y2): an edge off by d costs about d / width (or height) of IoU, so
+// quality = 1 - (mad_x1 + mad_x2) / width - (mad_y1 + mad_y2) / height, clamped to [0, 1]. Sharp
+// distributions give 1; spread ones on a small box give 0. Nothing is fitted (Generalized Focal Loss V2
+// learns this map from the edge distributions' top values; here it is the expected-IoU approximation).
+double box_quality(const BoxXYXY& box, const std::array<double, 4>& mad);
 
 struct GenerationConfig {
   int64_t max_new_tokens = 200;        // stop each sequence after this many answer tokens
@@ -73,6 +86,10 @@ struct GeneratedObject {
   // over the 4 coordinate tokens; the last description token's own log p.
   double label_log_prob = 0, coord_log_prob = 0, last_desc_log_prob = 0;
   int label_tokens = 0;
+  // Each coordinate distribution's mean absolute deviation around the value read (normalised units, x1 y1
+  // x2 y2), and the box_quality they give.
+  std::array<double, 4> coord_mad{};
+  double quality = 1.0;
   std::vector<LabelAlternative> alternatives;  // most likely first (GenerationConfig::label_alternatives)
 };
 

@@ -1,6 +1,7 @@
 // The set criterion: L = L_text + lambda_coord * L_coord, the training loss of the method.
 //   L_text  token CE on description tokens (and structure tokens), plus an optional auxiliary CE at
-//           coordinate positions (hard one-hot or two-bin target) with its own weight;
+//           coordinate positions (hard one-hot or two-bin target) with its own weight, and optional
+//           distribution terms there (Gaussian soft-label CE, gate, Wasserstein-1);
 //   L_coord alpha * L1 + beta * (1 - GIoU) between CoordExp boxes and their matched ground truth,
 //           normalised by the number of matched boxes (DETR);
 //   matching: set_matcher.hpp (index or Hungarian), run without gradients;
@@ -43,6 +44,13 @@ struct CriterionConfig {
   bool coord_ce = true;         // auxiliary CE at coordinate positions
   CoordTarget coord_ce_target = CoordTarget::kHard;  // its target: one-hot or two-bin
   double coord_ce_weight = 1.0;                      // its weight
+  // The reference implementation's distribution terms at teacher-forced coordinate positions (text_loss.hpp),
+  // each with its own weight (0: off): Gaussian soft-label CE over the K bins (sigma in bins), the gate
+  // (mass leaking off the coordinate tokens), and Wasserstein-1 to the target coordinate.
+  double coord_soft_ce_weight = 0.0;
+  double coord_soft_sigma = 2.0;
+  double coord_gate_weight = 0.0;
+  double coord_w1_weight = 0.0;
   MatchingMode matching = MatchingMode::kHungarian;  // how predictions meet ground truth
   double match_geo_weight = 1.0;                     // lambda_geo in the matching cost
   double match_sem_weight = 1.0;                     // lambda_sem in the matching cost (0: geometry only)
@@ -97,7 +105,8 @@ class SetCriterion {
   HeadCEGroup text_ce_rows(const Context& c, torch::Tensor& rows) const;
   HeadCEGroup coord_ce_rows(const Context& c) const;
   void add_head_terms(Context& c, LossTerms& losses) const;  // text CE and coordinate CE, fused
-  torch::Tensor predicted_boxes(const Context& c) const;     // [N, 4] legal CoordExp boxes
+  void add_distribution_terms(const Context& c, const HeadCEGroup& coord_rows, LossTerms& losses) const;
+  torch::Tensor predicted_boxes(const Context& c) const;  // [N, 4] legal CoordExp boxes
   std::vector<MatchResult> match(const Context& c, const torch::Tensor& pred_boxes,
                                  const TextEmbedder* embedder) const;
   struct Pairs {                          // matched pairs and unmatched predictions, in (sample, pair) order

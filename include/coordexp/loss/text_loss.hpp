@@ -58,6 +58,20 @@ struct TwoIdTargets {
 TwoIdTargets coord_bin_targets(const torch::Tensor& target_coords, const CoordVocab& vocab,
                                CoordTarget target);
 
+// Distribution terms at coordinate positions (the public reference implementation's recipe), each [P] from
+// the coordinate logits [P, K] (the K coordinate columns of the head) and continuous targets [P] in [0, 1];
+// p is the softmax over the K bins only, phi(k) = k / (K - 1), t = target * (K - 1):
+//  - Gaussian soft-label CE: -sum_k q_k log p_k with q_k proportional to exp(-(k - t)^2 / (2 sigma^2)),
+//    sigma in bins;
+//  - Wasserstein-1 to the target point: sum_k p_k |phi(k) - target| (normalised units);
+torch::Tensor coord_gaussian_ce(const torch::Tensor& coord_logits, const torch::Tensor& target_coords,
+                                double sigma_bins);
+torch::Tensor coord_wasserstein1(const torch::Tensor& coord_logits, const torch::Tensor& target_coords);
+//  - the gate: the probability mass the full head puts outside the coordinate tokens at a coordinate
+//    position, as -log sum_{k coordinate} softmax(logits)_k, from the full logits [P, V]. The hard
+//    coordinate CE over the full vocabulary is the hard CE over the K bins plus this term.
+torch::Tensor coord_gate(const torch::Tensor& logits, const CoordVocab& vocab);
+
 // Unlikelihood -log(1 - p(token)) at positions: logits [P, V], tokens [P] -> [P]. Penalises a token the
 // model should not have written (e.g. the <obj_start> of a hallucinated object).
 torch::Tensor token_unlikelihood(const torch::Tensor& logits, const torch::Tensor& tokens);
