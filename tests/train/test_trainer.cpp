@@ -69,7 +69,7 @@ TEST(TrainConfigFile, ShippedConfigsLoad) {
   EXPECT_TRUE(main_job.model.scan_pointer);
   EXPECT_EQ(main_job.data.order, "raster");
   EXPECT_EQ(main_job.criterion.coord_weight, 0.25);
-  EXPECT_EQ(main_job.generation.score, ScoreMode::kLabel);
+  EXPECT_EQ(main_job.generation.score, ScoreMode::kLabelQuality);
   EXPECT_EQ(main_job.generation.label_alternatives, 3);
   // ablation plans name their base relative to the repository root
   const fs::path cwd = fs::current_path();
