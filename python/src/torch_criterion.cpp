@@ -5,8 +5,8 @@
 // uses: the auxiliary coordinate CE, and L1 + GIoU between the CoordExp boxes and the ground truth matched
 // to them (Hungarian on alpha * L1 + beta * (1 - GIoU), or by index). The text CE stays with the caller,
 // who already has it (labels=). The terms are the library's own functions (coord_expectation,
-// coord_bin_cross_entropy, match_objects_batch, box losses, LossTerms), composed as SetCriterion composes
-// them; the Python module checks the arguments first.
+// coord_bin_targets with head_cross_entropy, match_objects_batch, box losses, LossTerms), composed as
+// SetCriterion composes them; the Python module checks the arguments first.
 #include <torch/extension.h>
 
 #include <string>
@@ -80,11 +80,13 @@ Output criterion(const torch::Tensor& hidden, const torch::Tensor& head_weight,
   for (int64_t n : objects_per_sample) first.push_back(first.back() + n);
   const int64_t N = first.back();
   Output out;
-  if (coord_targets.defined() && a.coord_ce_weight > 0) {  // the auxiliary CE over the whole head
-    auto logits = torch::nn::functional::linear(hidden, head_weight, head_bias);  // [4N, V]
-    auto ce = coord_bin_cross_entropy(logits, coord_targets.reshape({-1}), vocab,
-                                      parse_coord_target(a.coord_ce_target));
-    out.terms.add("coord_ce", N > 0 ? ce.mean() : ce.sum(), static_cast<double>(4 * N), a.coord_ce_weight);
+  if (coord_targets.defined() && a.coord_ce_weight > 0) {  // the auxiliary CE over the whole head, fused
+    const TwoIdTargets t =
+        coord_bin_targets(coord_targets.reshape({-1}), vocab, parse_coord_target(a.coord_ce_target));
+    const HeadCEGroup rows{hidden, t.ids.to(hidden.device()), t.weights.to(hidden.device()),
+                           torch::ones({hidden.size(0)}, hidden.options())};
+    const HeadCrossEntropy ce = head_cross_entropy({rows}, TokenTable{head_weight, {}, head_bias});
+    out.terms.add("coord_ce", ce.losses[0], static_cast<double>(4 * N), a.coord_ce_weight);
   }
   auto rows_w = head_weight.narrow(0, a.coord_token_first, a.num_bins);
   auto rows_b = head_bias.defined() ? head_bias.narrow(0, a.coord_token_first, a.num_bins) : head_bias;

@@ -189,9 +189,6 @@ std::vector<double> snap_to_expectation(torch::Tensor& chosen_cpu, const torch::
   return expected;
 }
 
-// Sequence s writes `tok` (probability p; `expected` its expected coordinate under expectation decoding):
-// the grammar state advances, the open object accumulates its description, coordinates and
-// log-probabilities, and a closed object is scored and kept.
 // sum_k p_k |phi(k) - value| over the coordinate bins of one row of probabilities [V] (the grammar leaves
 // mass only on allowed bins at a coordinate step), renormalised over the bins.
 double mean_absolute_deviation(const torch::Tensor& probs_row, const CoordVocab& coords, double value) {
@@ -205,6 +202,9 @@ double mean_absolute_deviation(const torch::Tensor& probs_row, const CoordVocab&
   return mass > 0 ? dev / mass : 0.0;
 }
 
+// Sequence s writes `tok` (probability p; `expected` its expected coordinate under expectation decoding):
+// the grammar state advances, the open object accumulates its description, coordinates and
+// log-probabilities, and a closed object is scored and kept.
 void advance(SequenceState& s, TokenId tok, double p, double expected, const torch::Tensor& probs_row,
              const torch::Tensor& text_cpu, const GrammarTokens& g, const GenerationConfig& cfg) {
   switch (s.grammar) {

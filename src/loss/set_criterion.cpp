@@ -182,16 +182,15 @@ void SetCriterion::add_distribution_terms(const Context& c, const HeadCEGroup& r
   auto z = torch::matmul(rows.hidden, coord_w.t().to(rows.hidden.scalar_type()));  // [R, K]
   if (coord_b.defined()) z = z + coord_b;
   const double denom = rows.weights.sum().item<double>();
-  const auto mean = [&](const torch::Tensor& v) {
-    return v.numel() == 0 ? v.sum() : (v * rows.weights).sum() / std::max(denom, 1e-12);
-  };
   if (config_.coord_soft_ce_weight > 0)
-    losses.add("coord_soft_ce", mean(coord_gaussian_ce(z, target, config_.coord_soft_sigma)), denom,
+    losses.add("coord_soft_ce",
+               weighted_mean(coord_gaussian_ce(z, target, config_.coord_soft_sigma), rows.weights), denom,
                config_.coord_soft_ce_weight);
   if (config_.coord_w1_weight > 0)
-    losses.add("coord_w1", mean(coord_wasserstein1(z, target)), denom, config_.coord_w1_weight);
+    losses.add("coord_w1", weighted_mean(coord_wasserstein1(z, target), rows.weights), denom,
+               config_.coord_w1_weight);
   if (config_.coord_gate_weight > 0)
-    losses.add("coord_gate", mean(coord_gate(c.lm_logits(rows.hidden), vocab_)), denom,
+    losses.add("coord_gate", weighted_mean(coord_gate(c.lm_logits(rows.hidden), vocab_), rows.weights), denom,
                config_.coord_gate_weight);
 }
 

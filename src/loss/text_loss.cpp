@@ -16,11 +16,6 @@ CoordTarget parse_coord_target(const std::string& name) {
   throw_input_error("coordinate CE target", "one of hard, two_bin", "\"" + name + "\"");
 }
 
-torch::Tensor token_cross_entropy(const torch::Tensor& logits, const torch::Tensor& targets) {
-  auto logp = torch::log_softmax(logits, -1);               // [P, V]
-  return -logp.gather(1, targets.unsqueeze(1)).squeeze(1);  // [P]
-}
-
 TwoIdTargets coord_bin_targets(const torch::Tensor& target_coords, const CoordVocab& vocab,
                                CoordTarget target) {
   const int64_t K = vocab.num_bins();

@@ -492,9 +492,9 @@ void write_profile(TrainingRun& run, const StepProfiler& profiler) {
   j["warmup_steps"] = kProfileWarmup;
   j["threads"] = run.cfg.run.threads;
   j["batch_size"] = run.cfg.optim.batch_size;
-  write_text(fs::path(run.cfg.run.out_dir) / "profile.json", j.dump(1) + "\n");
-  std::cerr << "coordexp train: profile written to "
-            << (fs::path(run.cfg.run.out_dir) / "profile.json").string() << "\n";
+  const fs::path path = run.out / "profile.json";
+  write_text(path, j.dump(1) + "\n");
+  std::cerr << "coordexp train: profile written to " << path.string() << "\n";
 }
 
 // Every eval_every steps (not at the end, which evaluates in full): the first split, on eval_images images.

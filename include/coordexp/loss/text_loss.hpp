@@ -11,9 +11,6 @@
 
 namespace coordexp {
 
-// -log softmax(logits)[target]: logits [P, V], targets [P] (int64) -> [P].
-torch::Tensor token_cross_entropy(const torch::Tensor& logits, const torch::Tensor& targets);
-
 enum class CoordTarget {
   kHard,    // one-hot on the nearest bin round(c * (K - 1))
   kTwoBin,  // Distribution Focal Loss target: mass split between the two bins around c * (K - 1),
@@ -29,14 +26,14 @@ torch::Tensor coord_bin_cross_entropy(const torch::Tensor& logits, const torch::
 // Cross-entropy terms on the LM head, fused. Each group g of positions gives the weighted mean
 // sum_p w_p CE_p / sum_p w_p, CE_p = -sum_j t[p, j] log softmax(head.logits(h_p))[ids[p, j]], with a target
 // spread over at most two ids (t rows summing to 1: the hard target is (id, id) with (1, 0), the two-bin
-// target (lo, lo + 1) with (1 - w, w)). The same values and gradients as token_cross_entropy /
-// coord_bin_cross_entropy on head.logits followed by the weighted mean, but every group's rows go through the
-// head together, once: the [P, V] logits are turned into their gradient (softmax - target) * w / sum w in
-// place and kept for backward, which multiplies it back with two matrix products for all groups, each row
-// scaled by its group's incoming gradient. Autograd's version keeps the logits and log_softmax (two [P, V]
-// tensors) and makes further passes over them (gather and its scatter, log_softmax's backward), and term
-// by term it multiplies the head once per group. Also returns, when asked, each row's argmax id (the
-// model's greedy token there, which the semantic matching cost reads).
+// target (lo, lo + 1) with (1 - w, w)). The same values and gradients as -log_softmax(head.logits)
+// gathered at the targets (coord_bin_cross_entropy for coordinates) followed by the weighted mean, but every
+// group's rows go through the head together, once: the [P, V] logits are turned into their gradient (softmax
+// - target) * w / sum w in place and kept for backward, which multiplies it back with two matrix products for
+// all groups, each row scaled by its group's incoming gradient. Autograd's version keeps the logits and
+// log_softmax (two [P, V] tensors) and makes further passes over them (gather and its scatter, log_softmax's
+// backward), and term by term it multiplies the head once per group. Also returns, when asked, each row's
+// argmax id (the model's greedy token there, which the semantic matching cost reads).
 struct HeadCEGroup {
   torch::Tensor hidden;   // [P_g, D]
   torch::Tensor ids;      // [P_g, 2] int64
