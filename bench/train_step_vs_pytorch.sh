@@ -74,7 +74,7 @@ for shape in $shapes; do
   "$py" bench/train_step_pytorch.py --config "$dir/base/config.json" --shapes "$dir/profile_ce.json" \
     --steps "$steps" --warmup 2 --threads 2 --json "$dir/pytorch.json" | tail -1 >&2
   echo "== $shape PyTorch (MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_: coordexp's policy)" >&2
-  MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=2147483647 MALLOC_TOP_PAD_=67108864 \
+  MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=1099511627776 MALLOC_TOP_PAD_=67108864 \
     "$py" bench/train_step_pytorch.py --config "$dir/base/config.json" --shapes "$dir/profile_ce.json" \
     --steps "$steps" --warmup 2 --threads 2 --json "$dir/pytorch_keep.json" | tail -1 >&2
 done

@@ -20,6 +20,7 @@ struct TrainArgs {
   int64_t steps = -1;
   int64_t stop_after = -1;
   int64_t profile = 0;
+  bool profile_ops = false;
   bool resume = false;
   bool no_eval = false;
   int nproc = 1;
@@ -40,6 +41,10 @@ const CommandRegistrar kTrain("train", torch_command_description("train"), [](CL
                  "Profile N steps after 2 warm-up steps, print where each step's time goes (wall and CPU per "
                  "phase) and write <out>/profile.json, then stop without the final evaluation")
       ->check(CLI::Range(1, 100000));
+  sub.add_flag("--profile-ops", args->profile_ops,
+               "With --profile: run one more step under LibTorch's profiler and list its operators by self "
+               "time (also in profile.json)")
+      ->needs("--profile");
   sub.add_option("--nproc", args->nproc,
                  "Data-parallel workers to start on this machine (each with optim.batch_size images)")
       ->check(CLI::Range(1, 256));
@@ -61,6 +66,7 @@ const CommandRegistrar kTrain("train", torch_command_description("train"), [](CL
     opt.stop_after = args->stop_after;
     opt.final_eval = !args->no_eval && args->profile == 0;
     opt.profile_steps = args->profile;
+    opt.profile_ops = args->profile_ops;
     const TrainSummary s = train(cfg, opt);
     if (std::getenv("RANK") != nullptr && std::string(std::getenv("RANK")) != "0") return 0;
     std::cout << "trained " << s.steps_done << " steps in " << s.seconds << " s; final loss " << s.final_loss

@@ -264,9 +264,12 @@ struct TextModelImpl : nn::Module {
     for (int64_t i = 0; i < t.num_hidden_layers; ++i) layers->push_back(DecoderLayer(t));
     norm = register_module("norm", RmsNorm(t.hidden_size, t.rms_norm_eps));
   }
-  torch::Tensor lookup(const torch::Tensor& ids) { return TokenTable{embed, embed_added, {}}.lookup(ids); }
+  torch::Tensor lookup(const torch::Tensor& ids) {
+    return TokenTable{embed, embed_added, {}, sparse_grad}.lookup(ids);
+  }
   std::shared_ptr<nn::Module> embed_tokens;
   torch::Tensor embed, embed_added;  // embed_added: the added tokens' rows when held apart
+  bool sparse_grad = false;          // sparse_input_gradient
   nn::ModuleList layers{nullptr};
   RmsNorm norm{nullptr};
 };
@@ -568,7 +571,11 @@ TokenTable QwenVLModel::lm_head() {
 }
 
 TokenTable QwenVLModel::input_table() {
-  return {impl_->text->embed, impl_->text->embed_added, {}};
+  return {impl_->text->embed, impl_->text->embed_added, {}, impl_->text->sparse_grad};
+}
+
+void QwenVLModel::sparse_input_gradient(bool on) {
+  impl_->text->sparse_grad = on;
 }
 
 void QwenVLModel::hold_added_rows_apart(int64_t first_new) {

@@ -15,11 +15,14 @@ torch::Tensor TokenTable::lookup(const torch::Tensor& ids) const {
   const auto as_float = [](torch::Tensor t) {
     return t.scalar_type() == torch::kBFloat16 ? t.to(torch::kFloat) : t;
   };
-  if (!added.defined()) return as_float(torch::embedding(base, ids));
+  const auto rows = [&](const torch::Tensor& table, const torch::Tensor& i) {
+    return torch::embedding(table, i, /*padding_idx=*/-1, /*scale_grad_by_freq=*/false, sparse_grad);
+  };
+  if (!added.defined()) return as_float(rows(base, ids));
   const int64_t V0 = base.size(0);
   const auto is_added = ids >= V0;
-  auto from_base = as_float(torch::embedding(base, ids.clamp_max(V0 - 1)));
-  auto from_added = torch::embedding(added, (ids - V0).clamp_min(0));
+  auto from_base = as_float(rows(base, ids.clamp_max(V0 - 1)));
+  auto from_added = rows(added, (ids - V0).clamp_min(0));
   return torch::where(is_added.unsqueeze(-1), from_added, from_base);
 }
 

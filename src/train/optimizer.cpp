@@ -3,6 +3,8 @@
 
 #include <cmath>
 
+#include "coordexp/train/fused_adamw.hpp"
+
 namespace coordexp {
 
 double learning_rate(const OptimConfig& o, int64_t step) {
@@ -14,8 +16,9 @@ double learning_rate(const OptimConfig& o, int64_t step) {
   return o.lr * (o.min_lr_ratio + (1 - o.min_lr_ratio) * cosine);
 }
 
-// Trainable parameters only; matrices decay, vectors, bias tables (names ending in "bias", such as the tiny
-// model's pointer_bias) and partially frozen tables do not.
+// FusedAdamW (LibTorch's AdamW in one pass over memory, the same state). Trainable parameters only; matrices
+// decay, vectors, bias tables (names ending in "bias", such as the tiny model's pointer_bias) and partially
+// frozen tables do not.
 std::unique_ptr<torch::optim::AdamW> make_optimizer(const ModelBundle& bundle, const OptimConfig& o) {
   std::vector<torch::Tensor> decay, no_decay;
   for (auto& p : bundle.model->named_parameters()) {
@@ -32,7 +35,7 @@ std::unique_ptr<torch::optim::AdamW> make_optimizer(const ModelBundle& bundle, c
   };
   groups.emplace_back(decay, opts(o.weight_decay));
   groups.emplace_back(no_decay, opts(0.0));
-  return std::make_unique<torch::optim::AdamW>(groups, torch::optim::AdamWOptions(o.lr));
+  return std::make_unique<FusedAdamW>(groups, torch::optim::AdamWOptions(o.lr));
 }
 
 void set_learning_rate(torch::optim::AdamW& optimizer, double lr) {

@@ -17,6 +17,7 @@
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 #include "coordexp/infer/detector.hpp"
@@ -29,6 +30,7 @@
 #include "coordexp/train/distributed.hpp"
 #include "coordexp/train/grounding.hpp"
 #include "coordexp/train/model_factory.hpp"
+#include "coordexp/train/op_profile.hpp"
 #include "coordexp/train/optimizer.hpp"
 #include "coordexp/train/rollout.hpp"
 #include "coordexp/train/run_report.hpp"
@@ -288,6 +290,15 @@ void setup_run(TrainingRun& run) {
   vision_warmup_if_configured(run);
   for (const auto& p : run.model->parameters())
     if (p.requires_grad()) run.params.push_back(p);
+  // Every trainable parameter gets its dense gradient buffer now (the first backward would make it), so
+  // the input embedding's gradient can be its looked-up rows, added into that buffer (or into the tied
+  // head's gradient) in place instead of arriving as a vocabulary-sized dense tensor.
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : run.params)
+      if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+  }
+  run.model->sparse_input_gradient(true);
 }
 
 // Detections for split k. Evaluation is sharded: every rank generates for every world_size-th image, rank 0
@@ -484,11 +495,19 @@ void log_step(TrainingRun& run, const StepResult& r, ProgressBar& bar, int64_t l
 }
 
 // The profile's table on stderr and in <out_dir>/profile.json, with what was measured.
-void write_profile(TrainingRun& run, const StepProfiler& profiler) {
+void write_profile(TrainingRun& run, const StepProfiler& profiler, const std::vector<OpTime>& ops,
+                   double ops_step_s) {
   std::cerr << "coordexp train: step profile (self times; phases are medians, so they need not add up "
                "exactly to the step's median)\n"
             << profiler.table();
   nlohmann::json j = profiler.to_json();
+  if (!ops.empty()) {
+    std::cerr << "coordexp train: operators of one more step (" << ops_step_s
+              << " s under LibTorch's profiler), by self time\n"
+              << op_table(ops, ops_step_s, 30);
+    j["ops"] = op_json(ops);
+    j["ops_step_wall_s"] = ops_step_s;
+  }
   j["warmup_steps"] = kProfileWarmup;
   j["threads"] = run.cfg.run.threads;
   j["batch_size"] = run.cfg.optim.batch_size;
@@ -616,8 +635,10 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
   std::unique_ptr<StepProfiler> profiler;
   if (options.profile_steps > 0) {
     profiler = std::make_unique<StepProfiler>();
-    stop_after = kProfileWarmup + options.profile_steps;
+    stop_after = kProfileWarmup + options.profile_steps + (options.profile_ops ? 1 : 0);
   }
+  std::vector<OpTime> ops;  // --profile-ops: the operators of the step after the timed ones
+  double ops_step_s = 0;
   const int64_t last = stop_after >= 0 ? std::min(cfg.optim.steps, run.step + stop_after) : cfg.optim.steps;
   run.setup_peak_mib = resident_high_water_mib();
   if (!reset_resident_high_water()) run.setup_peak_mib = -1;
@@ -636,7 +657,15 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
       PhaseTimer t("loader wait");
       batch = loader.next();
     }
+    const bool record_ops = profiler && options.profile_ops && run.step + 1 == last;
+    std::optional<OpProfile> op_profile;
+    const auto t_step = Clock::now();
+    if (record_ops) op_profile.emplace();
     const StepResult r = train_step(run, std::move(batch));
+    if (record_ops) {
+      ops = op_profile->stop();
+      ops_step_s = seconds_since(t_step);
+    }
     tokens_seen += r.answer_tokens;
     final_loss = r.loss;
     {
@@ -645,12 +674,12 @@ TrainSummary train(const TrainConfig& cfg, const TrainOptions& options) {
     }
     if (profiler) {
       profiler->end_step();
-      if (run.step - first_step <= kProfileWarmup) profiler->drop_last_step();
+      if (run.step - first_step <= kProfileWarmup || record_ops) profiler->drop_last_step();
     }
     maybe_evaluate(run);
     if (run.step % cfg.run.checkpoint_every == 0 || run.step == last) save(run);
   }
-  if (profiler && run.main_rank) write_profile(run, *profiler);
+  if (profiler && run.main_rank) write_profile(run, *profiler, ops, ops_step_s);
   run.loop_peak_mib = run.setup_peak_mib > 0 ? resident_high_water_mib() : -1;
   TrainSummary summary = finish_run(run, seconds_since(t_loop), tokens_seen);
   summary.final_loss = final_loss;

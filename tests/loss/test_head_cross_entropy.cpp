@@ -1,7 +1,8 @@
 // The fused head CE against the plain autograd computation it replaces (logits, log_softmax, gather,
 // weighted mean): values and gradients for every part of the head (one table, two parts with the pretrained
 // rows frozen, a bias), two groups with their own gradient scales, the argmax, empty groups, no-grad mode,
-// NaN and bad ids.
+// NaN and bad ids; and a table used both as the input embedding (lookup) and as the tied head, its lookup
+// gradient sparse or dense.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -158,6 +159,37 @@ TEST(HeadCrossEntropy, BadIdsAndShapesAreNamed) {
   g = group_of(c);
   g.hidden = g.hidden.narrow(1, 0, 2);
   EXPECT_THROW(head_cross_entropy({g}, c.head()), InputError);
+}
+
+// The trainer's tied table: rows looked up as the input, the same table as the head. With sparse_grad the
+// lookup's gradient comes as the looked-up rows and autograd adds it into the head's dense gradient (or
+// into the parameter's buffer); the table's gradient must be the dense path's, with one table and with the
+// added rows held apart (the pretrained rows trained here too).
+TEST(HeadCrossEntropy, SparseLookupGradientOfATiedTableEqualsTheDenseOne) {
+  for (const int64_t V1 : {int64_t{0}, int64_t{7}}) {
+    std::vector<torch::Tensor> grads[2];
+    for (const bool sparse : {false, true}) {
+      Case c = make_case(12, 30, V1, 6, false, 21);
+      for (auto* t : {&c.base, &c.added})
+        if (t->defined()) t->mutable_grad() = torch::zeros_like(*t);  // the trainer's dense buffers
+      TokenTable table = c.head();
+      table.sparse_grad = sparse;
+      auto tokens = torch::randint(0, 30 + V1, {3, 5}, torch::kLong);
+      tokens[0][0] = 0, tokens[1][1] = 0;  // a row looked up twice
+      auto x = table.lookup(tokens).reshape({15, 6});
+      auto hidden = torch::tanh(x.narrow(0, 0, 12) + c.hidden);
+      auto out = head_cross_entropy({{hidden, c.ids, c.targets, c.weights}}, table, false);
+      (out.losses[0] + x.pow(2).sum() * 0.1).backward();
+      grads[sparse].push_back(c.base.grad());
+      if (V1) grads[sparse].push_back(c.added.grad());
+      for (const auto& g : grads[sparse]) EXPECT_FALSE(g.is_sparse());
+    }
+    ASSERT_EQ(grads[0].size(), grads[1].size());
+    for (size_t i = 0; i < grads[0].size(); ++i) {
+      EXPECT_GT(grads[0][i].abs().max().item<double>(), 0);
+      EXPECT_TRUE(torch::allclose(grads[1][i], grads[0][i], 1e-12, 1e-14)) << "V1 " << V1 << " part " << i;
+    }
+  }
 }
 
 TEST(CoordBinTargets, HardAndTwoBinAsTheUnfusedLoss) {

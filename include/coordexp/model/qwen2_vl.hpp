@@ -59,6 +59,7 @@ class QwenVLModel : public VisionLanguageModel {
   torch::Tensor decode_step(const torch::Tensor& tokens, KvCache& cache) override;
   TokenTable lm_head() override;
   TokenTable input_table() override;
+  void sparse_input_gradient(bool on) override;
   // Holds the rows of the tokens from `first_new` on apart from the pretrained rows, in the embedding and
   // (untied) LM head: new parameters "model.embed_tokens.added_rows" / "lm_head.added_rows" [V - first_new,
   // D] that train, while the pretrained rows stay in the "weight" parameters, frozen. The model computes the

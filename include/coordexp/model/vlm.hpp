@@ -67,6 +67,12 @@ class VisionLanguageModel : public torch::nn::Module {
   torch::Tensor lm_head_weight() { return lm_head().full(); }       // [V, D] (a copy when held apart)
   torch::Tensor input_embedding() { return input_table().full(); }  // [V, D] (a copy when held apart)
   virtual int64_t vocab_size() const = 0;
+  // While on, the input embedding's gradient is made of the looked-up rows (a sparse tensor) instead of a
+  // dense [V, D] tensor, which autograd adds to the gradient buffer or to the tied head's gradient in place:
+  // for a 152k-row table that saves a table-sized fill and an out-of-place add per step. Only for models
+  // whose parameters all hold a dense gradient buffer (the trainer makes them); a no-op where the model
+  // has no such table.
+  virtual void sparse_input_gradient(bool) {}
   // Grounding supervision (models that support it): while on, forward_text records the attention
   // log-probabilities of one decoder head (the tiny model: head 0 of its second block) from each text
   // position over the image tokens, [B, T, I], read back with image_attention() (undefined when off).

@@ -15,6 +15,9 @@ struct TokenTable {
   torch::Tensor base;   // [V, D], or the pretrained rows [V0, D] when `added` is defined
   torch::Tensor added;  // [V - V0, D], the added tokens' rows, or undefined
   torch::Tensor bias;   // [V] (an LM head's) or undefined
+  // lookup's gradient to the table as sparse rows (the rows looked up) instead of a dense [V, D] tensor of
+  // zeros around them; for a table whose dense gradient buffer exists to add into (a training run's)
+  bool sparse_grad = false;
 
   int64_t size() const;                                     // V
   int64_t width() const { return base.size(1); }            // D

@@ -19,6 +19,9 @@ struct TrainOptions {
   // > 0: profile this many steps after kProfileWarmup warm-up steps, then stop; the phase table goes to
   // stderr and <out_dir>/profile.json (step_profile.hpp).
   int64_t profile_steps = 0;
+  // With profile_steps: one more step after the timed ones runs under LibTorch's profiler, and its
+  // operators (self and total time, calls) go to the table and profile.json (op_profile.hpp).
+  bool profile_ops = false;
 };
 constexpr int64_t kProfileWarmup = 2;
 

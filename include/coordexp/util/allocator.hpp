@@ -7,8 +7,8 @@
 
 namespace coordexp {
 
-// Asks glibc's malloc to serve large blocks from its heap and keep what is freed (M_MMAP_MAX 0, the largest
-// trim threshold, 2 GiB), so that a training loop's step-sized buffers are reused instead of mapped anew. The
+// Asks glibc's malloc to serve large blocks from its heap and keep what is freed (M_MMAP_MAX 0, no trimming
+// of the heap's top), so that a training loop's step-sized buffers are reused instead of mapped anew. The
 // resident size then stays at the loop's peak instead of falling between steps. Returns false (and does
 // nothing) where the C library is not glibc.
 bool keep_freed_memory_for_reuse();
