@@ -105,14 +105,20 @@ class FusedHeadCrossEntropy : public torch::autograd::Function<FusedHeadCrossEnt
                                const torch::Tensor& coef, const torch::Tensor& group, int64_t num_groups,
                                bool want_argmax, torch::Tensor* argmax) {
     auto z = head_logits(hidden, base, added, bias);  // [P, V]
-    if (want_argmax) *argmax = z.argmax(1);
+    // One pass over the [P, V] logits finds each row's maximum and its id (the argmax); the logits then
+    // become exp(z - max) in place, whose row sums give the log-sum-exp, and those become the gradient
+    // (softmax * sum t - t) * coef in place: no [P, V] temporary.
+    auto [zmax, zarg] = z.max(1);
+    if (want_argmax) *argmax = zarg;
     const auto t = targets.to(hidden.scalar_type());
-    const auto lse = torch::logsumexp(z, 1);  // [P]
-    const auto t_sum = t.sum(1);              // 1 for a distribution
-    const auto ce = lse * t_sum - (t * z.gather(1, ids)).sum(1);
+    const auto z_at_ids = z.gather(1, ids);  // [P, 2], before z changes
+    z.sub_(zmax.unsqueeze(1)).exp_();
+    const auto row_sum = z.sum(1);
+    const auto lse = row_sum.log() + zmax;  // [P]
+    const auto t_sum = t.sum(1);            // 1 for a distribution
+    const auto ce = lse * t_sum - (t * z_at_ids).sum(1);
     auto losses = torch::zeros({num_groups}, hidden.options()).index_add_(0, group, coef * ce);
-    // The logits become their gradient in place: (softmax * sum t - t) * coef.
-    z.sub_(lse.unsqueeze(1)).exp_().mul_((t_sum * coef).unsqueeze(1));
+    z.mul_((t_sum * coef / row_sum).unsqueeze(1));
     z.scatter_add_(1, ids, -t * coef.unsqueeze(1));
     ctx->saved_data["grad_logits"] = z;
     ctx->saved_data["group"] = group;

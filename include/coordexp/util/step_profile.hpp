@@ -1,7 +1,8 @@
-// Where a training step's time goes: named phases, each with its wall time and the process's CPU time (all
-// threads), as self time (a phase nested in another is subtracted from its parent), so the phases of a step
-// add up to the step. Phases are marked by PhaseTimer objects on the training thread; they cost one load
-// and a branch unless a StepProfiler is active. Pure C++.
+// Where a training step's time goes: named phases, each with its wall time, the process's CPU time (all
+// threads) and its page faults (memory the kernel had to map in: a step that reuses its buffers has few), as
+// self time (a phase nested in another is subtracted from its parent), so the phases of a step add up to the
+// step. Phases are marked by PhaseTimer objects on the training thread; they cost one load and a branch
+// unless a StepProfiler is active. Pure C++.
 #pragma once
 
 #include <cstdint>
@@ -28,6 +29,7 @@ class StepProfiler {
 
   struct Phase {
     double wall = 0, cpu = 0;  // seconds (self time)
+    double faults = 0;         // the process's page faults (minor and major) in the phase, self
   };
   using Step = std::map<std::string, Phase>;
   const std::vector<Step>& steps() const { return steps_; }
@@ -45,7 +47,7 @@ class StepProfiler {
  private:
   struct Frame {
     std::string name;
-    double wall0, cpu0, child_wall = 0, child_cpu = 0;
+    double wall0, cpu0, faults0, child_wall = 0, child_cpu = 0, child_faults = 0;
   };
   std::vector<Frame> stack_;
   std::vector<Step> steps_;
@@ -53,7 +55,7 @@ class StepProfiler {
   std::map<std::string, double> current_counts_;
   std::vector<std::string> order_;
   Step current_;
-  double step_wall0_ = 0, step_cpu0_ = 0;
+  double step_wall0_ = 0, step_cpu0_ = 0, step_faults0_ = 0;
   bool in_step_ = false;
 };
 
