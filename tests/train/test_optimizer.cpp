@@ -25,12 +25,17 @@ TEST(LearningRate, WarmupThenCosineToTheFloor) {
   for (int64_t s = 11; s < 110; ++s) EXPECT_LT(learning_rate(o, s), learning_rate(o, s - 1)) << s;
 }
 
-TEST(Optimizer, MatricesDecayVectorsAndFrozenParametersDoNot) {
+ModelBundle tiny_bundle() {
   TinyVlmConfig c;
   c.vocab_size = 40, c.image_size = 32, c.patch_size = 16, c.vision_width = 16, c.vision_heads = 2;
   c.vision_layers = 1, c.width = 16, c.heads = 2, c.layers = 1, c.ffn_width = 24;
   ModelBundle bundle;
   bundle.model = build_tiny_vlm(c);
+  return bundle;
+}
+
+TEST(Optimizer, MatricesDecayVectorsAndFrozenParametersDoNot) {
+  ModelBundle bundle = tiny_bundle();
   auto named = bundle.model->named_parameters();
   const torch::Tensor frozen = named.begin()->value();
   frozen.set_requires_grad(false);
@@ -193,11 +198,7 @@ TEST(FusedAdamW, CheckpointsAreLibTorchsAdamWs) {
 }
 
 TEST(FusedAdamW, MakeOptimizerReturnsIt) {
-  TinyVlmConfig c;
-  c.vocab_size = 40, c.image_size = 32, c.patch_size = 16, c.vision_width = 16, c.vision_heads = 2;
-  c.vision_layers = 1, c.width = 16, c.heads = 2, c.layers = 1, c.ffn_width = 24;
-  ModelBundle bundle;
-  bundle.model = build_tiny_vlm(c);
+  ModelBundle bundle = tiny_bundle();
   EXPECT_NE(dynamic_cast<FusedAdamW*>(make_optimizer(bundle, OptimConfig{}).get()), nullptr);
 }
 
