@@ -12,6 +12,7 @@ PACKAGES=(
   libpng-dev libcairo2-dev                            # images in and out, drawing
   libturbojpeg0-dev libexif-dev                       # JPEG decoding (TurboJPEG API), EXIF orientation
   libicu-dev                                          # Unicode classes for the BPE pre-tokenizer
+  libboost-dev                                        # Boost.Math: Student t quantiles (ablation intervals)
   libgtest-dev libgmock-dev libbenchmark-dev          # tests and benchmarks
   clang-format-14                                     # the source check (scripts/check_source.sh)
   python3-numpy python3-scipy python3-torch python3-regex python3-pil   # independent references used by the tests

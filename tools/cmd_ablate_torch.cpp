@@ -1,6 +1,6 @@
-// `coordexp ablate --config PLAN [--steps N] [--seeds N] [--out DIR] [--jobs N]`: trains every variant of an
-// ablation plan for every seed (reusing finished runs) and writes ablation.md + ablation.png (see
-// train/ablation.hpp).
+// `coordexp ablate --config PLAN [--steps N] [--seeds N] [--out DIR] [--jobs N] [--report]`: trains every
+// variant of an ablation plan for every seed (reusing finished runs) and writes ablation.md + ablation.png
+// (see train/ablation.hpp); with --report, only the report of the runs finished so far.
 #include <iostream>
 #include <numeric>
 #include <thread>
@@ -18,12 +18,15 @@ const CommandRegistrar kAblate("ablate", torch_command_description("ablate"), []
   auto seeds = std::make_shared<int>(0);
   auto out = std::make_shared<std::string>();
   auto jobs = std::make_shared<int>(0);
+  auto report = std::make_shared<bool>(false);
   sub.add_option("--config", *plan_path, "Ablation plan (JSON)")->required()->check(CLI::ExistingFile);
   sub.add_option("--steps", *steps, "Override the plan's step budget")->check(CLI::PositiveNumber);
   sub.add_option("--seeds", *seeds, "Use seeds 0..N-1 instead of the plan's")->check(CLI::Range(1, 100));
   sub.add_option("--out", *out, "Override the plan's out_dir");
   sub.add_option("--jobs", *jobs, "Runs trained at once, each in its own process (overrides the plan's jobs)")
       ->check(CLI::Range(1, 64));
+  sub.add_flag("--report", *report,
+               "Train nothing: write the report from the runs that have finished (a study in progress)");
   return [=]() -> int {
     AblationPlan plan = load_ablation_plan(*plan_path);
     if (*steps > 0) plan.steps = *steps;
@@ -33,7 +36,8 @@ const CommandRegistrar kAblate("ablate", torch_command_description("ablate"), []
     }
     if (!out->empty()) plan.out_dir = *out;
     if (*jobs > 0) plan.jobs = *jobs;
-    const auto runs = run_ablation(plan, {"/proc/self/exe", "train"});
+    const auto runs =
+        *report ? finished_ablation_runs(plan) : run_ablation(plan, {"/proc/self/exe", "train"});
     write_ablation_report(plan, runs);
     std::cerr << "ablate: " << runs.size() << " runs; report " << plan.out_dir << "/ablation.md\n";
     return 0;

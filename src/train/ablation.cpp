@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <boost/math/distributions/students_t.hpp>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -12,6 +13,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <sstream>
 #include <thread>
@@ -330,6 +332,33 @@ void train_in_processes(std::vector<PlannedRun>& runs, int jobs,
 
 }  // namespace
 
+std::vector<AblationRun> finished_ablation_runs(const AblationPlan& plan) {
+  std::vector<AblationRun> runs;
+  for (const auto& r : plan_runs(plan))
+    if (r.finished) runs.push_back(read_run(r.dir, r.cfg, r.variant->name, r.seed));
+  return runs;
+}
+
+PairedDifference paired_difference(const std::vector<double>& a, const std::vector<double>& b) {
+  if (a.size() != b.size())
+    throw std::invalid_argument("paired_difference: " + std::to_string(a.size()) + " values against " +
+                                std::to_string(b.size()));
+  std::vector<double> d;
+  for (size_t i = 0; i < a.size(); ++i) d.push_back(a[i] - b[i]);
+  const Spread s = spread(d);
+  PairedDifference p;
+  p.n = d.size(), p.mean = s.mean, p.sd = s.sd;
+  if (p.n < 2) {
+    p.lo = p.hi = std::numeric_limits<double>::quiet_NaN();
+  } else {
+    const boost::math::students_t t(static_cast<double>(p.n - 1));
+    const double half =
+        boost::math::quantile(boost::math::complement(t, 0.025)) * s.sd / std::sqrt(static_cast<double>(p.n));
+    p.lo = s.mean - half, p.hi = s.mean + half;
+  }
+  return p;
+}
+
 std::vector<AblationRun> run_ablation(const AblationPlan& plan,
                                       const std::vector<std::string>& train_command) {
   std::vector<PlannedRun> planned = plan_runs(plan);
@@ -354,6 +383,59 @@ std::vector<AblationRun> run_ablation(const AblationPlan& plan,
   for (const auto& r : planned) runs.push_back(read_run(r.dir, r.cfg, r.variant->name, r.seed));
   return runs;
 }
+
+namespace {
+
+// Paired differences over the seeds both variants have: every trained variant against the plan's first
+// trained variant, every eval_of variant against the variant whose detections it rescores.
+void write_paired_differences(std::ostringstream& md, const AblationPlan& plan,
+                              const std::map<std::string, std::vector<const AblationRun*>>& by_variant) {
+  using Metric = double AblationRun::*;
+  const std::vector<std::pair<const char*, Metric>> metrics = {{"AP", &AblationRun::ap},
+                                                               {"AP50", &AblationRun::ap50},
+                                                               {"AP75", &AblationRun::ap75},
+                                                               {"AP any label", &AblationRun::agnostic_ap},
+                                                               {"duplicates", &AblationRun::duplicate_rate}};
+  std::string baseline;
+  for (const auto& v : plan.variants)
+    if (v.eval_of.empty()) {
+      baseline = v.name;
+      break;
+    }
+  std::ostringstream rows;
+  rows << std::fixed << std::setprecision(3);
+  for (const auto& v : plan.variants) {
+    const std::string& other = v.eval_of.empty() ? baseline : v.eval_of;
+    if (v.name == other || !by_variant.count(v.name) || !by_variant.count(other)) continue;
+    std::vector<std::pair<const AblationRun*, const AblationRun*>> pairs;  // same seed
+    for (const auto* a : by_variant.at(v.name))
+      for (const auto* b : by_variant.at(other))
+        if (a->seed == b->seed) pairs.push_back({a, b});
+    if (pairs.empty()) continue;
+    rows << "| " << v.name << " - " << other << " | " << pairs.size() << " |";
+    for (const auto& [name, m] : metrics) {
+      std::vector<double> a, b;
+      for (const auto& [ra, rb] : pairs) a.push_back(ra->*m), b.push_back(rb->*m);
+      const PairedDifference d = paired_difference(a, b);
+      rows << " " << std::showpos << d.mean << std::noshowpos;
+      if (d.n > 1) rows << " [" << d.lo << ", " << d.hi << "]";
+      rows << " |";
+    }
+    rows << "\n";
+  }
+  if (rows.str().empty()) return;
+  md << "\n## Paired differences\n\nPer seed, the first variant minus the second (the plan's first trained "
+        "variant, or for an evaluation-only variant the run whose weights it evaluates: the same model, "
+        "scored differently); mean over the seeds both have, with the two-sided 95% Student t interval of "
+        "the mean in brackets (an interval that excludes 0 is a difference beyond the seed spread).\n\n"
+        "| difference | seeds |";
+  for (const auto& [name, m] : metrics) md << " " << name << " |";
+  md << "\n|---|---|";
+  for (size_t i = 0; i < metrics.size(); ++i) md << "---|";
+  md << "\n" << rows.str();
+}
+
+}  // namespace
 
 void write_ablation_report(const AblationPlan& plan, const std::vector<AblationRun>& runs) {
   const fs::path out(plan.out_dir);
@@ -421,6 +503,7 @@ void write_ablation_report(const AblationPlan& plan, const std::vector<AblationR
     }
     md << "\n";
   }
+  write_paired_differences(md, plan, by_variant);
   md << "\n![AP per variant](ablation.png)\n\n## Every run\n\n| variant | seed | AP | AP50 | AP75 | AP novel "
         "| F1@0.5 "
         "| duplicates | invalid | train s |\n|---|---|---|---|---|---|---|---|---|---|\n";

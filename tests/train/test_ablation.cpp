@@ -3,6 +3,8 @@
 // processes.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -93,6 +95,52 @@ TEST(AblationReport, FiguresARunDoesNotHaveAreDashes) {
   const std::string text((std::istreambuf_iterator<char>(md)), {});
   EXPECT_NE(text.find("| a | 0.250 | 0.000 | 0.000 | 0.125 | - |"), std::string::npos) << text;
   EXPECT_EQ(text.find("-1.000"), std::string::npos);
+}
+
+TEST(AblationReport, PairedDifferenceHasTheStudentTInterval) {
+  // differences 0.01, 0.02, 0.03: mean 0.02, sd 0.01, t(0.975, 2) = 4.302653, half-width 4.302653 * 0.01 /
+  // sqrt(3)
+  const PairedDifference d = paired_difference({0.11, 0.22, 0.33}, {0.10, 0.20, 0.30});
+  EXPECT_EQ(d.n, 3u);
+  EXPECT_NEAR(d.mean, 0.02, 1e-15);
+  EXPECT_NEAR(d.sd, 0.01, 1e-15);
+  EXPECT_NEAR(d.hi - d.mean, 4.302652729911275 * 0.01 / std::sqrt(3.0), 1e-12);
+  EXPECT_NEAR(d.mean - d.lo, d.hi - d.mean, 1e-15);
+  // five seeds: t(0.975, 4) = 2.776445
+  const PairedDifference e = paired_difference({1, 2, 3, 4, 5}, {0, 0, 0, 0, 0});
+  EXPECT_NEAR(e.hi - e.mean, 2.7764451051977987 * std::sqrt(2.5) / std::sqrt(5.0), 1e-12);
+  const PairedDifference one = paired_difference({0.3}, {0.1});
+  EXPECT_NEAR(one.mean, 0.2, 1e-15);
+  EXPECT_TRUE(std::isnan(one.lo) && std::isnan(one.hi));
+  EXPECT_THROW(paired_difference({1, 2}, {1}), std::invalid_argument);
+}
+
+TEST(AblationReport, PairsSeedsAgainstTheFirstVariantAndRescoringsAgainstTheirRun) {
+  AblationPlan plan;
+  plan.out_dir = (testing::test_root() / "ablate_paired").string();
+  plan.variants = {
+      {"base", json::object(), ""}, {"better", json::object(), ""}, {"better_q", json::object(), "better"}};
+  std::vector<AblationRun> runs;
+  auto add = [&](const std::string& v, uint64_t seed, double ap) {
+    AblationRun r;
+    r.variant = v, r.seed = seed, r.ap = ap, r.novel_ap = -1;
+    runs.push_back(r);
+  };
+  add("base", 0, 0.10), add("base", 1, 0.20), add("base", 2, 0.30);
+  add("better", 0, 0.11), add("better", 1, 0.22), add("better", 2, 0.33),
+      add("better", 3, 0.9);  // seed 3 unpaired
+  add("better_q", 0, 0.12), add("better_q", 1, 0.23);
+  write_ablation_report(plan, runs);
+  std::ifstream md(fs::path(plan.out_dir) / "ablation.md");
+  const std::string text((std::istreambuf_iterator<char>(md)), {});
+  const double half = 4.302652729911275 * 0.01 / std::sqrt(3.0);
+  char expected[128];
+  std::snprintf(expected, sizeof expected, "| better - base | 3 | +0.020 [%.3f, %.3f] |", 0.02 - half,
+                0.02 + half);
+  EXPECT_NE(text.find(expected), std::string::npos) << text;
+  // the rescoring against the run it rescores: +0.010 on both seeds, sd 0, so the interval is a point
+  EXPECT_NE(text.find("| better_q - better | 2 | +0.010 [0.010, 0.010] |"), std::string::npos) << text;
+  EXPECT_EQ(text.find("| base - base"), std::string::npos);
 }
 
 // Three steps on the tiny dataset, one thread (so that runs in child processes are bit-identical too).

@@ -70,8 +70,22 @@ nlohmann::json merge_config(nlohmann::json base, const nlohmann::json& set);
 std::vector<AblationRun> run_ablation(const AblationPlan& plan,
                                       const std::vector<std::string>& train_command = {});
 
-// Writes out_dir/ablation.md (a table of mean +- spread over seeds, one row per variant, and every run) and
-// out_dir/ablation.png (AP, AP50, AP75 per variant with the spread as error bars).
+// The runs of the plan that have finished (eval_val.json written), in plan order, without training anything:
+// what `coordexp ablate --report` tabulates for a study still in progress.
+std::vector<AblationRun> finished_ablation_runs(const AblationPlan& plan);
+
+// The paired difference a - b over seeds (a[i] and b[i] from the same seed): its mean, sample sd and the
+// two-sided 95% Student t interval of the mean (lo = hi = NaN with fewer than 2 pairs).
+struct PairedDifference {
+  size_t n = 0;
+  double mean = 0, sd = 0, lo = 0, hi = 0;
+};
+PairedDifference paired_difference(const std::vector<double>& a, const std::vector<double>& b);
+
+// Writes out_dir/ablation.md (a table of mean +- spread over seeds, one row per variant; the paired
+// difference of every trained variant to the plan's first one and of every eval_of variant to the variant
+// it rescores, per seed with its 95% interval; and every run) and out_dir/ablation.png (AP, AP50, AP75 per
+// variant with the spread as error bars).
 void write_ablation_report(const AblationPlan& plan, const std::vector<AblationRun>& runs);
 
 }  // namespace coordexp
