@@ -58,13 +58,13 @@ std::vector<OpTime> OpProfile::stop() {
       } else if (e.kind() == prof::EventKind::PopRange && !stack.empty()) {
         const Frame f = stack.back();
         stack.pop_back();
-        const double us = f.push->cpuElapsedUs(e);
+        const double us = f.push->cpuElapsedUs(e), self_s = (us - f.child_us) * 1e-6;
         OpTime& t = by_name[f.push->name()];
         t.calls += 1;
         t.total_s += us * 1e-6;
-        t.self_s += (us - f.child_us) * 1e-6;
+        t.self_s += self_s;
         const std::string caller = stack.empty() ? "" : std::string(" in ") + stack.back().push->name();
-        self_by_shapes[f.push->name()][shapes_text(f.push->shapes()) + caller] += (us - f.child_us) * 1e-6;
+        self_by_shapes[f.push->name()][shapes_text(f.push->shapes()) + caller] += self_s;
         if (!stack.empty()) stack.back().child_us += us;
       }
     }
