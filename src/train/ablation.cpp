@@ -387,7 +387,30 @@ std::vector<AblationRun> run_ablation(const AblationPlan& plan,
 namespace {
 
 // Paired differences over the seeds both variants have: every trained variant against the plan's first
-// trained variant, every eval_of variant against the variant whose detections it rescores.
+// trained variant, every eval_of variant against the variant whose detections it rescores, and an eval_of
+// variant of another run against the same rescoring (same overrides) of the first variant, so a variant and
+// the baseline are also compared under that score.
+std::vector<std::pair<std::string, std::string>> paired_comparisons(const AblationPlan& plan) {
+  std::string baseline;
+  for (const auto& v : plan.variants)
+    if (v.eval_of.empty()) {
+      baseline = v.name;
+      break;
+    }
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& v : plan.variants) {
+    const std::string& other = v.eval_of.empty() ? baseline : v.eval_of;
+    if (v.name != other) out.push_back({v.name, other});
+    if (v.eval_of.empty() || v.eval_of == baseline) continue;
+    for (const auto& w : plan.variants)
+      if (w.eval_of == baseline && w.set == v.set) {
+        out.push_back({v.name, w.name});
+        break;
+      }
+  }
+  return out;
+}
+
 void write_paired_differences(std::ostringstream& md, const AblationPlan& plan,
                               const std::map<std::string, std::vector<const AblationRun*>>& by_variant) {
   using Metric = double AblationRun::*;
@@ -396,23 +419,16 @@ void write_paired_differences(std::ostringstream& md, const AblationPlan& plan,
                                                                {"AP75", &AblationRun::ap75},
                                                                {"AP any label", &AblationRun::agnostic_ap},
                                                                {"duplicates", &AblationRun::duplicate_rate}};
-  std::string baseline;
-  for (const auto& v : plan.variants)
-    if (v.eval_of.empty()) {
-      baseline = v.name;
-      break;
-    }
   std::ostringstream rows;
   rows << std::fixed << std::setprecision(3);
-  for (const auto& v : plan.variants) {
-    const std::string& other = v.eval_of.empty() ? baseline : v.eval_of;
-    if (v.name == other || !by_variant.count(v.name) || !by_variant.count(other)) continue;
+  for (const auto& [first, second] : paired_comparisons(plan)) {
+    if (!by_variant.count(first) || !by_variant.count(second)) continue;
     std::vector<std::pair<const AblationRun*, const AblationRun*>> pairs;  // same seed
-    for (const auto* a : by_variant.at(v.name))
-      for (const auto* b : by_variant.at(other))
+    for (const auto* a : by_variant.at(first))
+      for (const auto* b : by_variant.at(second))
         if (a->seed == b->seed) pairs.push_back({a, b});
     if (pairs.empty()) continue;
-    rows << "| " << v.name << " - " << other << " | " << pairs.size() << " |";
+    rows << "| " << first << " - " << second << " | " << pairs.size() << " |";
     for (const auto& [name, m] : metrics) {
       std::vector<double> a, b;
       for (const auto& [ra, rb] : pairs) a.push_back(ra->*m), b.push_back(rb->*m);
@@ -426,7 +442,8 @@ void write_paired_differences(std::ostringstream& md, const AblationPlan& plan,
   if (rows.str().empty()) return;
   md << "\n## Paired differences\n\nPer seed, the first variant minus the second (the plan's first trained "
         "variant, or for an evaluation-only variant the run whose weights it evaluates: the same model, "
-        "scored differently); mean over the seeds both have, with the two-sided 95% Student t interval of "
+        "scored differently; or the first variant's evaluation with the same overrides: both models under "
+        "that score); mean over the seeds both have, with the two-sided 95% Student t interval of "
         "the mean in brackets (an interval that excludes 0 is a difference beyond the seed spread).\n\n"
         "| difference | seeds |";
   for (const auto& [name, m] : metrics) md << " " << name << " |";

@@ -118,8 +118,12 @@ TEST(AblationReport, PairedDifferenceHasTheStudentTInterval) {
 TEST(AblationReport, PairsSeedsAgainstTheFirstVariantAndRescoringsAgainstTheirRun) {
   AblationPlan plan;
   plan.out_dir = (testing::test_root() / "ablate_paired").string();
-  plan.variants = {
-      {"base", json::object(), ""}, {"better", json::object(), ""}, {"better_q", json::object(), "better"}};
+  const json rescore = {{"generation", {{"score", "label_quality"}}}};
+  plan.variants = {{"base", json::object(), ""},
+                   {"base_q", rescore, "base"},
+                   {"better", json::object(), ""},
+                   {"better_q", rescore, "better"},
+                   {"better_argmax", {{"generation", {{"coord_decode", "argmax"}}}}, "better"}};
   std::vector<AblationRun> runs;
   auto add = [&](const std::string& v, uint64_t seed, double ap) {
     AblationRun r;
@@ -130,6 +134,8 @@ TEST(AblationReport, PairsSeedsAgainstTheFirstVariantAndRescoringsAgainstTheirRu
   add("better", 0, 0.11), add("better", 1, 0.22), add("better", 2, 0.33),
       add("better", 3, 0.9);  // seed 3 unpaired
   add("better_q", 0, 0.12), add("better_q", 1, 0.23);
+  add("base_q", 0, 0.15), add("base_q", 1, 0.15), add("base_q", 2, 0.15);
+  add("better_argmax", 0, 0.05);
   write_ablation_report(plan, runs);
   std::ifstream md(fs::path(plan.out_dir) / "ablation.md");
   const std::string text((std::istreambuf_iterator<char>(md)), {});
@@ -141,6 +147,15 @@ TEST(AblationReport, PairsSeedsAgainstTheFirstVariantAndRescoringsAgainstTheirRu
   // the rescoring against the run it rescores: +0.010 on both seeds, sd 0, so the interval is a point
   EXPECT_NE(text.find("| better_q - better | 2 | +0.010 [0.010, 0.010] |"), std::string::npos) << text;
   EXPECT_EQ(text.find("| base - base"), std::string::npos);
+  // the rescored variant against the baseline rescored the same way: -0.03 and +0.08, t(0.975, 1) = 12.7062
+  const double sd = std::sqrt(2 * 0.055 * 0.055), half2 = 12.706204736174705 * sd / std::sqrt(2.0);
+  std::snprintf(expected, sizeof expected, "| better_q - base_q | 2 | +0.025 [%.3f, %.3f] |", 0.025 - half2,
+                0.025 + half2);
+  EXPECT_NE(text.find(expected), std::string::npos) << text;
+  // no rescoring of the baseline with argmax decoding, so nothing to pair it with there
+  EXPECT_NE(text.find("| better_argmax - better | 1 |"), std::string::npos) << text;
+  EXPECT_EQ(text.find("| better_argmax - base"), std::string::npos) << text;
+  EXPECT_EQ(text.find("| base_q - base_q"), std::string::npos) << text;
 }
 
 // Three steps on the tiny dataset, one thread (so that runs in child processes are bit-identical too).
