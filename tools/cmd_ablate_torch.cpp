@@ -1,4 +1,5 @@
-// `coordexp ablate --config PLAN [--steps N] [--seeds N] [--out DIR] [--jobs N] [--report]`: trains every
+// `coordexp ablate --config PLAN [--steps N] [--seeds N] [--variants A,B] [--out DIR] [--jobs N] [--report]`:
+// trains every
 // variant of an ablation plan for every seed (reusing finished runs) and writes ablation.md + ablation.png
 // (see train/ablation.hpp); with --report, only the report of the runs finished so far.
 #include <iostream>
@@ -19,9 +20,13 @@ const CommandRegistrar kAblate("ablate", torch_command_description("ablate"), []
   auto out = std::make_shared<std::string>();
   auto jobs = std::make_shared<int>(0);
   auto report = std::make_shared<bool>(false);
+  auto variants = std::make_shared<std::vector<std::string>>();
   sub.add_option("--config", *plan_path, "Ablation plan (JSON)")->required()->check(CLI::ExistingFile);
   sub.add_option("--steps", *steps, "Override the plan's step budget")->check(CLI::PositiveNumber);
   sub.add_option("--seeds", *seeds, "Use seeds 0..N-1 instead of the plan's")->check(CLI::Range(1, 100));
+  sub.add_option("--variants", *variants,
+                 "Only these variants (comma-separated), with their evaluation-only variants (eval_of)")
+      ->delimiter(',');
   sub.add_option("--out", *out, "Override the plan's out_dir");
   sub.add_option("--jobs", *jobs, "Runs trained at once, each in its own process (overrides the plan's jobs)")
       ->check(CLI::Range(1, 64));
@@ -34,6 +39,7 @@ const CommandRegistrar kAblate("ablate", torch_command_description("ablate"), []
       plan.seeds.resize(*seeds);
       std::iota(plan.seeds.begin(), plan.seeds.end(), 0);
     }
+    if (!variants->empty()) select_ablation_variants(plan, *variants);
     if (!out->empty()) plan.out_dir = *out;
     if (*jobs > 0) plan.jobs = *jobs;
     const auto runs =

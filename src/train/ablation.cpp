@@ -15,6 +15,7 @@
 #include <iostream>
 #include <limits>
 #include <map>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -382,6 +383,29 @@ std::vector<AblationRun> run_ablation(const AblationPlan& plan,
   std::vector<AblationRun> runs;
   for (const auto& r : planned) runs.push_back(read_run(r.dir, r.cfg, r.variant->name, r.seed));
   return runs;
+}
+
+void select_ablation_variants(AblationPlan& plan, const std::vector<std::string>& names) {
+  std::set<std::string> known, wanted(names.begin(), names.end()), kept;
+  for (const auto& v : plan.variants) known.insert(v.name);
+  for (const auto& n : names)
+    if (!known.count(n)) {
+      std::string list;
+      for (const auto& v : plan.variants) list += (list.empty() ? "" : ", ") + v.name;
+      throw_input_error("variants: '" + n + "'", "a variant of the plan (" + list + ")", "no such variant");
+    }
+  std::vector<AblationVariant> out;
+  for (const auto& v : plan.variants) {
+    const bool rescoring_of_kept = !v.eval_of.empty() && kept.count(v.eval_of);
+    if (wanted.count(v.name) && !v.eval_of.empty() && !kept.count(v.eval_of))
+      throw_input_error("variants: '" + v.name + "'", "a variant whose run is kept",
+                        "it evaluates '" + v.eval_of + "', which is not kept", "add " + v.eval_of);
+    if (wanted.count(v.name) || rescoring_of_kept) {
+      kept.insert(v.name);
+      out.push_back(v);
+    }
+  }
+  plan.variants = std::move(out);
 }
 
 namespace {

@@ -158,6 +158,28 @@ TEST(AblationReport, PairsSeedsAgainstTheFirstVariantAndRescoringsAgainstTheirRu
   EXPECT_EQ(text.find("| base_q - base_q"), std::string::npos) << text;
 }
 
+TEST(AblationPlan, SelectingVariantsKeepsTheirRescorings) {
+  AblationPlan plan;
+  const json q = {{"generation", {{"score", "label_quality"}}}};
+  plan.variants = {{"a", json::object(), ""}, {"a_q", q, "a"},           {"b", json::object(), ""},
+                   {"b_q", q, "b"},           {"c", json::object(), ""}, {"c_q", q, "c"}};
+  AblationPlan cut = plan;
+  select_ablation_variants(cut, {"c", "a"});
+  std::vector<std::string> names;
+  for (const auto& v : cut.variants) names.push_back(v.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"a", "a_q", "c", "c_q"}));
+  AblationPlan typo = plan;
+  try {
+    select_ablation_variants(typo, {"a", "d"});
+    ADD_FAILURE() << "an unknown variant was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("'d'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("a, a_q, b"), std::string::npos) << e.what();
+  }
+  AblationPlan orphan = plan;
+  EXPECT_THROW(select_ablation_variants(orphan, {"a", "b_q"}), InputError);
+}
+
 // Three steps on the tiny dataset, one thread (so that runs in child processes are bit-identical too).
 json tiny_base() {
   const fs::path data = testing::test_data_dir();

@@ -43,6 +43,11 @@ struct AblationPlan {
 // InputErrors naming the file and field.
 AblationPlan load_ablation_plan(const std::string& path);
 
+// Keeps the named variants (plan order) and every eval_of variant of a kept one: a study cut to fit a budget
+// keeps whole variants and their rescorings. An unknown name, or a named eval_of variant whose run is not
+// kept, is an InputError naming it.
+void select_ablation_variants(AblationPlan& plan, const std::vector<std::string>& names);
+
 // One variant x seed, read back from its run folder.
 struct AblationRun {
   std::string variant;
