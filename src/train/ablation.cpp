@@ -328,7 +328,8 @@ void train_in_processes(std::vector<PlannedRun>& runs, int jobs,
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
-  if (!failure.empty()) throw std::runtime_error("ablation stopped: " + failure);
+  if (!failure.empty())
+    throw InputError("ablation stopped: " + failure + " (running the same command again resumes the study)");
 }
 
 }  // namespace
