@@ -1,7 +1,7 @@
 // `coordexp ablate --config PLAN [--steps N] [--seeds N] [--variants A,B] [--out DIR] [--jobs N] [--report]`:
-// trains every
-// variant of an ablation plan for every seed (reusing finished runs) and writes ablation.md + ablation.png
-// (see train/ablation.hpp); with --report, only the report of the runs finished so far.
+// trains every variant of an ablation plan (or the chosen ones, with their rescorings) for every seed,
+// reusing finished runs, and writes ablation.md + ablation.png (see train/ablation.hpp); with --report, only
+// the report of the runs finished so far.
 #include <iostream>
 #include <numeric>
 #include <thread>

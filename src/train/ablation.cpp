@@ -397,11 +397,11 @@ void select_ablation_variants(AblationPlan& plan, const std::vector<std::string>
     }
   std::vector<AblationVariant> out;
   for (const auto& v : plan.variants) {
-    const bool rescoring_of_kept = !v.eval_of.empty() && kept.count(v.eval_of);
-    if (wanted.count(v.name) && !v.eval_of.empty() && !kept.count(v.eval_of))
+    const bool rescores_a_kept_run = !v.eval_of.empty() && kept.count(v.eval_of);
+    if (wanted.count(v.name) && !v.eval_of.empty() && !rescores_a_kept_run)
       throw_input_error("variants: '" + v.name + "'", "a variant whose run is kept",
                         "it evaluates '" + v.eval_of + "', which is not kept", "add " + v.eval_of);
-    if (wanted.count(v.name) || rescoring_of_kept) {
+    if (wanted.count(v.name) || rescores_a_kept_run) {
       kept.insert(v.name);
       out.push_back(v);
     }
@@ -436,14 +436,16 @@ std::vector<std::pair<std::string, std::string>> paired_comparisons(const Ablati
   return out;
 }
 
+// A report column: its heading and the run's field.
+using Metric = std::pair<const char*, double AblationRun::*>;
+
 void write_paired_differences(std::ostringstream& md, const AblationPlan& plan,
                               const std::map<std::string, std::vector<const AblationRun*>>& by_variant) {
-  using Metric = double AblationRun::*;
-  const std::vector<std::pair<const char*, Metric>> metrics = {{"AP", &AblationRun::ap},
-                                                               {"AP50", &AblationRun::ap50},
-                                                               {"AP75", &AblationRun::ap75},
-                                                               {"AP any label", &AblationRun::agnostic_ap},
-                                                               {"duplicates", &AblationRun::duplicate_rate}};
+  const std::vector<Metric> metrics = {{"AP", &AblationRun::ap},
+                                       {"AP50", &AblationRun::ap50},
+                                       {"AP75", &AblationRun::ap75},
+                                       {"AP any label", &AblationRun::agnostic_ap},
+                                       {"duplicates", &AblationRun::duplicate_rate}};
   std::ostringstream rows;
   rows << std::fixed << std::setprecision(3);
   for (const auto& [first, second] : paired_comparisons(plan)) {
@@ -484,21 +486,19 @@ void write_ablation_report(const AblationPlan& plan, const std::vector<AblationR
   fs::create_directories(out);
   std::map<std::string, std::vector<const AblationRun*>> by_variant;
   for (const auto& r : runs) by_variant[r.variant].push_back(&r);
-  using Metric = double AblationRun::*;
-  const std::vector<std::pair<const char*, Metric>> metrics = {
-      {"AP", &AblationRun::ap},
-      {"AP50", &AblationRun::ap50},
-      {"AP75", &AblationRun::ap75},
-      {"AP small", &AblationRun::ap_small},
-      {"AP novel", &AblationRun::novel_ap},
-      {"F1@0.5", &AblationRun::f1_50},
-      {"recall@0.5", &AblationRun::recall_50},
-      {"recall@0.5 any label", &AblationRun::agnostic_recall_50},
-      {"AP any label", &AblationRun::agnostic_ap},
-      {"AP50 any label", &AblationRun::agnostic_ap50},
-      {"label right", &AblationRun::label_right},
-      {"duplicates", &AblationRun::duplicate_rate},
-      {"invalid", &AblationRun::invalid_rate}};
+  const std::vector<Metric> metrics = {{"AP", &AblationRun::ap},
+                                       {"AP50", &AblationRun::ap50},
+                                       {"AP75", &AblationRun::ap75},
+                                       {"AP small", &AblationRun::ap_small},
+                                       {"AP novel", &AblationRun::novel_ap},
+                                       {"F1@0.5", &AblationRun::f1_50},
+                                       {"recall@0.5", &AblationRun::recall_50},
+                                       {"recall@0.5 any label", &AblationRun::agnostic_recall_50},
+                                       {"AP any label", &AblationRun::agnostic_ap},
+                                       {"AP50 any label", &AblationRun::agnostic_ap50},
+                                       {"label right", &AblationRun::label_right},
+                                       {"duplicates", &AblationRun::duplicate_rate},
+                                       {"invalid", &AblationRun::invalid_rate}};
   std::ostringstream md;
   md << std::fixed << std::setprecision(3);
   md << "# coordexp ablation\n\n"

@@ -88,8 +88,9 @@ struct PairedDifference {
 PairedDifference paired_difference(const std::vector<double>& a, const std::vector<double>& b);
 
 // Writes out_dir/ablation.md (a table of mean +- spread over seeds, one row per variant; the paired
-// difference of every trained variant to the plan's first one and of every eval_of variant to the variant
-// it rescores, per seed with its 95% interval; and every run) and out_dir/ablation.png (AP, AP50, AP75 per
+// difference of every trained variant to the plan's first one, of every eval_of variant to the variant it
+// rescores and to the first variant's rescoring with the same overrides, per seed with its 95% interval;
+// and every run) and out_dir/ablation.png (AP, AP50, AP75 per
 // variant with the spread as error bars).
 void write_ablation_report(const AblationPlan& plan, const std::vector<AblationRun>& runs);
 
